@@ -1,0 +1,134 @@
+//! Expansion of `#[goro::main]`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemFn;
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    try_expand(attr, item).unwrap_or_else(syn::Error::into_compile_error)
+}
+
+fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[goro::main] takes no arguments",
+        ));
+    }
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = syn::parse2(item).map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format!("#[goro::main] must be applied to a function: {err}"),
+        )
+    })?;
+    if let Some(asyncness) = sig.asyncness {
+        return Err(syn::Error::new_spanned(
+            asyncness,
+            "#[goro::main] cannot be applied to an `async fn`: goroutines run ordinary blocking code",
+        ));
+    }
+    if !sig.inputs.is_empty() || sig.variadic.is_some() {
+        return Err(syn::Error::new_spanned(
+            &sig.inputs,
+            "#[goro::main] function must not take parameters",
+        ));
+    }
+    let output = &sig.output;
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            ::goro::__private::run_main(move || #output #block)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+    use crate::test_util::{assert_compile_error, assert_tokens_eq};
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn assert_error(attr: TokenStream, item: TokenStream, message: &str) {
+        assert_compile_error(expand(attr, item), message);
+    }
+
+    #[test]
+    fn unit_main_runs_body_in_run_main() {
+        assert_tokens_eq(
+            expand(
+                quote!(),
+                quote!(
+                    fn main() {
+                        work();
+                    }
+                ),
+            ),
+            quote!(
+                fn main() {
+                    ::goro::__private::run_main(move || {
+                        work();
+                    })
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn return_type_attributes_and_visibility_are_kept() {
+        assert_tokens_eq(
+            expand(
+                quote!(),
+                quote!(
+                    #[inline]
+                    pub fn body() -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            ),
+            quote!(
+                #[inline]
+                pub fn body() -> Result<(), E> {
+                    ::goro::__private::run_main(move || -> Result<(), E> { Ok(()) })
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn invalid_uses_are_compile_errors() {
+        assert_error(
+            quote!(flavor = "x"),
+            quote!(
+                fn main() {}
+            ),
+            "#[goro::main] takes no arguments",
+        );
+        assert_error(
+            quote!(),
+            quote!(
+                async fn main() {}
+            ),
+            "cannot be applied to an `async fn`",
+        );
+        assert_error(
+            quote!(),
+            quote!(
+                fn main(n: u32) {}
+            ),
+            "#[goro::main] function must not take parameters",
+        );
+        assert_error(
+            quote!(),
+            quote!(
+                struct Main;
+            ),
+            "#[goro::main] must be applied to a function",
+        );
+    }
+}

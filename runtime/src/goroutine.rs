@@ -1,0 +1,573 @@
+//! Goroutines: how one is born, runs, parks and dies.
+//!
+//! A goroutine is a [`G`]: an id, an optional name, a park state (see
+//! `park`) and a context that only the worker running it touches. `spawn`
+//! boxes the closure with its [`Packet`] (where the result goes) and puts the
+//! `G` on a run queue; no stack is taken yet. When a worker first runs it,
+//! the worker binds a stack from its cache and wraps the closure in a
+//! corosensei coroutine. The goroutine runs until it yields (Gosched), parks
+//! (a blocking primitive), or returns; the worker then requeues it, completes
+//! the park, or takes its stack back and drops it.
+//!
+//! # Thread-locals and migration
+//! A goroutine may resume on another worker than the one it parked on. LLVM
+//! may keep the address of a thread-local in a register across a call, and
+//! the context switch is such a call, so a cached address could name the old
+//! thread's slot. Every read of the runtime's thread-locals therefore goes
+//! through an `#[inline(never)]` accessor (`current_ptr`, and the
+//! scheduler's `current_worker`), which computes the address afresh.
+//!
+//! # `Send`
+//! `G` holds a corosensei `Coroutine`, which is `!Send` because in general a
+//! stack may hold `!Send` data across a suspension. A goroutine's closure is
+//! `Send + 'static`, and the runtime's own frames on its stack hold only
+//! `Send` data across a switch (see the `unsafe impl`s below); what users hold
+//! across a blocking call is the subject of `docs/safety.md`.
+
+use crate::park::Unparker;
+use crate::scheduler::{self, Worker};
+use crate::stack::{self, Stack};
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A shared reference to a goroutine.
+pub(crate) type GRef = Arc<G>;
+
+/// Why a goroutine switched back to its worker.
+pub(crate) enum Switch {
+    /// `yield_now`: requeue at the back.
+    Yield,
+    /// A blocking primitive: complete the park.
+    Park,
+}
+
+type GoCoroutine = Coroutine<(), Switch, (), Stack>;
+
+/// Park states; see the `park` module.
+const RUNNING: u8 = 0;
+const NOTIFIED: u8 = 1;
+const PARKED: u8 = 2;
+
+/// A goroutine.
+pub(crate) struct G {
+    id: u64,
+    name: Option<Box<str>>,
+    park_state: AtomicU8,
+    ctx: UnsafeCell<Context>,
+}
+
+/// The part of a goroutine only its current runner touches.
+struct Context {
+    /// The body, until the goroutine first runs.
+    entry: Option<Box<dyn Entry>>,
+    /// A stack allocated at spawn (non-default size), until first run.
+    stack: Option<Stack>,
+    coroutine: Option<GoCoroutine>,
+    /// Valid while the coroutine runs; set on its first resume.
+    yielder: *const Yielder<(), Switch>,
+    /// The guard page of the stack, for the overflow report.
+    guard: (usize, usize),
+    /// Usable bytes of the stack, for the overflow report.
+    stack_size: usize,
+}
+
+// SAFETY: `ctx` is only accessed by the one worker that owns the goroutine
+// at that moment: the worker that popped it from a run queue (queues hand a
+// G to exactly one popper) while it runs, and nobody while it is parked (the
+// park protocol hands it to exactly one unparker, which only enqueues it).
+// The coroutine's stack holds the user's `Send` closure and runtime frames
+// that keep only `Send` data across a switch, so moving it between threads
+// is sound under the rules in docs/safety.md.
+unsafe impl Send for G {}
+// SAFETY: shared access is limited to `id`, `name` (immutable) and
+// `park_state` (atomic); `ctx` is exclusive as argued above.
+unsafe impl Sync for G {}
+
+/// The type-erased body of a goroutine.
+trait Entry: Send {
+    /// Runs the body on the goroutine's stack.
+    fn run(self: Box<Self>);
+    /// The goroutine could not get a stack: complete its handle with `error`.
+    fn abandon(self: Box<Self>, error: io::Error);
+}
+
+struct Body<F, T> {
+    f: F,
+    packet: Arc<Packet<T>>,
+}
+
+impl<F, T> Entry for Body<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Box<Self>) {
+        let Body { f, packet } = *self;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        packet.complete(result);
+    }
+
+    fn abandon(self: Box<Self>, error: io::Error) {
+        crate::panic::report_abandoned(&error);
+        self.packet.complete(Err(Box::new(error.to_string())));
+    }
+}
+
+impl G {
+    /// The goroutine's id (1 and up, never reused).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The goroutine's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Runs (or resumes) the goroutine on the calling worker until it next
+    /// switches out.
+    ///
+    /// # Safety
+    /// The caller must own the goroutine: it popped it from a run queue (or
+    /// created it) and nobody else runs it. Called on the worker's own stack.
+    pub(crate) unsafe fn resume(self: &GRef, worker: &Worker) -> Outcome {
+        // SAFETY: exclusive by the caller's contract.
+        let ctx = unsafe { &mut *self.ctx.get() };
+        if ctx.coroutine.is_none() {
+            if let Err(error) = ctx.bind_stack(worker) {
+                ctx.entry.take().expect("unstarted goroutine has a body").abandon(error);
+                return Outcome::Finished(None);
+            }
+        }
+        set_current(Arc::as_ptr(self));
+        let result = ctx.coroutine.as_mut().expect("bound above").resume(());
+        set_current(std::ptr::null());
+        match result {
+            CoroutineResult::Yield(Switch::Yield) => Outcome::Yielded,
+            CoroutineResult::Yield(Switch::Park) => Outcome::Parked,
+            CoroutineResult::Return(()) => {
+                let coroutine = ctx.coroutine.take().expect("just returned");
+                Outcome::Finished(Some(coroutine.into_stack()))
+            }
+        }
+    }
+
+    /// The worker's half of a park: after the goroutine has switched out,
+    /// mark it parked unless a wakeup already came. Returns whether it is
+    /// parked (else it must run again).
+    pub(crate) fn complete_park(&self) -> bool {
+        match self
+            .park_state
+            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(_) => {
+                // NOTIFIED: only we change it from here; consume the token.
+                self.park_state.store(RUNNING, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The guard page of this goroutine's stack (`(0, 0)` before it runs).
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        // SAFETY: read only by the thread running this goroutine (the
+        // overflow handler on that thread), which owns `ctx`.
+        unsafe { (*self.ctx.get()).guard }
+    }
+}
+
+impl G {
+    /// Usable bytes of this goroutine's stack (0 before it runs).
+    pub(crate) fn stack_size(&self) -> usize {
+        // SAFETY: as for `guard`.
+        unsafe { (*self.ctx.get()).stack_size }
+    }
+}
+
+impl Context {
+    /// Gives the goroutine a stack and wraps its body in a coroutine.
+    fn bind_stack(&mut self, worker: &Worker) -> io::Result<()> {
+        let stack = match self.stack.take() {
+            Some(stack) => stack,
+            None => worker.take_stack()?,
+        };
+        self.guard = stack.guard();
+        self.stack_size = stack.usable();
+        let entry = self.entry.take().expect("unstarted goroutine has a body");
+        self.coroutine = Some(Coroutine::with_stack(stack, move |yielder, ()| {
+            // SAFETY: `current_ptr` is the goroutine this coroutine belongs
+            // to, set by `resume` just before switching here.
+            unsafe { (*(*current_ptr()).ctx.get()).yielder = yielder };
+            entry.run();
+        }));
+        Ok(())
+    }
+}
+
+/// What happened when a worker ran a goroutine.
+pub(crate) enum Outcome {
+    /// It called `yield_now`.
+    Yielded,
+    /// It is parking; the worker must call [`G::complete_park`].
+    Parked,
+    /// It returned (or could not start); here is its stack back.
+    Finished(Option<Stack>),
+}
+
+thread_local! {
+    /// The goroutine running on this thread, or null.
+    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The goroutine running on this thread, or null. Never inlined: see the
+/// module note on migration.
+#[inline(never)]
+pub(crate) fn current_ptr() -> *const G {
+    CURRENT.with(Cell::get)
+}
+
+#[inline(never)]
+fn set_current(g: *const G) {
+    CURRENT.with(|c| c.set(g));
+}
+
+/// The running goroutine, if the caller is one.
+pub(crate) fn current() -> Option<GRef> {
+    let ptr = current_ptr();
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` came from `Arc::as_ptr` of the GRef the worker holds for
+    // as long as the goroutine runs (we are running it), so the allocation is
+    // alive and counting one more strong reference is sound.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Some(Arc::from_raw(ptr))
+    }
+}
+
+/// Switches the current goroutine out to its worker.
+fn switch_out(why: Switch) {
+    let g = current_ptr();
+    // SAFETY: we are on the goroutine's stack (callers check `g` is non-null),
+    // so its yielder is set and valid, and only this thread touches `ctx`.
+    unsafe {
+        let yielder = (*(*g).ctx.get()).yielder;
+        (*yielder).suspend(why);
+    }
+}
+
+/// Parks the current goroutine; `false` if the caller is not a goroutine.
+pub(crate) fn park_current() -> bool {
+    let g = current_ptr();
+    if g.is_null() {
+        return false;
+    }
+    // SAFETY: non-null means a live goroutine we are running.
+    let state = unsafe { &(*g).park_state };
+    if state
+        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        switch_out(Switch::Park);
+    }
+    true
+}
+
+/// Parks the current goroutine until unparked or `deadline`; `false` if the
+/// caller is not a goroutine.
+pub(crate) fn park_current_until(deadline: Instant) -> bool {
+    let Some(g) = current() else {
+        return false;
+    };
+    let timer = crate::timer::Timer::unpark_at(deadline, Unparker::Goroutine(g));
+    park_current();
+    timer.cancel();
+    true
+}
+
+/// Wakes `g` if parked, else leaves it a token. See the `park` module.
+pub(crate) fn unpark(g: &GRef) {
+    let mut state = g.park_state.load(Ordering::Relaxed);
+    loop {
+        let next = match state {
+            RUNNING => NOTIFIED,
+            PARKED => RUNNING,
+            _ => return,
+        };
+        match g
+            .park_state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(PARKED) => return scheduler::ready(g.clone()),
+            Ok(_) => return,
+            Err(now) => state = now,
+        }
+    }
+}
+
+/// Puts the current goroutine at the back of its worker's run queue so others
+/// run first, as Go's `runtime.Gosched`. On a plain thread, yields the thread.
+///
+/// ```
+/// let h = goro::go!(|| { goro::yield_now(); 1 });
+/// assert_eq!(h.join().unwrap(), 1);
+/// ```
+pub fn yield_now() {
+    if current_ptr().is_null() {
+        std::thread::yield_now();
+    } else {
+        switch_out(Switch::Yield);
+    }
+}
+
+/// Where a goroutine's result goes, shared by the goroutine and its handle.
+struct Packet<T> {
+    state: Mutex<PacketState<T>>,
+}
+
+struct PacketState<T> {
+    result: Option<std::thread::Result<T>>,
+    finished: bool,
+    joiner: Option<Unparker>,
+}
+
+impl<T> Packet<T> {
+    fn complete(&self, result: std::thread::Result<T>) {
+        let joiner = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.result = Some(result);
+            state.finished = true;
+            state.joiner.take()
+        };
+        if let Some(joiner) = joiner {
+            joiner.unpark();
+        }
+    }
+}
+
+/// An owned permission to join a goroutine (wait for it and take its result).
+///
+/// Dropping the handle detaches the goroutine: it runs on, and its result is
+/// dropped when it finishes.
+pub struct JoinHandle<T> {
+    packet: Arc<Packet<T>>,
+    id: GoroutineId,
+    _not_sync_with_t: PhantomData<fn() -> T>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish and returns its result, or the
+    /// payload of its panic. Parks a calling goroutine; blocks a calling
+    /// thread.
+    ///
+    /// ```
+    /// let h = goro::spawn(|| 6 * 7);
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// ```
+    pub fn join(self) -> std::thread::Result<T> {
+        let waiter = Unparker::current();
+        loop {
+            {
+                let mut state = self.packet.state.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(result) = state.result.take() {
+                    return result;
+                }
+                state.joiner = Some(waiter.clone());
+            }
+            crate::park::park();
+        }
+    }
+
+    /// Whether the goroutine has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        self.packet
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finished
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+    }
+}
+
+/// A goroutine's id, unique for the life of the process (Go numbers its
+/// goroutines the same way; the first one spawned is 1).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct GoroutineId(u64);
+
+impl GoroutineId {
+    /// The number itself.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Spawns a goroutine running `f` and returns a handle to join it.
+///
+/// This is what [`go!`](crate::go) expands to. The goroutine starts with no
+/// stack of its own; it gets one when it first runs.
+///
+/// # Panics
+/// If no stack can be had for it (the limit is named); use
+/// [`Builder::spawn`] to get that as an error instead.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// goro::spawn(move || tx.send("hi").unwrap()).join().unwrap();
+/// assert_eq!(rx.recv().unwrap(), "hi");
+/// ```
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("goro::spawn: {e}"))
+}
+
+/// Configures a goroutine before spawning it: its name and stack size.
+///
+/// ```
+/// let h = goro::Builder::new()
+///     .name("worker")
+///     .stack_size(1 << 20)
+///     .spawn(|| "done")
+///     .unwrap();
+/// assert_eq!(h.join().unwrap(), "done");
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine; the name shows in panic and overflow messages.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the usable stack size in bytes (rounded up to whole pages;
+    /// between 16 KiB and 1 GiB). Pages are committed only when touched.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the goroutine. Fails, and runs nothing, when the stack size is
+    /// out of bounds or no stack can be had; the error names the limit.
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let rt = scheduler::runtime();
+        let stack = self.dedicated_stack()?;
+        let live = rt.goroutine_started();
+        if stack.is_none() {
+            if let Err(e) = stack::reserve_for(live) {
+                rt.goroutine_finished();
+                return Err(e);
+            }
+        }
+        let packet = Arc::new(Packet {
+            state: Mutex::new(PacketState {
+                result: None,
+                finished: false,
+                joiner: None,
+            }),
+        });
+        let id = next_id();
+        let g = Arc::new(G {
+            id,
+            name: self.name.map(String::into_boxed_str),
+            park_state: AtomicU8::new(RUNNING),
+            ctx: UnsafeCell::new(Context {
+                entry: Some(Box::new(Body {
+                    f,
+                    packet: packet.clone(),
+                })),
+                stack,
+                coroutine: None,
+                yielder: std::ptr::null(),
+                guard: (0, 0),
+                stack_size: 0,
+            }),
+        });
+        scheduler::spawn(g);
+        Ok(JoinHandle {
+            packet,
+            id: GoroutineId(id),
+            _not_sync_with_t: PhantomData,
+        })
+    }
+
+    /// A stack of its own when a non-default size was asked for.
+    fn dedicated_stack(&self) -> io::Result<Option<Stack>> {
+        let Some(bytes) = self.stack_size else {
+            return Ok(None);
+        };
+        let size = stack::check_stack_size(bytes)
+            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
+        if size == stack::default_stack_size() {
+            return Ok(None);
+        }
+        Stack::for_size(size).map(Some)
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The id of the running goroutine, or `None` on a plain thread.
+///
+/// ```
+/// let id = goro::spawn(goro::current_id).join().unwrap();
+/// assert!(id.is_some());
+/// assert!(goro::current_id().is_none());
+/// ```
+pub fn current_id() -> Option<GoroutineId> {
+    let g = current_ptr();
+    // SAFETY: non-null means the goroutine we are running, alive.
+    (!g.is_null()).then(|| GoroutineId(unsafe { (*g).id }))
+}
+
+/// "goroutine N 'name'", as panic and overflow reports name a goroutine.
+pub(crate) fn describe(g: &G) -> String {
+    match g.name() {
+        Some(name) => format!("goroutine {} '{}'", g.id(), name),
+        None => format!("goroutine {}", g.id()),
+    }
+}

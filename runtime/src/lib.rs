@@ -1,0 +1,71 @@
+//! # goro: Go's concurrency model as a Rust library
+//!
+//! Goroutines on small, guarded, growable stacks, scheduled M:N on a
+//! GOMAXPROCS-sized work-stealing pool of OS threads; written in blocking
+//! style, with no `async` colouring.
+//!
+//! ```
+//! use goro::go;
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! let handles: Vec<_> = (1..=10).map(|i| go!(square(i))).collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 385);
+//! ```
+//!
+//! - [`go!`] / [`spawn`] / [`Builder`] start goroutines; [`JoinHandle`]
+//!   waits for one.
+//! - [`yield_now`], [`num_goroutine`], [`gomaxprocs`], [`set_gomaxprocs`]
+//!   are Go's `runtime.Gosched`, `NumGoroutine` and `GOMAXPROCS`.
+//! - [`#[goro::main]`](macro@main) runs `main` as the main goroutine.
+//!
+//! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
+//! process, as Go 1.25 computes it) and `GORO_STACK_SIZE` (usable bytes of a
+//! goroutine stack, default 256 KiB; `k`/`m` suffixes).
+//!
+//! The design is in `docs/design.md`; what is checked and what is the
+//! user's duty is in `docs/safety.md`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+extern crate self as goro;
+
+mod goroutine;
+mod panic;
+mod park;
+mod procs;
+mod scheduler;
+mod signal;
+mod stack;
+mod sys;
+pub mod time;
+mod timer;
+
+pub use goro_macros::{go, main};
+pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
+pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs};
+pub use time::sleep;
+
+/// Support for the macros; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    /// Runs `f` as the main goroutine and returns its value on the calling
+    /// thread, re-raising its panic there (what `#[goro::main]` expands to).
+    pub fn run_main<F, T>(f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = crate::Builder::new()
+            .name("main")
+            .spawn(f)
+            .unwrap_or_else(|e| panic!("goro: cannot start the main goroutine: {e}"));
+        match handle.join() {
+            Ok(value) => value,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+}

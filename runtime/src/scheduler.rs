@@ -1,0 +1,664 @@
+//! The scheduler: GOMAXPROCS workers running goroutines M:N.
+//!
+//! # Design (Go's G/M/P, folded into one "worker" per P)
+//! - Each worker is an OS thread with a local FIFO run queue (a
+//!   crossbeam-deque `Worker`, whose `Stealer` others take from) and a
+//!   `runnext` slot. A goroutine woken by another goes into the waker's
+//!   `runnext` and runs as soon as the waker parks: ping-pong between two
+//!   goroutines then never touches a queue or another thread.
+//! - New goroutines from a worker go on its local queue; from a plain thread
+//!   into the global `injector`.
+//! - A worker looks for work in this order: timers due; the injector on every
+//!   61st round (so goroutines that keep respawning each other cannot starve
+//!   it); `runnext` (but not more than 61 times in a row, so a ping-pong pair
+//!   cannot starve the local queue); the local queue; the injector; then it
+//!   steals half of another worker's queue, visiting victims from a random
+//!   start.
+//! - Idle workers sleep on their thread parker (a futex). New work wakes at
+//!   most one *searching* worker: `notify_work` does nothing while one is
+//!   searching, and a searcher that finds work wakes the next (Go's
+//!   `wakep`/`resetspinning` chain), so bursts spread without a thundering
+//!   herd and an idle program uses no CPU.
+//!
+//! # Invariants
+//! - A goroutine is in at most one place: a run queue, `runnext`, running on
+//!   one worker, or parked (owned by whoever will unpark it).
+//! - Only a worker's own thread touches its local queue's push/pop end and
+//!   its `runnext`; others only steal through the `Stealer`.
+//! - A worker with index `>= nprocs` retires: it moves its queue to the
+//!   injector and sleeps until GOMAXPROCS grows again.
+//!
+//! # No lost wakeups
+//! A worker going to sleep registers in the idle list and then re-checks
+//! every queue; a producer pushes and then checks the idle count. Both sides
+//! put a `SeqCst` fence between their write and their read (a Dekker pair),
+//! so at least one of them sees the other: either the sleeper sees the work,
+//! or the producer sees the sleeper and wakes it. A searcher that stops
+//! searching re-checks the queues for the same reason (a producer may have
+//! skipped the wakeup because it saw the searcher).
+
+use crate::goroutine::{GRef, Outcome};
+use crate::stack::{Stack, StackCache};
+use crate::timer::{self, TimerHeap, NEVER};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread::Thread;
+
+/// Most workers GOMAXPROCS can ask for.
+pub(crate) use crate::procs::MAX_PROCS;
+
+/// Rounds between fairness checks of the global queue (Go's 61).
+const FAIRNESS_TICK: u32 = 61;
+
+/// The process-wide runtime.
+pub(crate) struct Runtime {
+    injector: Injector<GRef>,
+    slots: Box<[OnceLock<Shared>]>,
+    /// GOMAXPROCS: workers `[0, nprocs)` run goroutines.
+    nprocs: AtomicUsize,
+    /// Worker threads started so far (`slots[..started]` are initialised).
+    started: Mutex<usize>,
+    started_count: AtomicUsize,
+    /// Indices of sleeping workers.
+    idle: Mutex<Vec<usize>>,
+    nidle: AtomicUsize,
+    /// Workers looking for work (at most one is woken for new work).
+    searching: AtomicUsize,
+    /// Live goroutines (Go's `NumGoroutine`).
+    live: CachePadded<AtomicUsize>,
+    /// The deadline the timer-watching idle worker sleeps until, or NEVER.
+    watch_deadline: AtomicU64,
+    /// Whether an idle worker is watching timers.
+    watcher: AtomicBool,
+}
+
+/// The part of a worker others may touch.
+struct Shared {
+    stealer: Stealer<GRef>,
+    /// The local queue, until the worker's thread takes it.
+    queue: Mutex<Option<LocalQueue<GRef>>>,
+    thread: OnceLock<Thread>,
+    /// Set by a waker before it unparks the thread.
+    wake: AtomicBool,
+    stacks: Mutex<StackCache>,
+    timers: TimerHeap,
+}
+
+/// A worker's own state, living on its thread.
+pub(crate) struct Worker {
+    index: usize,
+    rt: &'static Runtime,
+    queue: LocalQueue<GRef>,
+    runnext: Cell<Option<GRef>>,
+    runnext_streak: Cell<u32>,
+    tick: Cell<u32>,
+    searching: Cell<bool>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker this thread is, if any. Never inlined: see `goroutine`'s note
+/// on thread-locals and migration.
+#[inline(never)]
+fn current_worker() -> *const Worker {
+    WORKER.with(Cell::get)
+}
+
+/// The index of the worker this thread is, if any.
+pub(crate) fn current_worker_index() -> Option<usize> {
+    let w = current_worker();
+    // SAFETY: a non-null WORKER points at the Worker living on this thread's
+    // stack for as long as the thread runs its loop.
+    (!w.is_null()).then(|| unsafe { (*w).index })
+}
+
+/// The global runtime, started on first use.
+pub(crate) fn runtime() -> &'static Runtime {
+    static RT: OnceLock<&'static Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        crate::panic::install_hook();
+        crate::signal::install();
+        let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(crate::procs::procs_from_env())));
+        rt
+    })
+}
+
+impl Runtime {
+    fn new(nprocs: usize) -> Runtime {
+        Runtime {
+            injector: Injector::new(),
+            slots: (0..MAX_PROCS).map(|_| OnceLock::new()).collect(),
+            nprocs: AtomicUsize::new(nprocs),
+            started: Mutex::new(0),
+            started_count: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
+            nidle: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
+            live: CachePadded::new(AtomicUsize::new(0)),
+            watch_deadline: AtomicU64::new(NEVER),
+            watcher: AtomicBool::new(false),
+        }
+    }
+
+    fn shared(&self, index: usize) -> &Shared {
+        self.slots[index].get().expect("worker slot initialised before use")
+    }
+
+    /// The timer heap of worker `index` (worker 0's for plain threads).
+    pub(crate) fn timers(&'static self, index: usize) -> &'static TimerHeap {
+        self.ensure_started();
+        &self.shared(index).timers
+    }
+
+    /// Starts worker threads up to GOMAXPROCS.
+    fn ensure_started(&'static self) {
+        let want = self.nprocs.load(Ordering::Acquire);
+        if self.started_count.load(Ordering::Acquire) >= want {
+            return;
+        }
+        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        while *started < self.nprocs.load(Ordering::Acquire) {
+            let index = *started;
+            let queue = LocalQueue::new_fifo();
+            let _ = self.slots[index].set(Shared {
+                stealer: queue.stealer(),
+                queue: Mutex::new(Some(queue)),
+                thread: OnceLock::new(),
+                wake: AtomicBool::new(false),
+                stacks: Mutex::new(StackCache::default()),
+                timers: TimerHeap::default(),
+            });
+            let spawned = std::thread::Builder::new()
+                .name(format!("goro-worker-{index}"))
+                .spawn(move || self.worker_main(index));
+            if let Err(e) = spawned {
+                // A runtime without its workers cannot run anything.
+                eprintln!("fatal error: goro cannot start worker thread {index}: {e}");
+                std::process::abort();
+            }
+            *started += 1;
+            self.started_count.store(*started, Ordering::Release);
+        }
+    }
+
+    fn worker_main(&'static self, index: usize) {
+        let shared = self.shared(index);
+        let _ = shared.thread.set(std::thread::current());
+        crate::signal::prepare_thread();
+        let queue = shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .expect("each worker thread starts once");
+        let worker = Worker {
+            index,
+            rt: self,
+            queue,
+            runnext: Cell::new(None),
+            runnext_streak: Cell::new(0),
+            tick: Cell::new(0),
+            searching: Cell::new(false),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+        };
+        WORKER.with(|w| w.set(&worker));
+        worker.run_loop();
+    }
+
+    /// Counts a new goroutine; returns the live count including it.
+    pub(crate) fn goroutine_started(&'static self) -> usize {
+        self.ensure_started();
+        self.live.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Uncounts a finished (or never started) goroutine.
+    pub(crate) fn goroutine_finished(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Wakes a sleeping worker if work appeared and nobody is looking.
+    fn notify_work(&self) {
+        fence(Ordering::SeqCst);
+        if self.nidle.load(Ordering::Relaxed) == 0 || self.searching.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        if self
+            .searching
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        if !self.wake_idle() {
+            self.searching.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes one idle worker (it starts out searching). Returns false if none.
+    fn wake_idle(&self) -> bool {
+        let index = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let index = idle.pop();
+            if index.is_some() {
+                self.nidle.fetch_sub(1, Ordering::SeqCst);
+            }
+            index
+        };
+        match index {
+            Some(index) => {
+                self.unpark_worker(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unpark_worker(&self, index: usize) {
+        let shared = self.shared(index);
+        shared.wake.store(true, Ordering::Release);
+        if let Some(thread) = shared.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Whether any queue others can see holds work.
+    fn has_visible_work(&self) -> bool {
+        if !self.injector.is_empty() {
+            return true;
+        }
+        let started = self.started_count.load(Ordering::Acquire);
+        (0..started).any(|i| !self.shared(i).stealer.is_empty())
+    }
+
+    /// A timer was added with deadline `when`: make sure an idle worker will
+    /// be awake for it.
+    pub(crate) fn timer_added(&self, when: u64) {
+        fence(Ordering::SeqCst);
+        if when >= self.watch_deadline.load(Ordering::SeqCst) && self.watcher.load(Ordering::SeqCst) {
+            return;
+        }
+        if self.watcher.load(Ordering::SeqCst) {
+            // The watcher sleeps too long: wake it to recompute.
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            for &i in idle.iter() {
+                self.poke(i);
+            }
+        } else if self.nidle.load(Ordering::Relaxed) > 0 {
+            self.notify_timer();
+        }
+    }
+
+    /// Unparks a worker's thread without handing it work: it re-reads the
+    /// timers (if idle) or GOMAXPROCS (if retired) and sleeps again.
+    fn poke(&self, index: usize) {
+        if let Some(thread) = self.shared(index).thread.get() {
+            thread.unpark();
+        }
+    }
+
+    fn notify_timer(&self) {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&i) = idle.last() {
+            self.poke(i);
+        }
+    }
+
+    /// The earliest timer deadline over every worker.
+    fn earliest_timer(&self) -> u64 {
+        let started = self.started_count.load(Ordering::Acquire);
+        (0..started)
+            .map(|i| self.shared(i).timers.earliest())
+            .min()
+            .unwrap_or(NEVER)
+    }
+
+    /// Fires due timers of every worker; returns how many fired.
+    fn fire_all_timers(&self) -> usize {
+        let started = self.started_count.load(Ordering::Acquire);
+        let mut now = None;
+        let mut fired = 0;
+        for i in 0..started {
+            let timers = &self.shared(i).timers;
+            if timers.earliest() == NEVER {
+                continue;
+            }
+            let now = *now.get_or_insert_with(timer::now_nanos);
+            fired += timers.fire_due(now);
+        }
+        fired
+    }
+
+    /// Releases the deep pages of every cached stack.
+    pub(crate) fn trim_stacks(&self) {
+        let started = self.started_count.load(Ordering::Acquire);
+        for i in 0..started {
+            self.shared(i)
+                .stacks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .trim();
+        }
+    }
+}
+
+impl Worker {
+    fn run_loop(&self) {
+        loop {
+            if self.index >= self.rt.nprocs.load(Ordering::Relaxed) {
+                self.retire();
+                continue;
+            }
+            match self.find_work() {
+                Some(g) => {
+                    self.stop_searching();
+                    self.run(g);
+                }
+                None => self.idle(),
+            }
+        }
+    }
+
+    /// Runs `g` until it switches out, then files it where it belongs.
+    fn run(&self, g: GRef) {
+        // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
+        match unsafe { g.resume(self) } {
+            Outcome::Yielded => {
+                self.queue.push(g);
+                self.rt.notify_work();
+            }
+            Outcome::Parked => {
+                if !g.complete_park() {
+                    self.make_runnext(g);
+                }
+            }
+            Outcome::Finished(stack) => {
+                if let Some(stack) = stack {
+                    self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).put(stack);
+                }
+                self.rt.goroutine_finished();
+            }
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        self.rt.shared(self.index)
+    }
+
+    /// A stack for a goroutine about to run for the first time.
+    pub(crate) fn take_stack(&self) -> std::io::Result<Stack> {
+        self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn make_runnext(&self, g: GRef) {
+        if let Some(old) = self.runnext.replace(Some(g)) {
+            self.queue.push(old);
+            self.rt.notify_work();
+        }
+    }
+
+    fn find_work(&self) -> Option<GRef> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let timers = &self.shared().timers;
+        if timers.earliest() != NEVER {
+            timers.fire_due(timer::now_nanos());
+        }
+        if tick % FAIRNESS_TICK == 0 {
+            self.rt.fire_all_timers();
+            if let Some(g) = self.steal_from_injector() {
+                return Some(g);
+            }
+        }
+        if let Some(g) = self.take_runnext() {
+            return Some(g);
+        }
+        self.queue
+            .pop()
+            .or_else(|| self.steal_from_injector())
+            .or_else(|| self.steal_from_workers())
+    }
+
+    fn take_runnext(&self) -> Option<GRef> {
+        let streak = self.runnext_streak.get();
+        if streak >= FAIRNESS_TICK && !self.queue.is_empty() {
+            self.runnext_streak.set(0);
+            return None;
+        }
+        let g = self.runnext.take()?;
+        self.runnext_streak.set(streak + 1);
+        Some(g)
+    }
+
+    fn steal_from_injector(&self) -> Option<GRef> {
+        loop {
+            match self.rt.injector.steal_batch_and_pop(&self.queue) {
+                Steal::Success(g) => return Some(g),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    fn steal_from_workers(&self) -> Option<GRef> {
+        let started = self.rt.started_count.load(Ordering::Acquire);
+        if started <= 1 {
+            return None;
+        }
+        let start = (self.next_random() % started as u64) as usize;
+        loop {
+            let mut retry = false;
+            for k in 0..started {
+                let victim = (start + k) % started;
+                if victim == self.index {
+                    continue;
+                }
+                match self.rt.shared(victim).stealer.steal_batch_and_pop(&self.queue) {
+                    Steal::Success(g) => return Some(g),
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    fn stop_searching(&self) {
+        if self.searching.replace(false) {
+            // We were the (last) searcher and found work: there may be more,
+            // so pass the baton on, as Go's resetspinning does.
+            if self.rt.searching.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.rt.notify_work();
+            }
+        }
+    }
+
+    /// No work found: sleep until woken or the next timer is due.
+    fn idle(&self) {
+        self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).trim();
+        if self.searching.replace(false) {
+            self.rt.searching.fetch_sub(1, Ordering::SeqCst);
+            // A producer may have skipped waking anyone because it saw us
+            // searching: look once more.
+            if self.rt.has_visible_work() {
+                return;
+            }
+        }
+        {
+            let mut idle = self.rt.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.push(self.index);
+            self.rt.nidle.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if self.rt.has_visible_work() && self.leave_idle_list() {
+            return;
+        }
+        self.sleep();
+    }
+
+    /// Takes this worker off the idle list; false if a waker already did
+    /// (then a wake is on its way and we are counted as searching).
+    fn leave_idle_list(&self) -> bool {
+        let mut idle = self.rt.idle.lock().unwrap_or_else(|p| p.into_inner());
+        match idle.iter().position(|&i| i == self.index) {
+            Some(pos) => {
+                idle.swap_remove(pos);
+                self.rt.nidle.fetch_sub(1, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Blocks the thread until a waker sets our flag, firing timers while
+    /// we wait if we are the timer watcher.
+    fn sleep(&self) {
+        let shared = self.shared();
+        loop {
+            if shared.wake.swap(false, Ordering::Acquire) {
+                self.searching.set(true);
+                return;
+            }
+            let watching = self
+                .rt
+                .watcher
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+            if !watching {
+                std::thread::park();
+                continue;
+            }
+            let when = self.rt.earliest_timer();
+            self.rt.watch_deadline.store(when, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let when = when.min(self.rt.earliest_timer());
+            if when == NEVER {
+                std::thread::park();
+            } else {
+                std::thread::park_timeout(timer::until(when));
+            }
+            self.rt.watch_deadline.store(NEVER, Ordering::SeqCst);
+            self.rt.watcher.store(false, Ordering::SeqCst);
+            if self.rt.fire_all_timers() > 0 && self.leave_idle_list() {
+                // Timers woke goroutines into our runnext: run them.
+                return;
+            }
+        }
+    }
+
+    /// GOMAXPROCS shrank below our index: hand our work to the others and
+    /// sleep until it grows again.
+    fn retire(&self) {
+        if let Some(g) = self.runnext.take() {
+            self.rt.injector.push(g);
+        }
+        while let Some(g) = self.queue.pop() {
+            self.rt.injector.push(g);
+        }
+        self.stop_searching();
+        self.rt.notify_work();
+        let shared = self.shared();
+        while self.index >= self.rt.nprocs.load(Ordering::Acquire) {
+            shared.wake.swap(false, Ordering::Acquire);
+            if self.index < self.rt.nprocs.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::park();
+        }
+    }
+}
+
+/// Makes a woken goroutine runnable: the current worker's `runnext` if
+/// called on a worker, else the global queue.
+pub(crate) fn ready(g: GRef) {
+    let w = current_worker();
+    if w.is_null() {
+        let rt = runtime();
+        rt.injector.push(g);
+        rt.notify_work();
+    } else {
+        // SAFETY: WORKER points at the live Worker of this thread.
+        unsafe { (*w).make_runnext(g) };
+    }
+}
+
+/// Queues a new goroutine: the current worker's local queue, or the global
+/// queue from a plain thread.
+pub(crate) fn spawn(g: GRef) {
+    let w = current_worker();
+    let rt = runtime();
+    if w.is_null() {
+        rt.injector.push(g);
+    } else {
+        // SAFETY: WORKER points at the live Worker of this thread.
+        unsafe { (*w).queue.push(g) };
+    }
+    rt.notify_work();
+}
+
+/// Number of goroutines that exist (spawned and not finished), as Go's
+/// `runtime.NumGoroutine`.
+///
+/// ```
+/// let h = goro::spawn(|| goro::num_goroutine());
+/// assert!(h.join().unwrap() >= 1);
+/// ```
+pub fn num_goroutine() -> usize {
+    runtime().live.load(Ordering::Relaxed)
+}
+
+/// The number of workers running goroutines in parallel (Go's
+/// `runtime.GOMAXPROCS(0)`).
+///
+/// ```
+/// assert!(goro::gomaxprocs() >= 1);
+/// ```
+pub fn gomaxprocs() -> usize {
+    runtime().nprocs.load(Ordering::Relaxed)
+}
+
+/// Sets GOMAXPROCS to `n` (clamped to `1..=1024`) and returns the previous
+/// value. Takes effect live: new workers start at once, and surplus workers
+/// hand their queues over and sleep after their current goroutine switches
+/// out.
+///
+/// ```
+/// let old = goro::set_gomaxprocs(1);
+/// assert_eq!(goro::gomaxprocs(), 1);
+/// goro::set_gomaxprocs(old);
+/// ```
+pub fn set_gomaxprocs(n: usize) -> usize {
+    let rt = runtime();
+    let n = n.clamp(1, MAX_PROCS);
+    let old = rt.nprocs.swap(n, Ordering::AcqRel);
+    if n > old {
+        let started = rt.started_count.load(Ordering::Acquire);
+        for i in old..n.min(started) {
+            rt.poke(i);
+        }
+        rt.ensure_started();
+    }
+    old
+}
+
+/// Returns as much memory as possible to the OS: the deep pages of every
+/// cached goroutine stack (Go's `debug.FreeOSMemory`).
+pub fn free_os_memory() {
+    runtime().trim_stacks();
+}

@@ -1,0 +1,433 @@
+//! Goroutine stacks: one large lazy reservation cut into guarded slots.
+//!
+//! Go grows a stack by copying it; Rust cannot (pointers into the stack are
+//! ordinary references), so a goro stack is "growable" the way an OS thread's
+//! is: every goroutine gets a large *virtual* slot (256 KiB usable by
+//! default) and the kernel commits physical pages only as they are touched.
+//! A goroutine that never goes deep costs one or two pages.
+//!
+//! # Layout
+//! The *arena* is a single `MAP_NORESERVE` mapping of up to 1 TiB made at
+//! start-up, marked `MADV_NOHUGEPAGE` (a stray touch must not commit 2 MiB).
+//! Slot `i` is `[base + i*slot, base + (i+1)*slot)`; its lowest page is the
+//! guard. Guards are installed in batches as the arena's used prefix grows
+//! (see `sys`), so with `MADV_GUARD_INSTALL` the whole arena stays one VMA no
+//! matter how many goroutines live: a million parked goroutines are one
+//! mapping, where one `mmap` per stack would hit `vm.max_map_count`.
+//! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
+//! their own.
+//!
+//! # Reuse and release
+//! A stack is bound to a goroutine when it first *runs*, not when it is
+//! spawned, and goes back to the worker's [`StackCache`] when the goroutine
+//! finishes: a million goroutines that finish at once reuse a handful of hot
+//! stacks and pay no page faults. A stack that leaves a worker's cache (the
+//! cache is full, or the worker goes idle) has every page below its top
+//! [`KEEP`] bytes released with `MADV_DONTNEED`, so a goroutine that once
+//! recursed deep does not keep that memory.
+//!
+//! # Invariants
+//! - A slot is owned by exactly one [`Stack`] value or sits, trimmed, in the
+//!   arena's free list; the bump index `next` only grows.
+//! - Slots `[0, guarded)` have their guard installed; a slot is handed out
+//!   only once it is below `guarded`.
+//! - `guarded` and `next` are read with `Acquire` and published with
+//!   `Release` so a thread that sees an index as guarded also sees the guard
+//!   install (the system call itself orders the page tables).
+
+use crate::sys;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Usable bytes of a default goroutine stack, unless `GORO_STACK_SIZE` says
+/// otherwise.
+pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Smallest stack a goroutine may ask for.
+pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// Largest stack a goroutine may ask for (Go's limit).
+pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Bytes at the top of a stack that stay committed while it is cached.
+pub(crate) const KEEP: usize = 16 * 1024;
+
+/// Stacks a worker keeps for reuse before it hands them to the arena.
+const CACHE_MAX: usize = 64;
+
+/// Virtual space reserved for the arena; halved until the kernel agrees.
+const ARENA_RESERVE: usize = 1 << 40;
+
+/// A goroutine stack: `[bottom, top)`, guard page at `bottom`.
+pub(crate) struct Stack {
+    top: usize,
+    bottom: usize,
+    /// Whether the stack is a slot of the arena (else a mapping of its own).
+    in_arena: bool,
+    /// Used since its pages below [`KEEP`] were last released.
+    dirty: bool,
+}
+
+// SAFETY: `base` is the top of a mapping we own for the Stack's lifetime and
+// `limit` its bottom; the lowest page of that range is a guard page (installed
+// before the Stack was created), as corosensei's contract demands. Both are
+// page-aligned, which exceeds STACK_ALIGNMENT.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.top).expect("stack top is non-null")
+    }
+
+    fn limit(&self) -> corosensei::stack::StackPointer {
+        corosensei::stack::StackPointer::new(self.bottom).expect("stack bottom is non-null")
+    }
+}
+
+impl Stack {
+    /// Allocates a stack with `size` usable bytes: a slot of the arena for
+    /// the default size, a mapping of its own otherwise. Fails with a message
+    /// naming the limit that was hit.
+    pub(crate) fn for_size(size: usize) -> io::Result<Stack> {
+        let arena = Arena::get()?;
+        if size == arena.usable() {
+            arena.fresh_slot()
+        } else {
+            Stack::dedicated(size)
+        }
+    }
+
+    /// The guard page `[start, end)`, for the overflow handler.
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        (self.bottom, self.bottom + sys::page_size())
+    }
+
+    /// Usable bytes above the guard.
+    pub(crate) fn usable(&self) -> usize {
+        self.top - self.bottom - sys::page_size()
+    }
+
+    fn dedicated(size: usize) -> io::Result<Stack> {
+        let page = sys::page_size();
+        let usable = size.div_ceil(page) * page;
+        let len = usable + page;
+        let ptr = sys::map_lazy(len).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot map a {usable}-byte goroutine stack: {e}"),
+            )
+        })?;
+        let bottom = ptr as usize;
+        // SAFETY: the first page of a fresh mapping of ours holds nothing.
+        if let Err(e) = unsafe { sys::install_guards(&[(bottom, page)]) } {
+            // SAFETY: the mapping was just made and nobody refers to it.
+            unsafe { sys::unmap(ptr, len) };
+            return Err(guard_error(e));
+        }
+        Ok(Stack {
+            top: bottom + len,
+            bottom,
+            in_arena: false,
+            dirty: true,
+        })
+    }
+
+    /// Releases the pages below the top [`KEEP`] bytes if used since the
+    /// last release.
+    fn trim(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let start = self.bottom + sys::page_size();
+        let end = self.top - KEEP.min(self.usable());
+        if end > start {
+            // SAFETY: the stack is not in use by any coroutine (it is being
+            // cached or freed), so nothing below its top can be live; the
+            // guard region survives MADV_DONTNEED.
+            unsafe { sys::release(start as *mut u8, end - start) };
+        }
+        self.dirty = false;
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.in_arena {
+            let mut stack = Stack {
+                top: self.top,
+                bottom: self.bottom,
+                in_arena: true,
+                dirty: self.dirty,
+            };
+            self.in_arena = false; // the copy now owns the slot
+            stack.trim();
+            if let Ok(arena) = Arena::get() {
+                arena.free.lock().unwrap_or_else(|p| p.into_inner()).push(stack);
+            }
+        } else if self.top != 0 {
+            // SAFETY: a dedicated stack is its own mapping and, being
+            // dropped, no coroutine runs on it.
+            unsafe { sys::unmap(self.bottom as *mut u8, self.top - self.bottom) };
+        }
+    }
+}
+
+/// A worker's stacks kept for reuse (see the module note).
+#[derive(Default)]
+pub(crate) struct StackCache {
+    stacks: Vec<Stack>,
+}
+
+impl StackCache {
+    /// A stack with the default size: cached, from the arena's free list, or
+    /// a fresh slot.
+    pub(crate) fn take(&mut self) -> io::Result<Stack> {
+        if let Some(mut stack) = self.stacks.pop() {
+            stack.dirty = true;
+            return Ok(stack);
+        }
+        let arena = Arena::get()?;
+        let recycled = arena.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match recycled {
+            Some(mut stack) => {
+                stack.dirty = true;
+                Ok(stack)
+            }
+            None => arena.fresh_slot(),
+        }
+    }
+
+    /// Keeps a finished goroutine's stack for the next one; a full cache
+    /// hands it to the arena (trimmed) instead.
+    pub(crate) fn put(&mut self, stack: Stack) {
+        if stack.in_arena && self.stacks.len() < CACHE_MAX {
+            self.stacks.push(stack);
+        }
+        // else: dropped, which trims and frees it
+    }
+
+    /// Releases the deep pages of every cached stack (when the worker idles,
+    /// or on `free_os_memory`).
+    pub(crate) fn trim(&mut self) {
+        self.stacks.iter_mut().for_each(Stack::trim);
+    }
+}
+
+/// The reservation all default-size stacks are cut from.
+struct Arena {
+    base: usize,
+    /// Bytes per slot, guard included.
+    slot: usize,
+    slots: usize,
+    /// Next never-used slot.
+    next: AtomicUsize,
+    /// Slots `[0, guarded)` have their guard page installed.
+    guarded: AtomicUsize,
+    guard_lock: Mutex<()>,
+    free: Mutex<Vec<Stack>>,
+}
+
+impl Arena {
+    fn get() -> io::Result<&'static Arena> {
+        static ARENA: OnceLock<Result<Arena, String>> = OnceLock::new();
+        ARENA
+            .get_or_init(|| Arena::reserve(default_stack_size()))
+            .as_ref()
+            .map_err(|msg| io::Error::new(io::ErrorKind::OutOfMemory, msg.clone()))
+    }
+
+    fn reserve(usable: usize) -> Result<Arena, String> {
+        let slot = usable + sys::page_size();
+        let mut len = ARENA_RESERVE;
+        loop {
+            match sys::map_lazy(len) {
+                Ok(ptr) => {
+                    return Ok(Arena {
+                        base: ptr as usize,
+                        slot,
+                        slots: len / slot,
+                        next: AtomicUsize::new(0),
+                        guarded: AtomicUsize::new(0),
+                        guard_lock: Mutex::new(()),
+                        free: Mutex::new(Vec::new()),
+                    })
+                }
+                Err(e) if len / 2 >= slot * 1024 => {
+                    let _ = e;
+                    len /= 2;
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot reserve address space for goroutine stacks: {e}"
+                    ))
+                }
+            }
+        }
+    }
+
+    fn usable(&self) -> usize {
+        self.slot - sys::page_size()
+    }
+
+    /// A never-used slot, its guard installed.
+    fn fresh_slot(&self) -> io::Result<Stack> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        if index >= self.slots {
+            self.next.fetch_sub(1, Ordering::Relaxed);
+            return Err(self.exhausted());
+        }
+        self.ensure_guarded(index + 1)?;
+        let bottom = self.base + index * self.slot;
+        Ok(Stack {
+            top: bottom + self.slot,
+            bottom,
+            in_arena: true,
+            dirty: true,
+        })
+    }
+
+    /// Installs guards until at least `count` slots have one, a batch of
+    /// [`sys::MAX_BATCH`] at a time.
+    fn ensure_guarded(&self, count: usize) -> io::Result<()> {
+        if self.guarded.load(Ordering::Acquire) >= count {
+            return Ok(());
+        }
+        let _lock = self.guard_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let page = sys::page_size();
+        loop {
+            let done = self.guarded.load(Ordering::Acquire);
+            if done >= count {
+                return Ok(());
+            }
+            let batch = sys::MAX_BATCH.min(self.slots - done);
+            if batch == 0 {
+                return Err(self.exhausted());
+            }
+            let ranges: Vec<(usize, usize)> = (done..done + batch)
+                .map(|i| (self.base + i * self.slot, page))
+                .collect();
+            // SAFETY: these slots are beyond `guarded`, and slots at or above
+            // it are handed out only after this returns, so nothing lives in
+            // their bottom pages.
+            unsafe { sys::install_guards(&ranges) }.map_err(guard_error)?;
+            self.guarded.store(done + batch, Ordering::Release);
+        }
+    }
+
+    fn exhausted(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot allocate a goroutine stack: all {} slots of {} KiB in the \
+                 {} GiB stack reservation are in use (set GORO_STACK_SIZE smaller)",
+                self.slots,
+                self.slot / 1024,
+                (self.slots * self.slot) >> 30
+            ),
+        )
+    }
+}
+
+/// Makes sure the arena can serve `live` goroutines: called at spawn so that
+/// running out of stacks is an error from `Builder::spawn`, not a crash later.
+pub(crate) fn reserve_for(live: usize) -> io::Result<()> {
+    let arena = Arena::get()?;
+    if live > arena.slots {
+        return Err(arena.exhausted());
+    }
+    arena.ensure_guarded(live.min(arena.slots))
+}
+
+/// Words a failed guard install in terms of the limit that was hit.
+fn guard_error(e: io::Error) -> io::Error {
+    if sys::guard_kind() == sys::GuardKind::Mprotect && e.raw_os_error() == Some(libc::ENOMEM) {
+        let limit = sys::max_map_count().map_or("?".to_string(), |n| n.to_string());
+        return io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot guard a goroutine stack: the kernel's vm.max_map_count ({limit}) is \
+                 reached; this kernel lacks MADV_GUARD_INSTALL (Linux 6.13+), so every \
+                 stack costs two memory mappings. Raise vm.max_map_count or upgrade the kernel"
+            ),
+        );
+    }
+    io::Error::new(e.kind(), format!("cannot guard a goroutine stack: {e}"))
+}
+
+/// Usable bytes of a default stack: `GORO_STACK_SIZE` (bytes, or with a `k`
+/// or `m` suffix) or [`DEFAULT_STACK_SIZE`]. An invalid value is reported once
+/// on stderr and ignored.
+pub(crate) fn default_stack_size() -> usize {
+    static SIZE: OnceLock<usize> = OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let Ok(value) = std::env::var("GORO_STACK_SIZE") else {
+            return DEFAULT_STACK_SIZE;
+        };
+        match parse_stack_size(&value) {
+            Ok(size) => size,
+            Err(why) => {
+                eprintln!(
+                    "goro: ignoring invalid GORO_STACK_SIZE={value:?}: {why}; using {DEFAULT_STACK_SIZE}"
+                );
+                DEFAULT_STACK_SIZE
+            }
+        }
+    })
+}
+
+/// Parses a stack size such as `262144`, `256k` or `1M`, rounded up to whole
+/// pages and checked against [`MIN_STACK_SIZE`] and [`MAX_STACK_SIZE`].
+pub(crate) fn parse_stack_size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1024),
+        Some((i, 'm' | 'M')) => (&text[..i], 1024 * 1024),
+        _ => (text, 1),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| "expected a number of bytes, optionally with a k or m suffix".to_string())?;
+    let bytes = n
+        .checked_mul(unit)
+        .ok_or_else(|| "too large".to_string())?;
+    check_stack_size(bytes)
+}
+
+/// Rounds `bytes` up to whole pages and checks the bounds.
+pub(crate) fn check_stack_size(bytes: usize) -> Result<usize, String> {
+    if bytes < MIN_STACK_SIZE {
+        return Err(format!("a stack needs at least {MIN_STACK_SIZE} bytes"));
+    }
+    if bytes > MAX_STACK_SIZE {
+        return Err(format!(
+            "goroutine stack of {bytes} bytes exceeds the {MAX_STACK_SIZE}-byte limit"
+        ));
+    }
+    let page = sys::page_size();
+    Ok(bytes.div_ceil(page) * page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_sizes_parse_with_units_and_bounds() {
+        assert_eq!(parse_stack_size("262144"), Ok(262144));
+        assert_eq!(parse_stack_size("256k"), Ok(262144));
+        assert_eq!(parse_stack_size("1M"), Ok(1 << 20));
+        assert!(parse_stack_size("abc").is_err());
+        assert!(parse_stack_size("1k").is_err());
+        assert!(parse_stack_size("2048m").is_err());
+        assert_eq!(parse_stack_size("20000"), Ok(20480));
+    }
+
+    #[test]
+    fn a_cached_stack_is_reused_and_trimmed() {
+        let mut cache = StackCache::default();
+        let stack = cache.take().unwrap();
+        let top = stack.top;
+        cache.put(stack);
+        cache.trim();
+        assert!(!cache.stacks[0].dirty);
+        assert_eq!(cache.take().unwrap().top, top);
+    }
+}

@@ -1,0 +1,207 @@
+//! The operating-system layer: memory mapping and guard pages.
+//!
+//! Everything goro asks of the kernel about memory goes through this one
+//! module, so a port to another OS replaces this file (and `signal.rs`).
+//!
+//! # Guards
+//! A stack needs an inaccessible page below it so an overflow faults instead
+//! of running into the neighbouring stack. Linux 6.13+ offers *guard regions*
+//! (`madvise(MADV_GUARD_INSTALL)`): the range faults on any access, survives
+//! `MADV_DONTNEED`, and costs no extra VMA. Older kernels answer `EINVAL`;
+//! then we fall back to `mprotect(PROT_NONE)`, which splits the mapping and
+//! costs two VMAs per stack, so `vm.max_map_count` (65530 by default) caps the
+//! number of live stacks near 32K. The fallback is detected once and the
+//! resulting limit is reported in the error a failed spawn returns.
+//!
+//! Guards are installed in batches with `process_madvise` on a pidfd of our
+//! own process (one system call for up to [`MAX_BATCH`] ranges) where the
+//! kernel allows it, else one `madvise` per range.
+
+use std::io;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+/// `MADV_GUARD_INSTALL` (Linux 6.13); the `libc` crate does not define it yet.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Most ranges one `process_madvise` call takes (the kernel's `UIO_MAXIOV`).
+pub(crate) const MAX_BATCH: usize = 1024;
+
+/// The size of a memory page.
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
+}
+
+/// Maps `len` bytes of private, anonymous, read-write memory that is not
+/// charged against the commit limit (`MAP_NORESERVE`) and never backed by
+/// transparent huge pages: pages cost memory only once touched.
+pub(crate) fn map_lazy(len: usize) -> io::Result<*mut u8> {
+    // SAFETY: an anonymous mapping at an address the kernel chooses touches
+    // no existing memory.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the range was just mapped by us. The advice only affects how
+    // the kernel backs it, so a failure (THP compiled out) is harmless.
+    unsafe { libc::madvise(ptr, len, libc::MADV_NOHUGEPAGE) };
+    Ok(ptr.cast())
+}
+
+/// Unmaps a range obtained from [`map_lazy`].
+///
+/// # Safety
+/// The range must be one mapping of ours that nothing refers to any more.
+pub(crate) unsafe fn unmap(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller guarantees the range is ours and unused.
+    unsafe { libc::munmap(ptr.cast(), len) };
+}
+
+/// Gives the physical pages of a range back to the kernel; the range stays
+/// mapped and reads as zeros when touched again. Guard regions survive.
+///
+/// # Safety
+/// The range must be mapped memory of ours whose contents nobody needs.
+pub(crate) unsafe fn release(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller guarantees the contents are dead.
+    unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
+}
+
+/// How guard pages are made on this kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum GuardKind {
+    /// `MADV_GUARD_INSTALL`: no VMA per guard.
+    Region,
+    /// `mprotect(PROT_NONE)`: two VMAs per guarded stack.
+    Mprotect,
+}
+
+const KIND_UNKNOWN: u8 = 0;
+const KIND_REGION: u8 = 1;
+const KIND_MPROTECT: u8 = 2;
+static GUARD_KIND: AtomicU8 = AtomicU8::new(KIND_UNKNOWN);
+
+/// The guard mechanism in use; `Region` until a kernel refuses it.
+pub(crate) fn guard_kind() -> GuardKind {
+    match GUARD_KIND.load(Ordering::Relaxed) {
+        KIND_MPROTECT => GuardKind::Mprotect,
+        _ => GuardKind::Region,
+    }
+}
+
+/// The kernel's `vm.max_map_count`, for error messages.
+pub(crate) fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Makes every `(start, len)` range fault on access.
+///
+/// # Safety
+/// Every range must be page-aligned, inside an anonymous private mapping of
+/// ours, and hold nothing anybody will read again.
+pub(crate) unsafe fn install_guards(ranges: &[(usize, usize)]) -> io::Result<()> {
+    if GUARD_KIND.load(Ordering::Relaxed) != KIND_MPROTECT {
+        for chunk in ranges.chunks(MAX_BATCH) {
+            // SAFETY: forwarded from our caller.
+            match unsafe { guard_regions(chunk) } {
+                Ok(()) => GUARD_KIND.store(KIND_REGION, Ordering::Relaxed),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    GUARD_KIND.store(KIND_MPROTECT, Ordering::Relaxed);
+                    // SAFETY: forwarded from our caller.
+                    return unsafe { mprotect_guards(ranges) };
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+    // SAFETY: forwarded from our caller.
+    unsafe { mprotect_guards(ranges) }
+}
+
+/// Installs guard regions, batched through `process_madvise` when possible.
+///
+/// # Safety
+/// As [`install_guards`].
+unsafe fn guard_regions(ranges: &[(usize, usize)]) -> io::Result<()> {
+    if let Some(fd) = self_pidfd() {
+        let iov: Vec<libc::iovec> = ranges
+            .iter()
+            .map(|&(start, len)| libc::iovec {
+                iov_base: start as *mut libc::c_void,
+                iov_len: len,
+            })
+            .collect();
+        let total: usize = ranges.iter().map(|r| r.1).sum();
+        // SAFETY: `iov` describes ranges our caller vouched for; the pidfd
+        // names this very process.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                fd,
+                iov.as_ptr(),
+                iov.len(),
+                MADV_GUARD_INSTALL,
+                0,
+            )
+        };
+        if done >= 0 && done as usize == total {
+            return Ok(());
+        }
+        // A short or refused batch: redo every range one by one below, which
+        // is idempotent for ranges already guarded.
+    }
+    for &(start, len) in ranges {
+        // SAFETY: as above.
+        if unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_GUARD_INSTALL) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Fallback guards for kernels without guard regions.
+///
+/// # Safety
+/// As [`install_guards`].
+unsafe fn mprotect_guards(ranges: &[(usize, usize)]) -> io::Result<()> {
+    for &(start, len) in ranges {
+        // SAFETY: as above.
+        if unsafe { libc::mprotect(start as *mut libc::c_void, len, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A pidfd of this process for `process_madvise`, if the kernel has both.
+fn self_pidfd() -> Option<libc::c_int> {
+    static FD: OnceLock<Option<libc::c_int>> = OnceLock::new();
+    *FD.get_or_init(|| {
+        // SAFETY: pidfd_open on our own pid has no memory effects.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+        (fd >= 0).then_some(fd as libc::c_int)
+    })
+}
+
+/// Resident set size of this process in bytes, from `/proc/self/statm`.
+pub(crate) fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
