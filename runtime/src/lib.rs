@@ -33,6 +33,7 @@
 
 extern crate self as goro;
 
+pub mod chan;
 mod goroutine;
 mod panic;
 mod park;
@@ -40,6 +41,7 @@ mod procs;
 mod scheduler;
 mod signal;
 mod stack;
+pub mod sync;
 mod sys;
 pub mod time;
 mod timer;

@@ -92,3 +92,123 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
     }
     Instant::now() >= deadline
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// Parks until `ready()` holds; a park that times out means a wakeup was
+    /// lost (nobody else will ever wake us), which fails the test.
+    fn wait_until(ready: impl Fn() -> bool) {
+        while !ready() {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            if park_until(deadline) && !ready() {
+                panic!("lost wakeup: parked 20 s with the condition still false");
+            }
+        }
+    }
+
+    fn wake_all(who: &Mutex<Vec<Option<Unparker>>>) {
+        who.lock().unwrap().iter().flatten().for_each(Unparker::unpark);
+    }
+
+    /// A ring of goroutines and threads passes a token round and round: each
+    /// waits for its turn, then hands the turn to the next and unparks it.
+    fn token_ring(goroutines: usize, threads: usize, rounds: usize) {
+        let n = goroutines + threads;
+        let turn: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+        let who: Arc<Mutex<Vec<Option<Unparker>>>> = Arc::new(Mutex::new(vec![None; n]));
+        let member = move |i: usize| {
+            let (turn, who) = (turn.clone(), who.clone());
+            move || {
+                who.lock().unwrap()[i] = Some(Unparker::current());
+                wake_all(&who);
+                wait_until(|| who.lock().unwrap().iter().all(Option::is_some));
+                let next = who.lock().unwrap()[(i + 1) % n].clone().unwrap();
+                for round in 0..rounds {
+                    let mine = round + usize::from(i != 0);
+                    if i != 0 || round != 0 {
+                        wait_until(|| turn[i].load(Ordering::Acquire) >= mine);
+                    }
+                    turn[(i + 1) % n].fetch_add(1, Ordering::Release);
+                    next.unpark();
+                }
+            }
+        };
+        let gs: Vec<_> = (0..goroutines).map(|i| crate::spawn(member(i))).collect();
+        let ts: Vec<_> = (goroutines..n).map(|i| std::thread::spawn(member(i))).collect();
+        gs.into_iter().for_each(|h| h.join().unwrap());
+        ts.into_iter().for_each(|h| h.join().unwrap());
+    }
+
+    /// Runs `body` at GOMAXPROCS 1 and 4 (one test at a time: it is global).
+    fn at_1_and_4(body: impl Fn()) {
+        static PROCS: Mutex<()> = Mutex::new(());
+        let _lock = PROCS.lock().unwrap_or_else(|p| p.into_inner());
+        for procs in [1, 4] {
+            let old = crate::set_gomaxprocs(procs);
+            body();
+            crate::set_gomaxprocs(old);
+        }
+    }
+
+    #[test]
+    fn no_wakeup_is_lost_in_a_ring_of_goroutines() {
+        at_1_and_4(|| token_ring(50, 0, 200));
+    }
+
+    #[test]
+    fn no_wakeup_is_lost_between_goroutines_and_threads() {
+        at_1_and_4(|| token_ring(6, 3, 2000));
+    }
+
+    /// Threads hammer `unpark` on one goroutine that parks over and over: it
+    /// must be resumed by one worker at a time (a double resume would crash
+    /// on its stack) and every park returns.
+    #[test]
+    fn an_unpark_storm_resumes_a_goroutine_once_at_a_time() {
+        at_1_and_4(unpark_storm);
+    }
+
+    fn unpark_storm() {
+        let stop = Arc::new(AtomicUsize::new(0));
+        let target = Arc::new(Mutex::new(None::<Unparker>));
+        let g = {
+            let (stop, target) = (stop.clone(), target.clone());
+            crate::spawn(move || {
+                *target.lock().unwrap() = Some(Unparker::current());
+                let mut parks = 0u64;
+                while stop.load(Ordering::Acquire) == 0 {
+                    park();
+                    parks += 1;
+                }
+                parks
+            })
+        };
+        let hammers: Vec<_> = (0..3)
+            .map(|_| {
+                let (stop, target) = (stop.clone(), target.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..50_000 {
+                        if let Some(u) = target.lock().unwrap().clone() {
+                            u.unpark();
+                        }
+                    }
+                    stop.fetch_add(1, Ordering::Release);
+                    loop {
+                        if let Some(u) = target.lock().unwrap().clone() {
+                            u.unpark();
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        hammers.into_iter().for_each(|h| h.join().unwrap());
+        assert!(g.join().unwrap() > 0);
+    }
+}

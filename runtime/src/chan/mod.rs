@@ -1,0 +1,1 @@
+//! Channels and select: Go's semantics with crossbeam-channel's names.

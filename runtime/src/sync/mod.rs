@@ -1,0 +1,1 @@
+//! Go's `sync` package for goroutines.

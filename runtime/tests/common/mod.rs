@@ -1,0 +1,30 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// Serialises the tests of one binary that change GOMAXPROCS.
+static PROCS: Mutex<()> = Mutex::new(());
+
+/// Runs `body` with GOMAXPROCS set to `n`, then restores it.
+pub fn with_procs<R>(n: usize, body: impl FnOnce() -> R) -> R {
+    let _lock = PROCS.lock().unwrap_or_else(|p| p.into_inner());
+    let old = goro::set_gomaxprocs(n);
+    let result = body();
+    goro::set_gomaxprocs(old);
+    result
+}
+
+/// Runs the ignored test `name` of this test binary in a child process with
+/// `env` set, and returns its output.
+pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .env_remove("GOMAXPROCS")
+        .env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}

@@ -1,0 +1,289 @@
+//! Goroutines and the scheduler: spawning, joining, panics, GOMAXPROCS,
+//! stealing, and the failures that must be reported (overflow, bad input).
+//!
+//! GOMAXPROCS is process-wide, so tests that change it hold `PROCS`.
+
+mod common;
+
+use common::{child, with_procs};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[test]
+fn spawn_and_join_return_values_from_threads_and_goroutines() {
+    for procs in [1, 4] {
+        with_procs(procs, || {
+            let outer = goro::spawn(|| {
+                let inner: Vec<_> = (0..100u64).map(|i| goro::spawn(move || i * 2)).collect();
+                inner.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+            });
+            assert_eq!(outer.join().unwrap(), 9900);
+        });
+    }
+}
+
+#[test]
+fn every_spawned_goroutine_runs_exactly_once() {
+    for procs in [1, 3] {
+        with_procs(procs, || {
+            let n = 20_000;
+            let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let runs = runs.clone();
+                    goro::spawn(move || {
+                        goro::yield_now();
+                        runs[i].fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+        });
+    }
+}
+
+#[test]
+fn join_handle_reports_id_and_finish() {
+    let h = goro::spawn(goro::current_id);
+    let id = h.id();
+    assert_eq!(h.join().unwrap(), Some(id));
+    let h = goro::spawn(|| 1);
+    while !h.is_finished() {
+        goro::yield_now();
+    }
+    assert_eq!(h.join().unwrap(), 1);
+}
+
+#[test]
+fn a_panic_is_returned_by_join_and_the_program_goes_on() {
+    let h = goro::Builder::new()
+        .name("doomed")
+        .spawn(|| -> u32 { panic!("boom {}", std::hint::black_box(7)) })
+        .unwrap();
+    let payload = h.join().unwrap_err();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom 7");
+    assert_eq!(goro::spawn(|| 5).join().unwrap(), 5);
+}
+
+#[test]
+fn a_detached_panic_names_the_goroutine_and_the_program_goes_on() {
+    let out = child("detached_panic_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'lost' panicked at") && stderr.contains("nobody joins me"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still running"));
+}
+
+#[test]
+#[ignore = "run as a child process by a_detached_panic_names_the_goroutine_and_the_program_goes_on"]
+fn detached_panic_child() {
+    let h = goro::Builder::new()
+        .name("lost")
+        .spawn(|| panic!("nobody joins me"))
+        .unwrap();
+    while !h.is_finished() {
+        goro::yield_now();
+    }
+    drop(h);
+    println!("still running: {}", goro::spawn(|| 1).join().unwrap());
+}
+
+#[test]
+fn a_stack_overflow_names_the_goroutine_and_aborts() {
+    let out = child("overflow_child", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("'deep' stack overflow: exceeded its 65536-byte stack")
+            && stderr.contains("fatal error: stack overflow"),
+        "{stderr}"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(SIGABRT), "{out:?}");
+}
+
+const SIGABRT: i32 = 6;
+
+#[test]
+#[ignore = "run as a child process by a_stack_overflow_names_the_goroutine_and_aborts"]
+fn overflow_child() {
+    fn recurse(n: u64) -> u64 {
+        let buf = std::hint::black_box([n; 64]);
+        if n == 0 {
+            0
+        } else {
+            recurse(n - 1) + buf[3]
+        }
+    }
+    let h = goro::Builder::new()
+        .name("deep")
+        .stack_size(64 * 1024)
+        .spawn(|| recurse(u64::MAX))
+        .unwrap();
+    let _ = h.join();
+}
+
+#[test]
+fn stack_sizes_out_of_bounds_are_errors_that_name_the_limit() {
+    let err = goro::Builder::new().stack_size(2 << 30).spawn(|| ()).unwrap_err();
+    assert!(err.to_string().contains("1073741824-byte limit"), "{err}");
+    let err = goro::Builder::new().stack_size(100).spawn(|| ()).unwrap_err();
+    assert!(err.to_string().contains("at least"), "{err}");
+}
+
+#[test]
+fn a_large_stack_takes_deep_recursion() {
+    fn recurse(n: u64) -> u64 {
+        let buf = std::hint::black_box([n; 64]);
+        if n == 0 {
+            0
+        } else {
+            recurse(n - 1) + buf[3]
+        }
+    }
+    let h = goro::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(|| recurse(10_000))
+        .unwrap();
+    assert_eq!(h.join().unwrap(), (1..=10_000u64).sum::<u64>());
+}
+
+#[test]
+fn invalid_gomaxprocs_warns_once_and_uses_the_default() {
+    let default = child("print_procs_child", &[]);
+    let default = procs_line(&default);
+    for bad in ["abc", "0", "-1"] {
+        let out = child("print_procs_child", &[("GOMAXPROCS", bad)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("GOMAXPROCS").count(), 1, "{stderr}");
+        assert!(stderr.contains(&format!("\"{bad}\"")), "{stderr}");
+        assert_eq!(procs_line(&out), default);
+    }
+    let out = child("print_procs_child", &[("GOMAXPROCS", "3")]);
+    assert_eq!(procs_line(&out), "procs=3.");
+}
+
+/// The `procs=N.` a child printed.
+fn procs_line(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let at = stdout.find("procs=").expect("child printed procs");
+    let end = at + stdout[at..].find('.').unwrap() + 1;
+    stdout[at..end].to_string()
+}
+
+#[test]
+#[ignore = "run as a child process by invalid_gomaxprocs_warns_once_and_uses_the_default"]
+fn print_procs_child() {
+    println!("procs={}.", goro::gomaxprocs());
+}
+
+/// The OS threads that ran `n` goroutines which each yield a few times.
+fn threads_used(n: usize, spin: u64) -> HashSet<std::thread::ThreadId> {
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let seen = seen.clone();
+            goro::spawn(move || {
+                for _ in 0..4 {
+                    let mut x = 1u64;
+                    for i in 0..spin {
+                        x = std::hint::black_box(x.wrapping_mul(i | 1));
+                    }
+                    seen.lock().unwrap().insert(std::thread::current().id());
+                    goro::yield_now();
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[test]
+fn stealing_spreads_goroutines_spawned_on_one_worker() {
+    with_procs(2, || {
+        // Both are spawned from one goroutine, onto its worker's local
+        // queue; they can only meet if the other worker steals one.
+        assert!(goro::spawn(|| run_in_parallel(2)).join().unwrap(), "work was not stolen");
+    });
+}
+
+/// Whether `n` goroutines that never yield can all run at the same time:
+/// each busy-waits (without yielding) until all have arrived, so fewer than
+/// `n` workers cannot get them all there. Gives up after 20 s.
+fn run_in_parallel(n: usize) -> bool {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let arrived = arrived.clone();
+            goro::spawn(move || {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let start = std::time::Instant::now();
+                while arrived.load(Ordering::SeqCst) < n {
+                    if start.elapsed().as_secs() > 20 {
+                        return false;
+                    }
+                    std::hint::spin_loop();
+                }
+                true
+            })
+        })
+        .collect();
+    handles.into_iter().all(|h| h.join().unwrap())
+}
+
+#[test]
+fn set_gomaxprocs_takes_effect_live() {
+    with_procs(3, || {
+        assert_eq!(goro::gomaxprocs(), 3);
+        assert!(run_in_parallel(3), "3 workers did not run 3 goroutines at once");
+        assert_eq!(goro::set_gomaxprocs(1), 3);
+        threads_used(8, 1_000); // let surplus workers notice and retire
+        assert_eq!(threads_used(64, 10_000).len(), 1);
+        goro::set_gomaxprocs(2);
+        assert!(run_in_parallel(2), "2 workers did not run 2 goroutines at once");
+    });
+}
+
+#[test]
+fn num_goroutine_counts_live_goroutines() {
+    let out = child("num_goroutine_child", &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("counts: 0 10 0"), "{out:?}");
+}
+
+#[test]
+#[ignore = "run as a child process by num_goroutine_counts_live_goroutines"]
+fn num_goroutine_child() {
+    let release = Arc::new(AtomicUsize::new(0));
+    let before = goro::num_goroutine();
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let release = release.clone();
+            goro::spawn(move || {
+                while release.load(Ordering::Acquire) == 0 {
+                    goro::yield_now();
+                }
+            })
+        })
+        .collect();
+    let during = goro::num_goroutine();
+    release.store(1, Ordering::Release);
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    // A joined goroutine has stored its result; its count drops right after.
+    while goro::num_goroutine() != 0 {
+        std::thread::yield_now();
+    }
+    println!("counts: {before} {during} {}", goro::num_goroutine());
+}
+
+#[test]
+fn go_macro_from_a_plain_thread_starts_the_runtime_lazily() {
+    let h = std::thread::spawn(|| goro::go!(|| goro::current_id().is_some()).join().unwrap());
+    assert!(h.join().unwrap());
+}
