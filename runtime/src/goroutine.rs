@@ -1,9 +1,10 @@
 //! Goroutines: how one is born, runs, parks and dies.
 //!
 //! A goroutine is a [`G`]: an id, an optional name, a park state (see
-//! `park`) and a context that only the worker running it touches. `spawn`
-//! boxes the closure with its [`Packet`] (where the result goes) and puts the
-//! `G` on a run queue; no stack is taken yet. When a worker first runs it,
+//! `park`), a join state, a context that only the worker running it touches,
+//! and, inline at its end, its body: the closure and the slot its result goes
+//! to. So `spawn` makes one allocation, and puts the `G` on a run queue; no
+//! stack is taken yet. When a worker first runs it,
 //! the worker binds a stack from its cache and wraps the closure in a
 //! corosensei coroutine. The goroutine runs until it yields (Gosched), parks
 //! (a blocking primitive), or returns; the worker then requeues it, completes
@@ -31,13 +32,20 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::io;
+use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A shared reference to a goroutine.
 pub(crate) type GRef = Arc<G>;
+
+/// Join states (`G::join_state`): the goroutine runs; a joiner is recorded
+/// in `G::joiner` and waits; the result is in the body.
+const UNJOINED: u8 = 0;
+const JOINING: u8 = 1;
+const DONE: u8 = 2;
 
 /// Why a goroutine switched back to its worker.
 pub(crate) enum Switch {
@@ -54,18 +62,28 @@ const RUNNING: u8 = 0;
 const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
 
-/// A goroutine.
-pub(crate) struct G {
+/// A goroutine; `E` is its body, erased to `dyn Entry` behind a [`GRef`].
+pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     id: u64,
     name: Option<Box<str>>,
     park_state: AtomicU8,
+    /// `UNJOINED -> JOINING -> DONE` or `UNJOINED -> DONE`. The finishing
+    /// goroutine swaps in `DONE` (`AcqRel`: publishes the result, and sees
+    /// the joiner recorded before `JOINING`); the joiner CASes `JOINING`
+    /// (`AcqRel`) after writing `joiner`, and reads the result after seeing
+    /// `DONE` (`Acquire`).
+    join_state: AtomicU8,
+    /// The waiting joiner; written by the handle's owner before `JOINING`,
+    /// read by the finisher after.
+    joiner: UnsafeCell<Option<Unparker>>,
     ctx: UnsafeCell<Context>,
+    /// The closure, then its result. Run by the goroutine; the result is
+    /// taken by the joiner after `DONE`.
+    body: UnsafeCell<E>,
 }
 
 /// The part of a goroutine only its current runner touches.
 struct Context {
-    /// The body, until the goroutine first runs.
-    entry: Option<Box<dyn Entry>>,
     /// A stack allocated at spawn (non-default size), until first run.
     stack: Option<Stack>,
     coroutine: Option<GoCoroutine>,
@@ -81,41 +99,50 @@ struct Context {
 // at that moment: the worker that popped it from a run queue (queues hand a
 // G to exactly one popper) while it runs, and nobody while it is parked (the
 // park protocol hands it to exactly one unparker, which only enqueues it).
-// The coroutine's stack holds the user's `Send` closure and runtime frames
-// that keep only `Send` data across a switch, so moving it between threads
-// is sound under the rules in docs/safety.md.
-unsafe impl Send for G {}
-// SAFETY: shared access is limited to `id`, `name` (immutable) and
-// `park_state` (atomic); `ctx` is exclusive as argued above.
-unsafe impl Sync for G {}
+// `body` is used by the goroutine until it stores its result and publishes
+// `DONE`, and by the joiner only after it sees `DONE`; `joiner` is handed
+// over the same way (see `join_state`). The body is `Send`; the coroutine's
+// stack holds it and runtime frames that keep only `Send` data across a
+// switch, so moving it between threads is sound under the rules in
+// docs/safety.md.
+unsafe impl<E: ?Sized + Entry> Send for G<E> {}
+// SAFETY: shared access is limited to `id`, `name` (immutable), the atomics,
+// and the cells whose hand-over is argued above.
+unsafe impl<E: ?Sized + Entry> Sync for G<E> {}
 
-/// The type-erased body of a goroutine.
-trait Entry: Send {
-    /// Runs the body on the goroutine's stack.
-    fn run(self: Box<Self>);
-    /// The goroutine could not get a stack: complete its handle with `error`.
-    fn abandon(self: Box<Self>, error: io::Error);
+/// A goroutine's body, type-erased: the closure and then its result.
+pub(crate) trait Entry: Send {
+    /// Runs the closure (on the goroutine's stack) and stores its result.
+    fn run(&mut self);
+    /// The goroutine could not get a stack: store `error` as its result.
+    fn abandon(&mut self, error: io::Error);
+    /// The result slot, an `Option<std::thread::Result<T>>`.
+    fn result(&mut self) -> &mut dyn Any;
 }
 
 struct Body<F, T> {
-    f: F,
-    packet: Arc<Packet<T>>,
+    f: Option<F>,
+    result: Option<std::thread::Result<T>>,
 }
 
 impl<F, T> Entry for Body<F, T>
 where
     F: FnOnce() -> T + Send,
-    T: Send,
+    T: Send + 'static,
 {
-    fn run(self: Box<Self>) {
-        let Body { f, packet } = *self;
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        packet.complete(result);
+    fn run(&mut self) {
+        let f = self.f.take().expect("a goroutine runs once");
+        self.result = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     }
 
-    fn abandon(self: Box<Self>, error: io::Error) {
+    fn abandon(&mut self, error: io::Error) {
         crate::panic::report_abandoned(&error);
-        self.packet.complete(Err(Box::new(error.to_string())));
+        self.f = None;
+        self.result = Some(Err(Box::new(error.to_string())));
+    }
+
+    fn result(&mut self) -> &mut dyn Any {
+        &mut self.result
     }
 }
 
@@ -141,13 +168,15 @@ impl G {
         let ctx = unsafe { &mut *self.ctx.get() };
         if ctx.coroutine.is_none() {
             if let Err(error) = ctx.bind_stack(worker) {
-                ctx.entry.take().expect("unstarted goroutine has a body").abandon(error);
+                // SAFETY: the goroutine never ran, so nobody else uses its body.
+                unsafe { (*self.body.get()).abandon(error) };
+                self.finish();
                 return Outcome::Finished(None);
             }
         }
         set_current(Arc::as_ptr(self));
         let result = ctx.coroutine.as_mut().expect("bound above").resume(());
-        set_current(std::ptr::null());
+        set_current(null_g());
         match result {
             CoroutineResult::Yield(Switch::Yield) => Outcome::Yielded,
             CoroutineResult::Yield(Switch::Park) => Outcome::Parked,
@@ -171,6 +200,17 @@ impl G {
                 // NOTIFIED: only we change it from here; consume the token.
                 self.park_state.store(RUNNING, Ordering::Relaxed);
                 false
+            }
+        }
+    }
+
+    /// Publishes the stored result and wakes the joiner, if one waits.
+    fn finish(&self) {
+        if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
+            // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
+            // which our swap observed; it no longer touches it.
+            if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
+                joiner.unpark();
             }
         }
     }
@@ -200,12 +240,18 @@ impl Context {
         };
         self.guard = stack.guard();
         self.stack_size = stack.usable();
-        let entry = self.entry.take().expect("unstarted goroutine has a body");
-        self.coroutine = Some(Coroutine::with_stack(stack, move |yielder, ()| {
-            // SAFETY: `current_ptr` is the goroutine this coroutine belongs
-            // to, set by `resume` just before switching here.
-            unsafe { (*(*current_ptr()).ctx.get()).yielder = yielder };
-            entry.run();
+        self.coroutine = Some(Coroutine::with_stack(stack, |yielder, ()| {
+            let g = current_ptr();
+            // SAFETY: `g` is the goroutine this coroutine belongs to, set by
+            // `resume` just before switching here and kept alive by the
+            // worker's reference while it runs; until it finishes only this
+            // goroutine touches its body and context. `g` is a plain pointer,
+            // not a thread-local, so it stays right after a migration.
+            unsafe {
+                (*(*g).ctx.get()).yielder = yielder;
+                (*(*g).body.get()).run();
+                (*g).finish();
+            }
         }));
         Ok(())
     }
@@ -223,7 +269,12 @@ pub(crate) enum Outcome {
 
 thread_local! {
     /// The goroutine running on this thread, or null.
-    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<*const G> = const { Cell::new(null_g()) };
+}
+
+/// A null `*const G` (a fat pointer needs a concrete type to start from).
+const fn null_g() -> *const G {
+    std::ptr::null::<G<Body<fn(), ()>>>() as *const G
 }
 
 /// The goroutine running on this thread, or null. Never inlined: see the
@@ -328,42 +379,16 @@ pub fn yield_now() {
     }
 }
 
-/// Where a goroutine's result goes, shared by the goroutine and its handle.
-struct Packet<T> {
-    state: Mutex<PacketState<T>>,
-}
-
-struct PacketState<T> {
-    result: Option<std::thread::Result<T>>,
-    finished: bool,
-    joiner: Option<Unparker>,
-}
-
-impl<T> Packet<T> {
-    fn complete(&self, result: std::thread::Result<T>) {
-        let joiner = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.result = Some(result);
-            state.finished = true;
-            state.joiner.take()
-        };
-        if let Some(joiner) = joiner {
-            joiner.unpark();
-        }
-    }
-}
-
 /// An owned permission to join a goroutine (wait for it and take its result).
 ///
 /// Dropping the handle detaches the goroutine: it runs on, and its result is
 /// dropped when it finishes.
 pub struct JoinHandle<T> {
-    packet: Arc<Packet<T>>,
-    id: GoroutineId,
-    _not_sync_with_t: PhantomData<fn() -> T>,
+    g: GRef,
+    _result: PhantomData<fn() -> T>,
 }
 
-impl<T> JoinHandle<T> {
+impl<T: 'static> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result, or the
     /// payload of its panic. Parks a calling goroutine; blocks a calling
     /// thread.
@@ -373,37 +398,46 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), 42);
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
-        let waiter = Unparker::current();
-        loop {
+        let g = &self.g;
+        if g.join_state.load(Ordering::Acquire) != DONE {
+            // SAFETY: only the handle's owner writes `joiner`, and only
+            // before publishing JOINING; the finisher reads it after.
+            unsafe { *g.joiner.get() = Some(Unparker::current()) };
+            if g
+                .join_state
+                .compare_exchange(UNJOINED, JOINING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
             {
-                let mut state = self.packet.state.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(result) = state.result.take() {
-                    return result;
+                while g.join_state.load(Ordering::Acquire) != DONE {
+                    crate::park::park();
                 }
-                state.joiner = Some(waiter.clone());
             }
-            crate::park::park();
         }
+        // SAFETY: DONE was observed with Acquire: the goroutine has stored
+        // its result and never touches its body again.
+        let slot = unsafe { (*g.body.get()).result() };
+        slot.downcast_mut::<Option<std::thread::Result<T>>>()
+            .expect("a JoinHandle's type matches its goroutine's")
+            .take()
+            .expect("a finished goroutine has a result")
     }
+}
 
+impl<T> JoinHandle<T> {
     /// Whether the goroutine has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.packet
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .finished
+        self.g.join_state.load(Ordering::Acquire) == DONE
     }
 
     /// The goroutine's id.
     pub fn id(&self) -> GoroutineId {
-        self.id
+        GoroutineId(self.g.id)
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
     }
 }
 
@@ -493,42 +527,36 @@ impl Builder {
     {
         let rt = scheduler::runtime();
         let stack = self.dedicated_stack()?;
-        let live = rt.goroutine_started();
+        rt.goroutine_started();
         if stack.is_none() {
-            if let Err(e) = stack::reserve_for(live) {
+            if let Err(e) = stack::reserve(|| rt.live_goroutines()) {
                 rt.goroutine_finished();
                 return Err(e);
             }
         }
-        let packet = Arc::new(Packet {
-            state: Mutex::new(PacketState {
-                result: None,
-                finished: false,
-                joiner: None,
-            }),
-        });
-        let id = next_id();
-        let g = Arc::new(G {
-            id,
+        let g: Arc<G<Body<F, T>>> = Arc::new(G {
+            id: next_id(),
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
+            join_state: AtomicU8::new(UNJOINED),
+            joiner: UnsafeCell::new(None),
             ctx: UnsafeCell::new(Context {
-                entry: Some(Box::new(Body {
-                    f,
-                    packet: packet.clone(),
-                })),
                 stack,
                 coroutine: None,
                 yielder: std::ptr::null(),
                 guard: (0, 0),
                 stack_size: 0,
             }),
+            body: UnsafeCell::new(Body {
+                f: Some(f),
+                result: None,
+            }),
         });
-        scheduler::spawn(g);
+        let g: GRef = g;
+        scheduler::spawn(g.clone());
         Ok(JoinHandle {
-            packet,
-            id: GoroutineId(id),
-            _not_sync_with_t: PhantomData,
+            g,
+            _result: PhantomData,
         })
     }
 

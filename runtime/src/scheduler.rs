@@ -43,15 +43,23 @@ use crate::timer::{self, TimerHeap, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 /// Most workers GOMAXPROCS can ask for.
 pub(crate) use crate::procs::MAX_PROCS;
 
 /// Rounds between fairness checks of the global queue (Go's 61).
 const FAIRNESS_TICK: u32 = 61;
+
+/// Extra looks for work before a worker sleeps, and the pause between them.
+const SPIN_ROUNDS: usize = 4;
+const SPIN_PAUSES: usize = 200;
+
+/// How long a worker idles before it releases its cached stacks' deep pages.
+const TRIM_DELAY: Duration = Duration::from_millis(10);
 
 /// The process-wide runtime.
 pub(crate) struct Runtime {
@@ -67,8 +75,11 @@ pub(crate) struct Runtime {
     nidle: AtomicUsize,
     /// Workers looking for work (at most one is woken for new work).
     searching: AtomicUsize,
-    /// Live goroutines (Go's `NumGoroutine`).
-    live: CachePadded<AtomicUsize>,
+    /// Live goroutines (Go's `NumGoroutine`), one counter per worker plus
+    /// one for plain threads (the last), so spawning on one worker and
+    /// finishing on another does not bounce one cache line between them.
+    /// A counter may go negative; the sum never does.
+    live: Box<[CachePadded<AtomicIsize>]>,
     /// The deadline the timer-watching idle worker sleeps until, or NEVER.
     watch_deadline: AtomicU64,
     /// Whether an idle worker is watching timers.
@@ -140,7 +151,7 @@ impl Runtime {
             idle: Mutex::new(Vec::new()),
             nidle: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
-            live: CachePadded::new(AtomicUsize::new(0)),
+            live: (0..=MAX_PROCS).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
         }
@@ -211,15 +222,30 @@ impl Runtime {
         worker.run_loop();
     }
 
-    /// Counts a new goroutine; returns the live count including it.
-    pub(crate) fn goroutine_started(&'static self) -> usize {
+    /// Counts a new goroutine.
+    pub(crate) fn goroutine_started(&'static self) {
         self.ensure_started();
-        self.live.fetch_add(1, Ordering::Relaxed) + 1
+        self.live_shard().fetch_add(1, Ordering::Relaxed);
     }
 
     /// Uncounts a finished (or never started) goroutine.
     pub(crate) fn goroutine_finished(&self) {
-        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.live_shard().fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn live_shard(&self) -> &AtomicIsize {
+        &self.live[current_worker_index().unwrap_or(MAX_PROCS)]
+    }
+
+    /// Goroutines spawned and not finished.
+    pub(crate) fn live_goroutines(&self) -> usize {
+        let started = self.started_count.load(Ordering::Acquire);
+        let sum: isize = self.live[..started]
+            .iter()
+            .chain(&self.live[MAX_PROCS..])
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        sum.max(0) as usize
     }
 
     /// Wakes a sleeping worker if work appeared and nobody is looking.
@@ -354,7 +380,7 @@ impl Worker {
                 self.retire();
                 continue;
             }
-            match self.find_work() {
+            match self.find_work().or_else(|| self.spin_for_work()) {
                 Some(g) => {
                     self.stop_searching();
                     self.run(g);
@@ -424,6 +450,18 @@ impl Worker {
             .or_else(|| self.steal_from_workers())
     }
 
+    /// Looks again a few times, briefly, before going to sleep: work often
+    /// appears within microseconds, and a sleep and wake cost far more.
+    fn spin_for_work(&self) -> Option<GRef> {
+        (0..SPIN_ROUNDS).find_map(|_| {
+            (0..SPIN_PAUSES).for_each(|_| std::hint::spin_loop());
+            self.queue
+                .pop()
+                .or_else(|| self.steal_from_injector())
+                .or_else(|| self.steal_from_workers())
+        })
+    }
+
     fn take_runnext(&self) -> Option<GRef> {
         let streak = self.runnext_streak.get();
         if streak >= FAIRNESS_TICK && !self.queue.is_empty() {
@@ -491,7 +529,6 @@ impl Worker {
 
     /// No work found: sleep until woken or the next timer is due.
     fn idle(&self) {
-        self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).trim();
         if self.searching.replace(false) {
             self.rt.searching.fetch_sub(1, Ordering::SeqCst);
             // A producer may have skipped waking anyone because it saw us
@@ -526,10 +563,12 @@ impl Worker {
         }
     }
 
-    /// Blocks the thread until a waker sets our flag, firing timers while
-    /// we wait if we are the timer watcher.
+    /// Blocks the thread until a waker sets our flag. Meanwhile: if we are
+    /// the timer watcher, fire timers when due; after [`TRIM_DELAY`] idle,
+    /// release the deep pages of our cached stacks.
     fn sleep(&self) {
         let shared = self.shared();
+        let mut trim_at = Some(Instant::now() + TRIM_DELAY);
         loop {
             if shared.wake.swap(false, Ordering::Acquire) {
                 self.searching.set(true);
@@ -540,26 +579,35 @@ impl Worker {
                 .watcher
                 .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok();
-            if !watching {
-                std::thread::park();
-                continue;
-            }
-            let when = self.rt.earliest_timer();
-            self.rt.watch_deadline.store(when, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            let when = when.min(self.rt.earliest_timer());
-            if when == NEVER {
+            let timer_due = if watching { self.watch_timers() } else { NEVER };
+            let wake_at = trim_at.map_or(NEVER, timer::to_nanos).min(timer_due);
+            if wake_at == NEVER {
                 std::thread::park();
             } else {
-                std::thread::park_timeout(timer::until(when));
+                std::thread::park_timeout(timer::until(wake_at));
             }
-            self.rt.watch_deadline.store(NEVER, Ordering::SeqCst);
-            self.rt.watcher.store(false, Ordering::SeqCst);
-            if self.rt.fire_all_timers() > 0 && self.leave_idle_list() {
-                // Timers woke goroutines into our runnext: run them.
-                return;
+            if trim_at.is_some_and(|t| Instant::now() >= t) {
+                shared.stacks.lock().unwrap_or_else(|p| p.into_inner()).trim();
+                trim_at = None;
+            }
+            if watching {
+                self.rt.watch_deadline.store(NEVER, Ordering::SeqCst);
+                self.rt.watcher.store(false, Ordering::SeqCst);
+                if self.rt.fire_all_timers() > 0 && self.leave_idle_list() {
+                    // Timers woke goroutines into our runnext: run them.
+                    return;
+                }
             }
         }
+    }
+
+    /// As the timer watcher: publishes and returns the deadline to sleep to.
+    fn watch_timers(&self) -> u64 {
+        let when = self.rt.earliest_timer();
+        self.rt.watch_deadline.store(when, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // A timer added before our store may have seen no watcher: re-read.
+        when.min(self.rt.earliest_timer())
     }
 
     /// GOMAXPROCS shrank below our index: hand our work to the others and
@@ -620,7 +668,7 @@ pub(crate) fn spawn(g: GRef) {
 /// assert!(h.join().unwrap() >= 1);
 /// ```
 pub fn num_goroutine() -> usize {
-    runtime().live.load(Ordering::Relaxed)
+    runtime().live_goroutines()
 }
 
 /// The number of workers running goroutines in parallel (Go's

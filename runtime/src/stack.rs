@@ -327,14 +327,24 @@ impl Arena {
     }
 }
 
-/// Makes sure the arena can serve `live` goroutines: called at spawn so that
-/// running out of stacks is an error from `Builder::spawn`, not a crash later.
-pub(crate) fn reserve_for(live: usize) -> io::Result<()> {
+/// Called at spawn so that running out of stacks is an error from
+/// `Builder::spawn`, not a failure later. With guard regions a guard costs
+/// no mapping and the arena holds millions of slots, so guards are installed
+/// lazily as slots are first used, and only the arena's own limit is checked
+/// (cheaply: when the bump index nears it). With mprotect guards every guard
+/// costs mappings, so they are installed here, for every live goroutine, and
+/// the `vm.max_map_count` limit surfaces as this error.
+pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
     let arena = Arena::get()?;
+    let near_limit = arena.next.load(Ordering::Relaxed) + sys::MAX_BATCH >= arena.slots;
+    if !near_limit && sys::guard_kind() == sys::GuardKind::Region {
+        return Ok(());
+    }
+    let live = live();
     if live > arena.slots {
         return Err(arena.exhausted());
     }
-    arena.ensure_guarded(live.min(arena.slots))
+    arena.ensure_guarded(live)
 }
 
 /// Words a failed guard install in terms of the limit that was hit.
