@@ -29,10 +29,10 @@ use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
 use crate::stack::{self, Stack};
 use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::io;
-use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -403,8 +403,7 @@ impl<T: 'static> JoinHandle<T> {
             // SAFETY: only the handle's owner writes `joiner`, and only
             // before publishing JOINING; the finisher reads it after.
             unsafe { *g.joiner.get() = Some(Unparker::current()) };
-            if g
-                .join_state
+            if g.join_state
                 .compare_exchange(UNJOINED, JOINING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
@@ -437,7 +436,9 @@ impl<T> JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

@@ -112,7 +112,11 @@ mod tests {
     }
 
     fn wake_all(who: &Mutex<Vec<Option<Unparker>>>) {
-        who.lock().unwrap().iter().flatten().for_each(Unparker::unpark);
+        who.lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .for_each(Unparker::unpark);
     }
 
     /// A ring of goroutines and threads passes a token round and round: each
@@ -139,7 +143,9 @@ mod tests {
             }
         };
         let gs: Vec<_> = (0..goroutines).map(|i| crate::spawn(member(i))).collect();
-        let ts: Vec<_> = (goroutines..n).map(|i| std::thread::spawn(member(i))).collect();
+        let ts: Vec<_> = (goroutines..n)
+            .map(|i| std::thread::spawn(member(i)))
+            .collect();
         gs.into_iter().for_each(|h| h.join().unwrap());
         ts.into_iter().for_each(|h| h.join().unwrap());
     }

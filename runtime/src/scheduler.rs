@@ -135,7 +135,8 @@ pub(crate) fn runtime() -> &'static Runtime {
     RT.get_or_init(|| {
         crate::panic::install_hook();
         crate::signal::install();
-        let rt: &'static Runtime = Box::leak(Box::new(Runtime::new(crate::procs::procs_from_env())));
+        let rt: &'static Runtime =
+            Box::leak(Box::new(Runtime::new(crate::procs::procs_from_env())));
         rt
     })
 }
@@ -151,14 +152,18 @@ impl Runtime {
             idle: Mutex::new(Vec::new()),
             nidle: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
-            live: (0..=MAX_PROCS).map(|_| CachePadded::new(AtomicIsize::new(0))).collect(),
+            live: (0..=MAX_PROCS)
+                .map(|_| CachePadded::new(AtomicIsize::new(0)))
+                .collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
         }
     }
 
     fn shared(&self, index: usize) -> &Shared {
-        self.slots[index].get().expect("worker slot initialised before use")
+        self.slots[index]
+            .get()
+            .expect("worker slot initialised before use")
     }
 
     /// The timer heap of worker `index` (worker 0's for plain threads).
@@ -216,7 +221,9 @@ impl Runtime {
             runnext_streak: Cell::new(0),
             tick: Cell::new(0),
             searching: Cell::new(false),
-            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            ),
         };
         WORKER.with(|w| w.set(&worker));
         worker.run_loop();
@@ -306,7 +313,8 @@ impl Runtime {
     /// be awake for it.
     pub(crate) fn timer_added(&self, when: u64) {
         fence(Ordering::SeqCst);
-        if when >= self.watch_deadline.load(Ordering::SeqCst) && self.watcher.load(Ordering::SeqCst) {
+        if when >= self.watch_deadline.load(Ordering::SeqCst) && self.watcher.load(Ordering::SeqCst)
+        {
             return;
         }
         if self.watcher.load(Ordering::SeqCst) {
@@ -405,7 +413,11 @@ impl Worker {
             }
             Outcome::Finished(stack) => {
                 if let Some(stack) = stack {
-                    self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).put(stack);
+                    self.shared()
+                        .stacks
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .put(stack);
                 }
                 self.rt.goroutine_finished();
             }
@@ -418,7 +430,11 @@ impl Worker {
 
     /// A stack for a goroutine about to run for the first time.
     pub(crate) fn take_stack(&self) -> std::io::Result<Stack> {
-        self.shared().stacks.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.shared()
+            .stacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     fn make_runnext(&self, g: GRef) {
@@ -496,7 +512,12 @@ impl Worker {
                 if victim == self.index {
                     continue;
                 }
-                match self.rt.shared(victim).stealer.steal_batch_and_pop(&self.queue) {
+                match self
+                    .rt
+                    .shared(victim)
+                    .stealer
+                    .steal_batch_and_pop(&self.queue)
+                {
                     Steal::Success(g) => return Some(g),
                     Steal::Empty => {}
                     Steal::Retry => retry = true,
@@ -587,7 +608,11 @@ impl Worker {
                 std::thread::park_timeout(timer::until(wake_at));
             }
             if trim_at.is_some_and(|t| Instant::now() >= t) {
-                shared.stacks.lock().unwrap_or_else(|p| p.into_inner()).trim();
+                shared
+                    .stacks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .trim();
                 trim_at = None;
             }
             if watching {
@@ -709,4 +734,5 @@ pub fn set_gomaxprocs(n: usize) -> usize {
 /// cached goroutine stack (Go's `debug.FreeOSMemory`).
 pub fn free_os_memory() {
     runtime().trim_stacks();
+    crate::stack::trim_free_stacks();
 }

@@ -130,7 +130,10 @@ fn chain(
 /// Writes the overflow report with `write(2)` only, then aborts.
 fn report_overflow(g: &goroutine::G) -> ! {
     let mut buf = [0u8; 512];
-    let mut out = Writer { buf: &mut buf, len: 0 };
+    let mut out = Writer {
+        buf: &mut buf,
+        len: 0,
+    };
     out.push(b"goroutine ");
     out.number(g.id());
     if let Some(name) = g.name() {

@@ -21,10 +21,13 @@
 //! A stack is bound to a goroutine when it first *runs*, not when it is
 //! spawned, and goes back to the worker's [`StackCache`] when the goroutine
 //! finishes: a million goroutines that finish at once reuse a handful of hot
-//! stacks and pay no page faults. A stack that leaves a worker's cache (the
-//! cache is full, or the worker goes idle) has every page below its top
-//! [`KEEP`] bytes released with `MADV_DONTNEED`, so a goroutine that once
-//! recursed deep does not keep that memory.
+//! stacks and pay no page faults. Every page below a stack's top [`KEEP`]
+//! bytes is released with `MADV_DONTNEED` when its worker has idled for a
+//! while (or on `free_os_memory`), and for stacks that overflow a worker's
+//! cache into the arena's free list, a batch of 1024 at a time (one
+//! `process_madvise` call), so a goroutine that once recursed deep does not
+//! keep that memory and a million finishing goroutines do not cost a
+//! million system calls.
 //!
 //! # Invariants
 //! - A slot is owned by exactly one [`Stack`] value or sits, trimmed, in the
@@ -131,37 +134,38 @@ impl Stack {
         })
     }
 
-    /// Releases the pages below the top [`KEEP`] bytes if used since the
-    /// last release.
-    fn trim(&mut self) {
-        if !self.dirty {
-            return;
-        }
+    /// The range below the top [`KEEP`] bytes, if used since its pages
+    /// were last released.
+    fn deep_range(&self) -> Option<(usize, usize)> {
         let start = self.bottom + sys::page_size();
         let end = self.top - KEEP.min(self.usable());
-        if end > start {
-            // SAFETY: the stack is not in use by any coroutine (it is being
-            // cached or freed), so nothing below its top can be live; the
-            // guard region survives MADV_DONTNEED.
-            unsafe { sys::release(start as *mut u8, end - start) };
-        }
-        self.dirty = false;
+        (self.dirty && end > start).then_some((start, end - start))
     }
+}
+
+/// Releases the pages below the top [`KEEP`] bytes of every stack used since
+/// its last release, in as few system calls as the kernel allows.
+fn trim_all(stacks: &mut [Stack]) {
+    let ranges: Vec<(usize, usize)> = stacks.iter().filter_map(Stack::deep_range).collect();
+    // SAFETY: none of these stacks is in use by a coroutine (they are cached
+    // or free), so nothing below their tops is live; guard regions survive
+    // MADV_DONTNEED.
+    unsafe { sys::release_batch(&ranges) };
+    stacks.iter_mut().for_each(|s| s.dirty = false);
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         if self.in_arena {
-            let mut stack = Stack {
+            self.in_arena = false; // the copy below now owns the slot
+            let stack = Stack {
                 top: self.top,
                 bottom: self.bottom,
                 in_arena: true,
                 dirty: self.dirty,
             };
-            self.in_arena = false; // the copy now owns the slot
-            stack.trim();
             if let Ok(arena) = Arena::get() {
-                arena.free.lock().unwrap_or_else(|p| p.into_inner()).push(stack);
+                arena.recycle(stack);
             }
         } else if self.top != 0 {
             // SAFETY: a dedicated stack is its own mapping and, being
@@ -197,18 +201,32 @@ impl StackCache {
     }
 
     /// Keeps a finished goroutine's stack for the next one; a full cache
-    /// hands it to the arena (trimmed) instead.
+    /// hands it to the arena instead.
     pub(crate) fn put(&mut self, stack: Stack) {
         if stack.in_arena && self.stacks.len() < CACHE_MAX {
             self.stacks.push(stack);
         }
-        // else: dropped, which trims and frees it
+        // else: dropped, which hands it to the arena
     }
 
     /// Releases the deep pages of every cached stack (when the worker idles,
     /// or on `free_os_memory`).
     pub(crate) fn trim(&mut self) {
-        self.stacks.iter_mut().for_each(Stack::trim);
+        trim_all(&mut self.stacks);
+    }
+}
+
+/// The arena's free stacks: the recently freed ones, maybe still deep, are
+/// trimmed a batch at a time; reuse prefers them (their top pages are warm).
+#[derive(Default)]
+struct FreeList {
+    untrimmed: Vec<Stack>,
+    trimmed: Vec<Stack>,
+}
+
+impl FreeList {
+    fn pop(&mut self) -> Option<Stack> {
+        self.untrimmed.pop().or_else(|| self.trimmed.pop())
     }
 }
 
@@ -223,7 +241,7 @@ struct Arena {
     /// Slots `[0, guarded)` have their guard page installed.
     guarded: AtomicUsize,
     guard_lock: Mutex<()>,
-    free: Mutex<Vec<Stack>>,
+    free: Mutex<FreeList>,
 }
 
 impl Arena {
@@ -248,7 +266,7 @@ impl Arena {
                         next: AtomicUsize::new(0),
                         guarded: AtomicUsize::new(0),
                         guard_lock: Mutex::new(()),
-                        free: Mutex::new(Vec::new()),
+                        free: Mutex::new(FreeList::default()),
                     })
                 }
                 Err(e) if len / 2 >= slot * 1024 => {
@@ -266,6 +284,42 @@ impl Arena {
 
     fn usable(&self) -> usize {
         self.slot - sys::page_size()
+    }
+
+    /// Takes a stack back; every [`sys::MAX_BATCH`] of them are trimmed
+    /// together, outside the lock.
+    fn recycle(&self, stack: Stack) {
+        let mut batch = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            free.untrimmed.push(stack);
+            if free.untrimmed.len() < sys::MAX_BATCH {
+                return;
+            }
+            std::mem::take(&mut free.untrimmed)
+        };
+        trim_all(&mut batch);
+        self.free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .trimmed
+            .append(&mut batch);
+    }
+
+    /// Trims every free stack now (`free_os_memory`).
+    fn trim_free(&self) {
+        let mut batch = std::mem::take(
+            &mut self
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .untrimmed,
+        );
+        trim_all(&mut batch);
+        self.free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .trimmed
+            .append(&mut batch);
     }
 
     /// A never-used slot, its guard installed.
@@ -324,6 +378,13 @@ impl Arena {
                 (self.slots * self.slot) >> 30
             ),
         )
+    }
+}
+
+/// Releases the deep pages of every free stack of the arena.
+pub(crate) fn trim_free_stacks() {
+    if let Ok(arena) = Arena::get() {
+        arena.trim_free();
     }
 }
 
@@ -395,9 +456,7 @@ pub(crate) fn parse_stack_size(text: &str) -> Result<usize, String> {
     let n: usize = digits
         .parse()
         .map_err(|_| "expected a number of bytes, optionally with a k or m suffix".to_string())?;
-    let bytes = n
-        .checked_mul(unit)
-        .ok_or_else(|| "too large".to_string())?;
+    let bytes = n.checked_mul(unit).ok_or_else(|| "too large".to_string())?;
     check_stack_size(bytes)
 }
 
@@ -437,7 +496,7 @@ mod tests {
         let top = stack.top;
         cache.put(stack);
         cache.trim();
-        assert!(!cache.stacks[0].dirty);
+        assert!(cache.stacks[0].deep_range().is_none());
         assert_eq!(cache.take().unwrap().top, top);
     }
 }

@@ -78,6 +78,59 @@ pub(crate) unsafe fn release(ptr: *mut u8, len: usize) {
     unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
 }
 
+/// [`release`] for many ranges, batched through `process_madvise` where the
+/// kernel allows `MADV_DONTNEED` there (else one `madvise` per range).
+///
+/// # Safety
+/// As [`release`], for every range.
+pub(crate) unsafe fn release_batch(ranges: &[(usize, usize)]) {
+    for chunk in ranges.chunks(MAX_BATCH) {
+        // SAFETY: forwarded from our caller.
+        if unsafe { process_madvise(chunk, libc::MADV_DONTNEED) }.is_err() {
+            for &(start, len) in chunk {
+                // SAFETY: forwarded from our caller.
+                unsafe { release(start as *mut u8, len) };
+            }
+        }
+    }
+}
+
+/// One `process_madvise` call on our own process for up to [`MAX_BATCH`]
+/// ranges; `Err` if the kernel refused or did only part of it.
+///
+/// # Safety
+/// `advice` must be safe for every range (see the callers).
+unsafe fn process_madvise(ranges: &[(usize, usize)], advice: libc::c_int) -> io::Result<()> {
+    let fd = self_pidfd().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+    let iov: Vec<libc::iovec> = ranges
+        .iter()
+        .map(|&(start, len)| libc::iovec {
+            iov_base: start as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    let total: usize = ranges.iter().map(|r| r.1).sum();
+    // SAFETY: `iov` describes ranges our caller vouched for; the pidfd names
+    // this very process.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            fd,
+            iov.as_ptr(),
+            iov.len(),
+            advice,
+            0,
+        )
+    };
+    if done < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if done as usize != total {
+        return Err(io::Error::from_raw_os_error(libc::EAGAIN));
+    }
+    Ok(())
+}
+
 /// How guard pages are made on this kernel.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum GuardKind {
@@ -139,33 +192,12 @@ pub(crate) unsafe fn install_guards(ranges: &[(usize, usize)]) -> io::Result<()>
 /// # Safety
 /// As [`install_guards`].
 unsafe fn guard_regions(ranges: &[(usize, usize)]) -> io::Result<()> {
-    if let Some(fd) = self_pidfd() {
-        let iov: Vec<libc::iovec> = ranges
-            .iter()
-            .map(|&(start, len)| libc::iovec {
-                iov_base: start as *mut libc::c_void,
-                iov_len: len,
-            })
-            .collect();
-        let total: usize = ranges.iter().map(|r| r.1).sum();
-        // SAFETY: `iov` describes ranges our caller vouched for; the pidfd
-        // names this very process.
-        let done = unsafe {
-            libc::syscall(
-                libc::SYS_process_madvise,
-                fd,
-                iov.as_ptr(),
-                iov.len(),
-                MADV_GUARD_INSTALL,
-                0,
-            )
-        };
-        if done >= 0 && done as usize == total {
-            return Ok(());
-        }
-        // A short or refused batch: redo every range one by one below, which
-        // is idempotent for ranges already guarded.
+    // SAFETY: forwarded from our caller.
+    if unsafe { process_madvise(ranges, MADV_GUARD_INSTALL) }.is_ok() {
+        return Ok(());
     }
+    // A short or refused batch: redo every range one by one, which is
+    // idempotent for ranges already guarded.
     for &(start, len) in ranges {
         // SAFETY: as above.
         if unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_GUARD_INSTALL) } != 0 {

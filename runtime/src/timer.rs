@@ -96,8 +96,15 @@ impl Timer {
             .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if stopped {
-            self.0.action.lock().unwrap_or_else(|p| p.into_inner()).take();
-            scheduler::runtime().timers(self.0.heap).cancelled.fetch_add(1, Ordering::Relaxed);
+            self.0
+                .action
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            scheduler::runtime()
+                .timers(self.0.heap)
+                .cancelled
+                .fetch_add(1, Ordering::Relaxed);
         }
         stopped
     }
@@ -190,7 +197,11 @@ impl TimerHeap {
                 self.cancelled.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
-            let action = state.action.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let action = state
+                .action
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             match action {
                 Some(Action::Unpark(who)) => who.unpark(),
                 Some(Action::Call(f)) => f(),

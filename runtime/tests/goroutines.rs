@@ -28,7 +28,8 @@ fn every_spawned_goroutine_runs_exactly_once() {
     for procs in [1, 3] {
         with_procs(procs, || {
             let n = 20_000;
-            let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+            let runs: Arc<Vec<AtomicUsize>> =
+                Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
             let handles: Vec<_> = (0..n)
                 .map(|i| {
                     let runs = runs.clone();
@@ -130,9 +131,15 @@ fn overflow_child() {
 
 #[test]
 fn stack_sizes_out_of_bounds_are_errors_that_name_the_limit() {
-    let err = goro::Builder::new().stack_size(2 << 30).spawn(|| ()).unwrap_err();
+    let err = goro::Builder::new()
+        .stack_size(2 << 30)
+        .spawn(|| ())
+        .unwrap_err();
     assert!(err.to_string().contains("1073741824-byte limit"), "{err}");
-    let err = goro::Builder::new().stack_size(100).spawn(|| ()).unwrap_err();
+    let err = goro::Builder::new()
+        .stack_size(100)
+        .spawn(|| ())
+        .unwrap_err();
     assert!(err.to_string().contains("at least"), "{err}");
 }
 
@@ -210,7 +217,10 @@ fn stealing_spreads_goroutines_spawned_on_one_worker() {
     with_procs(2, || {
         // Both are spawned from one goroutine, onto its worker's local
         // queue; they can only meet if the other worker steals one.
-        assert!(goro::spawn(|| run_in_parallel(2)).join().unwrap(), "work was not stolen");
+        assert!(
+            goro::spawn(|| run_in_parallel(2)).join().unwrap(),
+            "work was not stolen"
+        );
     });
 }
 
@@ -242,19 +252,28 @@ fn run_in_parallel(n: usize) -> bool {
 fn set_gomaxprocs_takes_effect_live() {
     with_procs(3, || {
         assert_eq!(goro::gomaxprocs(), 3);
-        assert!(run_in_parallel(3), "3 workers did not run 3 goroutines at once");
+        assert!(
+            run_in_parallel(3),
+            "3 workers did not run 3 goroutines at once"
+        );
         assert_eq!(goro::set_gomaxprocs(1), 3);
         threads_used(8, 1_000); // let surplus workers notice and retire
         assert_eq!(threads_used(64, 10_000).len(), 1);
         goro::set_gomaxprocs(2);
-        assert!(run_in_parallel(2), "2 workers did not run 2 goroutines at once");
+        assert!(
+            run_in_parallel(2),
+            "2 workers did not run 2 goroutines at once"
+        );
     });
 }
 
 #[test]
 fn num_goroutine_counts_live_goroutines() {
     let out = child("num_goroutine_child", &[]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("counts: 0 10 0"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("counts: 0 10 0"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -20,9 +20,15 @@ pub fn with_procs<R>(n: usize, body: impl FnOnce() -> R) -> R {
 /// `env` set, and returns its output.
 pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
-        .env_remove("GOMAXPROCS")
-        .env("RUST_BACKTRACE", "0");
+    cmd.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env_remove("GOMAXPROCS")
+    .env("RUST_BACKTRACE", "0");
     for (k, v) in env {
         cmd.env(k, v);
     }
