@@ -25,6 +25,7 @@
 //! `Send` data across a switch (see the `unsafe impl`s below); what users hold
 //! across a blocking call is the subject of `docs/safety.md`.
 
+use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
 use crate::stack::{self, Stack};
@@ -93,6 +94,8 @@ struct Context {
     guard: (usize, usize),
     /// Usable bytes of the stack, for the overflow report.
     stack_size: usize,
+    /// Goroutine-local values (`goroutine_local!`), dropped at exit.
+    locals: LocalMap,
 }
 
 // SAFETY: `ctx` is only accessed by the one worker that owns the goroutine
@@ -250,6 +253,8 @@ impl Context {
             unsafe {
                 (*(*g).ctx.get()).yielder = yielder;
                 (*(*g).body.get()).run();
+                // Destructors of goroutine-locals run here, on the goroutine.
+                drop(std::mem::take(&mut (*(*g).ctx.get()).locals));
                 (*g).finish();
             }
         }));
@@ -313,6 +318,15 @@ fn switch_out(why: Switch) {
         let yielder = (*(*g).ctx.get()).yielder;
         (*yielder).suspend(why);
     }
+}
+
+/// The goroutine-local map of the running goroutine, or `None` on a plain
+/// thread. Valid until the goroutine finishes; only it uses the map.
+pub(crate) fn current_locals() -> Option<*mut LocalMap> {
+    let g = current_ptr();
+    // SAFETY: non-null means the goroutine we are running; its context is
+    // ours while it runs.
+    (!g.is_null()).then(|| unsafe { std::ptr::addr_of_mut!((*(*g).ctx.get()).locals) })
 }
 
 /// Parks the current goroutine; `false` if the caller is not a goroutine.
@@ -547,6 +561,7 @@ impl Builder {
                 yielder: std::ptr::null(),
                 guard: (0, 0),
                 stack_size: 0,
+                locals: LocalMap::default(),
             }),
             body: UnsafeCell::new(Body {
                 f: Some(f),

@@ -403,8 +403,9 @@ impl Worker {
         // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
         match unsafe { g.resume(self) } {
             Outcome::Yielded => {
+                // No new work appeared, so nobody needs waking: whatever
+                // else is queued woke a worker when it was queued.
                 self.queue.push(g);
-                self.rt.notify_work();
             }
             Outcome::Parked => {
                 if !g.complete_park() {
