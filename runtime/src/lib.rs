@@ -34,6 +34,7 @@
 extern crate self as goro;
 
 pub mod chan;
+pub mod local;
 mod goroutine;
 mod panic;
 mod park;
