@@ -61,15 +61,6 @@ impl Unparker {
             Unparker::Thread(t) => t.unpark(),
         }
     }
-
-    /// Whether both wake the same goroutine or thread.
-    pub(crate) fn same(&self, other: &Unparker) -> bool {
-        match (self, other) {
-            (Unparker::Goroutine(a), Unparker::Goroutine(b)) => std::sync::Arc::ptr_eq(a, b),
-            (Unparker::Thread(a), Unparker::Thread(b)) => a.id() == b.id(),
-            _ => false,
-        }
-    }
 }
 
 /// Parks the current goroutine (or blocks the current thread) until
@@ -198,23 +189,23 @@ mod tests {
             .map(|_| {
                 let (stop, target) = (stop.clone(), target.clone());
                 std::thread::spawn(move || {
-                    for _ in 0..50_000 {
+                    let target = loop {
                         if let Some(u) = target.lock().unwrap().clone() {
-                            u.unpark();
-                        }
-                    }
-                    stop.fetch_add(1, Ordering::Release);
-                    loop {
-                        if let Some(u) = target.lock().unwrap().clone() {
-                            u.unpark();
-                            break;
+                            break u;
                         }
                         std::thread::yield_now();
+                    };
+                    for _ in 0..50_000 {
+                        target.unpark();
                     }
+                    stop.fetch_add(1, Ordering::Release);
+                    target.unpark();
                 })
             })
             .collect();
         hammers.into_iter().for_each(|h| h.join().unwrap());
-        assert!(g.join().unwrap() > 0);
+        // It may have parked any number of times; what matters is that it was
+        // never resumed twice at once (that crashes) and that it finishes.
+        g.join().unwrap();
     }
 }

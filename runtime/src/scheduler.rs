@@ -731,9 +731,11 @@ pub fn set_gomaxprocs(n: usize) -> usize {
     old
 }
 
-/// Returns as much memory as possible to the OS: the deep pages of every
-/// cached goroutine stack (Go's `debug.FreeOSMemory`).
+/// Returns as much memory as possible to the OS (Go's
+/// `debug.FreeOSMemory`): the deep pages of every cached goroutine stack,
+/// all pages of free stacks, and the C allocator's free memory.
 pub fn free_os_memory() {
     runtime().trim_stacks();
     crate::stack::trim_free_stacks();
+    crate::sys::trim_heap();
 }

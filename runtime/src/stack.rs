@@ -21,13 +21,13 @@
 //! A stack is bound to a goroutine when it first *runs*, not when it is
 //! spawned, and goes back to the worker's [`StackCache`] when the goroutine
 //! finishes: a million goroutines that finish at once reuse a handful of hot
-//! stacks and pay no page faults. Every page below a stack's top [`KEEP`]
-//! bytes is released with `MADV_DONTNEED` when its worker has idled for a
-//! while (or on `free_os_memory`), and for stacks that overflow a worker's
-//! cache into the arena's free list, a batch of 1024 at a time (one
-//! `process_madvise` call), so a goroutine that once recursed deep does not
-//! keep that memory and a million finishing goroutines do not cost a
-//! million system calls.
+//! stacks and pay no page faults. A cached stack keeps its top [`KEEP`]
+//! bytes committed; the pages below are released with `MADV_DONTNEED` when
+//! its worker has idled for a while (or on `free_os_memory`), so a goroutine
+//! that once recursed deep does not keep that memory. Stacks that overflow a
+//! worker's cache go to the arena's free list and are released whole, a
+//! batch of 1024 at a time (one `process_madvise` call): a million finished
+//! goroutines give their memory back without a million system calls.
 //!
 //! # Invariants
 //! - A slot is owned by exactly one [`Stack`] value or sits, trimmed, in the
@@ -134,19 +134,19 @@ impl Stack {
         })
     }
 
-    /// The range below the top [`KEEP`] bytes, if used since its pages
-    /// were last released.
-    fn deep_range(&self) -> Option<(usize, usize)> {
+    /// The range to release, if used since its pages were last released:
+    /// everything below the top `keep` bytes.
+    fn used_range(&self, keep: usize) -> Option<(usize, usize)> {
         let start = self.bottom + sys::page_size();
-        let end = self.top - KEEP.min(self.usable());
+        let end = self.top - keep.min(self.usable());
         (self.dirty && end > start).then_some((start, end - start))
     }
 }
 
-/// Releases the pages below the top [`KEEP`] bytes of every stack used since
+/// Releases the pages below the top `keep` bytes of every stack used since
 /// its last release, in as few system calls as the kernel allows.
-fn trim_all(stacks: &mut [Stack]) {
-    let ranges: Vec<(usize, usize)> = stacks.iter().filter_map(Stack::deep_range).collect();
+fn trim_all(stacks: &mut [Stack], keep: usize) {
+    let ranges: Vec<(usize, usize)> = stacks.iter().filter_map(|s| s.used_range(keep)).collect();
     // SAFETY: none of these stacks is in use by a coroutine (they are cached
     // or free), so nothing below their tops is live; guard regions survive
     // MADV_DONTNEED.
@@ -212,12 +212,12 @@ impl StackCache {
     /// Releases the deep pages of every cached stack (when the worker idles,
     /// or on `free_os_memory`).
     pub(crate) fn trim(&mut self) {
-        trim_all(&mut self.stacks);
+        trim_all(&mut self.stacks, KEEP);
     }
 }
 
-/// The arena's free stacks: the recently freed ones, maybe still deep, are
-/// trimmed a batch at a time; reuse prefers them (their top pages are warm).
+/// The arena's free stacks: the recently freed ones, still committed, are
+/// released whole a batch at a time; reuse prefers them (they are warm).
 #[derive(Default)]
 struct FreeList {
     untrimmed: Vec<Stack>,
@@ -286,8 +286,9 @@ impl Arena {
         self.slot - sys::page_size()
     }
 
-    /// Takes a stack back; every [`sys::MAX_BATCH`] of them are trimmed
-    /// together, outside the lock.
+    /// Takes a stack back; every [`sys::MAX_BATCH`] of them are released
+    /// together (all their pages: a finished goroutine gives its memory
+    /// back), outside the lock.
     fn recycle(&self, stack: Stack) {
         let mut batch = {
             let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
@@ -297,7 +298,7 @@ impl Arena {
             }
             std::mem::take(&mut free.untrimmed)
         };
-        trim_all(&mut batch);
+        trim_all(&mut batch, 0);
         self.free
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -314,7 +315,7 @@ impl Arena {
                 .unwrap_or_else(|p| p.into_inner())
                 .untrimmed,
         );
-        trim_all(&mut batch);
+        trim_all(&mut batch, 0);
         self.free
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -496,7 +497,7 @@ mod tests {
         let top = stack.top;
         cache.put(stack);
         cache.trim();
-        assert!(cache.stacks[0].deep_range().is_none());
+        assert!(cache.stacks[0].used_range(KEEP).is_none());
         assert_eq!(cache.take().unwrap().top, top);
     }
 }

@@ -231,9 +231,11 @@ fn self_pidfd() -> Option<libc::c_int> {
     })
 }
 
-/// Resident set size of this process in bytes, from `/proc/self/statm`.
-pub(crate) fn resident_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+/// Asks the C allocator to give its free memory back to the kernel.
+pub(crate) fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

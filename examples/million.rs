@@ -1,0 +1,65 @@
+//! A million goroutines: spawn them, park them all on one channel, print
+//! the memory each costs, release them, and print it again.
+//!
+//! `cargo run --release --example million [COUNT]`
+
+use goro::chan;
+use goro::sync::WaitGroup;
+use std::time::Instant;
+
+fn resident_kib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count())
+}
+
+#[goro::main]
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let (before, maps_before) = (resident_kib(), mappings());
+    let (gate_tx, gate_rx) = chan::bounded::<()>(0);
+    let (parked, done) = (WaitGroup::new(), WaitGroup::new());
+    parked.add(n as isize);
+    done.add(n as isize);
+    let start = Instant::now();
+    for _ in 0..n {
+        let (parked, done, gate) = (parked.clone(), done.clone(), gate_rx.clone());
+        goro::go!(move || {
+            parked.done();
+            let _ = gate.recv(); // parks until the gate closes
+            done.done();
+        });
+    }
+    parked.wait();
+    let spawned = start.elapsed();
+    let rss = resident_kib();
+    println!(
+        "{} goroutines parked in {:.2} s: {:.2} KiB of memory each, {} more memory mappings",
+        goro::num_goroutine() - 1,
+        spawned.as_secs_f64(),
+        (rss - before) / n as f64,
+        mappings().saturating_sub(maps_before)
+    );
+    gate_tx.close();
+    done.wait();
+    println!(
+        "all released and finished after {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    goro::free_os_memory();
+    println!(
+        "memory after free_os_memory: {:.0} MiB (was {:.0} MiB with all parked)",
+        resident_kib() / 1024.0,
+        rss / 1024.0
+    );
+}
