@@ -389,6 +389,10 @@ impl Worker {
                 continue;
             }
             match self.find_work().or_else(|| self.spin_for_work()) {
+                Some(g) if self.index >= self.rt.nprocs.load(Ordering::Relaxed) => {
+                    // GOMAXPROCS shrank while we looked: not ours to run.
+                    self.rt.injector.push(g);
+                }
                 Some(g) => {
                     self.stop_searching();
                     self.run(g);
@@ -461,6 +465,13 @@ impl Worker {
         if let Some(g) = self.take_runnext() {
             return Some(g);
         }
+        self.runnext_streak.set(0);
+        self.take_queued()
+    }
+
+    /// The next goroutine from the local queue, the global queue, or another
+    /// worker's queue.
+    fn take_queued(&self) -> Option<GRef> {
         self.queue
             .pop()
             .or_else(|| self.steal_from_injector())
@@ -472,10 +483,7 @@ impl Worker {
     fn spin_for_work(&self) -> Option<GRef> {
         (0..SPIN_ROUNDS).find_map(|_| {
             (0..SPIN_PAUSES).for_each(|_| std::hint::spin_loop());
-            self.queue
-                .pop()
-                .or_else(|| self.steal_from_injector())
-                .or_else(|| self.steal_from_workers())
+            self.take_queued()
         })
     }
 

@@ -66,11 +66,10 @@ impl Sema {
     }
 
     /// Takes a token, parking until there is one. A waiter that has waited
-    /// before passes `lifo` to queue at the front. Returns whether the token
-    /// was handed off (see [`release`](Self::release)).
-    pub(crate) fn acquire(&self, lifo: bool) -> bool {
+    /// before passes `lifo` to queue at the front.
+    pub(crate) fn acquire(&self, lifo: bool) {
         if self.try_acquire() {
-            return false;
+            return;
         }
         loop {
             let ticket = {
@@ -78,7 +77,7 @@ impl Sema {
                 self.nwait.fetch_add(1, Ordering::SeqCst);
                 if self.try_acquire() {
                     self.nwait.fetch_sub(1, Ordering::Relaxed);
-                    return false;
+                    return;
                 }
                 if lifo {
                     queue.enqueue_front(0)
@@ -86,11 +85,8 @@ impl Sema {
                     queue.enqueue(0)
                 }
             };
-            if ticket.wait() == HANDOFF {
-                return true;
-            }
-            if self.try_acquire() {
-                return false;
+            if ticket.wait() == HANDOFF || self.try_acquire() {
+                return;
             }
         }
     }

@@ -78,23 +78,6 @@ impl<S> WaitQueue<S> {
         // failure, which aborts; poisoning can be ignored.
         Locked(self.inner.lock().unwrap_or_else(PoisonError::into_inner))
     }
-
-    /// Consumes the queue and returns its state.
-    pub(crate) fn into_state(self) -> S {
-        self.inner
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .state
-    }
-
-    /// The state, through exclusive access (no locking needed).
-    pub(crate) fn state_mut(&mut self) -> &mut S {
-        &mut self
-            .inner
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .state
-    }
 }
 
 /// A locked [`WaitQueue`].
@@ -224,6 +207,16 @@ impl Wake {
 pub(crate) struct WakeAll(VecDeque<Arc<Waiter>>);
 
 impl WakeAll {
+    /// Nobody to wake yet.
+    pub(crate) fn new() -> WakeAll {
+        WakeAll(VecDeque::new())
+    }
+
+    /// Adds a dequeued waiter.
+    pub(crate) fn push(&mut self, wake: Wake) {
+        self.0.push_back(wake.0);
+    }
+
     /// Wakes them all, in queue order, with `status`.
     pub(crate) fn wake(self, status: u8) {
         for waiter in self.0 {
