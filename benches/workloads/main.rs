@@ -3,7 +3,9 @@
 //! `{"workload":..,"metric":..,"unit":..,"value":..,"extra":{..}}` (lower is
 //! better). `benches/compare.py` runs both side by side.
 
+mod chan;
 mod sched;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +21,12 @@ pub struct Report {
 
 impl Report {
     /// A result without extra fields.
-    pub fn new(workload: &'static str, metric: &'static str, unit: &'static str, value: f64) -> Report {
+    pub fn new(
+        workload: &'static str,
+        metric: &'static str,
+        unit: &'static str,
+        value: f64,
+    ) -> Report {
         Report {
             workload,
             metric,
@@ -108,6 +115,13 @@ fn workloads() -> Vec<(&'static str, Workload)> {
         ("cpu", sched::cpu),
         ("idle", sched::idle),
         ("sleepers", sched::sleepers),
+        ("pingpong", chan::pingpong),
+        ("daisychain", chan::daisychain),
+        ("mpmc", chan::mpmc),
+        ("select", chan::select),
+        ("sieve", chan::sieve),
+        ("mutex", sync::mutex),
+        ("waitgroup", sync::waitgroup),
     ]
 }
 

@@ -44,6 +44,7 @@ extern crate proc_macro;
 
 mod go;
 mod main_attr;
+mod select;
 
 use proc_macro::TokenStream;
 
@@ -130,6 +131,13 @@ pub fn go(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     main_attr::expand(attr.into(), item.into()).into()
+}
+
+/// The engine behind `goro::select!` and `goro::select_biased!` (use those).
+#[doc(hidden)]
+#[proc_macro]
+pub fn __select(input: TokenStream) -> TokenStream {
+    select::expand(input.into()).into()
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! `Send` data across a switch (see the `unsafe impl`s below); what users hold
 //! across a blocking call is the subject of `docs/safety.md`.
 
+use crate::inspect::{self, Links, WaitReason};
 use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
@@ -35,6 +36,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -78,9 +80,31 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// read by the finisher after.
     joiner: UnsafeCell<Option<Unparker>>,
     ctx: UnsafeCell<Context>,
+    /// Where it was spawned.
+    spawned_at: &'static Location<'static>,
+    /// Why it is parked (`WaitReason`), and since when (coarse clock);
+    /// written by the goroutine itself, read by `dump` (relaxed: a snapshot).
+    wait: AtomicU8,
+    wait_since: AtomicU64,
+    /// Its place in the registry; guarded by the registry list's lock.
+    links: UnsafeCell<Links>,
     /// The closure, then its result. Run by the goroutine; the result is
     /// taken by the joiner after `DONE`.
     body: UnsafeCell<E>,
+}
+
+impl<E: ?Sized + Entry> G<E> {
+    /// Its registry links (see `inspect`).
+    pub(crate) fn links(&self) -> *mut Links {
+        self.links.get()
+    }
+}
+
+impl<E: ?Sized + Entry> Drop for G<E> {
+    fn drop(&mut self) {
+        // A goroutine that never finished (parked forever, then dropped).
+        inspect::unregister(self);
+    }
 }
 
 /// The part of a goroutine only its current runner touches.
@@ -207,8 +231,20 @@ impl G {
         }
     }
 
+    /// Where it was spawned.
+    pub(crate) fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
+    }
+
+    /// Why it waits and since when (coarse nanoseconds).
+    pub(crate) fn wait_state(&self) -> (WaitReason, u64) {
+        let reason = WaitReason::from_u8(self.wait.load(Ordering::Relaxed));
+        (reason, self.wait_since.load(Ordering::Relaxed))
+    }
+
     /// Publishes the stored result and wakes the joiner, if one waits.
     fn finish(&self) {
+        inspect::unregister(self);
         if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
             // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
             // which our swap observed; it no longer touches it.
@@ -278,7 +314,7 @@ thread_local! {
 }
 
 /// A null `*const G` (a fat pointer needs a concrete type to start from).
-const fn null_g() -> *const G {
+pub(crate) const fn null_g() -> *const G {
     std::ptr::null::<G<Body<fn(), ()>>>() as *const G
 }
 
@@ -329,37 +365,43 @@ pub(crate) fn current_locals() -> Option<*mut LocalMap> {
     (!g.is_null()).then(|| unsafe { std::ptr::addr_of_mut!((*(*g).ctx.get()).locals) })
 }
 
-/// Parks the current goroutine; `false` if the caller is not a goroutine.
-pub(crate) fn park_current() -> bool {
+/// Parks the current goroutine, recording `why`; `false` if the caller is
+/// not a goroutine.
+pub(crate) fn park_current(why: WaitReason) -> bool {
     let g = current_ptr();
     if g.is_null() {
         return false;
     }
     // SAFETY: non-null means a live goroutine we are running.
-    let state = unsafe { &(*g).park_state };
-    if state
-        .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
+    let g = unsafe { &*g };
+    // A token is rare: look before paying for the CAS.
+    let has_token = g.park_state.load(Ordering::Relaxed) == NOTIFIED
+        && g.park_state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+    if !has_token {
+        g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
+        g.wait.store(why as u8, Ordering::Relaxed);
         switch_out(Switch::Park);
+        g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
     }
     true
 }
 
-/// Parks the current goroutine until unparked or `deadline`; `false` if the
-/// caller is not a goroutine.
-pub(crate) fn park_current_until(deadline: Instant) -> bool {
+/// Parks the current goroutine until unparked or `deadline`, recording
+/// `why`; `false` if the caller is not a goroutine.
+pub(crate) fn park_current_until(deadline: Instant, why: WaitReason) -> bool {
     let Some(g) = current() else {
         return false;
     };
     let timer = crate::timer::Timer::unpark_at(deadline, Unparker::Goroutine(g));
-    park_current();
+    park_current(why);
     timer.cancel();
     true
 }
 
 /// Wakes `g` if parked, else leaves it a token. See the `park` module.
-pub(crate) fn unpark(g: &GRef) {
+pub(crate) fn unpark(g: GRef) {
     let mut state = g.park_state.load(Ordering::Relaxed);
     loop {
         let next = match state {
@@ -371,7 +413,7 @@ pub(crate) fn unpark(g: &GRef) {
             .park_state
             .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
         {
-            Ok(PARKED) => return scheduler::ready(g.clone()),
+            Ok(PARKED) => return scheduler::ready(g),
             Ok(_) => return,
             Err(now) => state = now,
         }
@@ -422,7 +464,7 @@ impl<T: 'static> JoinHandle<T> {
                 .is_ok()
             {
                 while g.join_state.load(Ordering::Acquire) != DONE {
-                    crate::park::park();
+                    crate::park::park_as(WaitReason::Join);
                 }
             }
         }
@@ -462,6 +504,10 @@ impl<T> fmt::Debug for JoinHandle<T> {
 pub struct GoroutineId(u64);
 
 impl GoroutineId {
+    pub(crate) fn from_raw(id: u64) -> GoroutineId {
+        GoroutineId(id)
+    }
+
     /// The number itself.
     pub fn as_u64(self) -> u64 {
         self.0
@@ -488,6 +534,7 @@ impl fmt::Display for GoroutineId {
 /// goro::spawn(move || tx.send("hi").unwrap()).join().unwrap();
 /// assert_eq!(rx.recv().unwrap(), "hi");
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -535,6 +582,7 @@ impl Builder {
 
     /// Spawns the goroutine. Fails, and runs nothing, when the stack size is
     /// out of bounds or no stack can be had; the error names the limit.
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -555,6 +603,10 @@ impl Builder {
             park_state: AtomicU8::new(RUNNING),
             join_state: AtomicU8::new(UNJOINED),
             joiner: UnsafeCell::new(None),
+            spawned_at: Location::caller(),
+            wait: AtomicU8::new(WaitReason::Running as u8),
+            wait_since: AtomicU64::new(0),
+            links: UnsafeCell::new(Links::new()),
             ctx: UnsafeCell::new(Context {
                 stack,
                 coroutine: None,
@@ -569,6 +621,7 @@ impl Builder {
             }),
         });
         let g: GRef = g;
+        inspect::register(&g);
         scheduler::spawn(g.clone());
         Ok(JoinHandle {
             g,

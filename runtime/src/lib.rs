@@ -34,8 +34,9 @@
 extern crate self as goro;
 
 pub mod chan;
-pub mod local;
 mod goroutine;
+mod inspect;
+pub mod local;
 mod panic;
 mod park;
 mod procs;
@@ -49,6 +50,7 @@ mod timer;
 
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
+pub use inspect::{dump, GoroutineInfo};
 pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs};
 pub use time::sleep;
 

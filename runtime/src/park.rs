@@ -34,6 +34,9 @@
 //! also sees the coroutine's saved context.
 
 use crate::goroutine::{self, GRef};
+pub(crate) use crate::inspect::WaitReason;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Who to wake: a goroutine or an OS thread blocked in a goro primitive.
@@ -42,7 +45,36 @@ pub(crate) enum Unparker {
     /// A goroutine; woken onto the waker's run queue.
     Goroutine(GRef),
     /// A plain thread blocked in `std::thread::park`.
-    Thread(std::thread::Thread),
+    Thread(Arc<ThreadParker>),
+}
+
+/// A plain thread that may block in goro primitives.
+pub(crate) struct ThreadParker {
+    thread: std::thread::Thread,
+    /// Blocked indefinitely in a goro primitive (for the deadlock detector).
+    /// Cleared by the unparker *before* it unparks, so the detector never
+    /// counts a thread that has been woken as blocked (`SeqCst`, with the
+    /// detector's reads).
+    blocked: AtomicBool,
+}
+
+thread_local! {
+    static THREAD: Arc<ThreadParker> = Arc::new(ThreadParker {
+        thread: std::thread::current(),
+        blocked: AtomicBool::new(false),
+    });
+}
+
+impl ThreadParker {
+    fn set_blocked(&self, blocked: bool) {
+        if self.blocked.swap(blocked, Ordering::SeqCst) != blocked {
+            if blocked {
+                crate::inspect::thread_blocked();
+            } else {
+                crate::inspect::thread_unblocked();
+            }
+        }
+    }
 }
 
 impl Unparker {
@@ -50,38 +82,56 @@ impl Unparker {
     pub(crate) fn current() -> Unparker {
         match goroutine::current() {
             Some(g) => Unparker::Goroutine(g),
-            None => Unparker::Thread(std::thread::current()),
+            None => Unparker::Thread(THREAD.with(Arc::clone)),
         }
     }
 
     /// Wakes the target, or leaves it a token if it is not parked yet.
-    pub(crate) fn unpark(&self) {
+    /// Consumes the handle: a woken goroutine's reference moves straight
+    /// into the run queue.
+    pub(crate) fn unpark(self) {
         match self {
             Unparker::Goroutine(g) => goroutine::unpark(g),
-            Unparker::Thread(t) => t.unpark(),
+            Unparker::Thread(t) => {
+                t.set_blocked(false);
+                t.thread.unpark();
+            }
         }
     }
 }
 
 /// Parks the current goroutine (or blocks the current thread) until
-/// unparked. May return spuriously; see the module note.
-pub(crate) fn park() {
-    if !goroutine::park_current() {
+/// unparked, recording why. May return spuriously; see the module note.
+pub(crate) fn park_as(why: WaitReason) {
+    if !goroutine::park_current(why) {
+        let me = THREAD.with(Arc::clone);
+        // Starts the workers, so the deadlock detector runs even in a
+        // program whose only waiter is a plain thread.
+        crate::scheduler::runtime().ensure_started();
+        me.set_blocked(true);
+        crate::scheduler::runtime().thread_blocked();
         std::thread::park();
+        me.set_blocked(false);
     }
 }
 
-/// As [`park`], but returns by `deadline` at the latest. Returns whether the
-/// deadline has passed.
-pub(crate) fn park_until(deadline: Instant) -> bool {
+/// As [`park_as`], but returns by `deadline` at the latest. Returns whether
+/// the deadline has passed.
+pub(crate) fn park_until_as(deadline: Instant, why: WaitReason) -> bool {
     let now = Instant::now();
     if now >= deadline {
         return true;
     }
-    if !goroutine::park_current_until(deadline) {
+    if !goroutine::park_current_until(deadline, why) {
+        // A thread with a deadline is not blocked for good: not counted.
         std::thread::park_timeout(deadline - now);
     }
     Instant::now() >= deadline
+}
+
+/// [`park_until_as`] without a specific reason.
+pub(crate) fn park_until(deadline: Instant) -> bool {
+    park_until_as(deadline, WaitReason::Running)
 }
 
 #[cfg(test)]
@@ -103,11 +153,8 @@ mod tests {
     }
 
     fn wake_all(who: &Mutex<Vec<Option<Unparker>>>) {
-        who.lock()
-            .unwrap()
-            .iter()
-            .flatten()
-            .for_each(Unparker::unpark);
+        let all: Vec<Unparker> = who.lock().unwrap().iter().flatten().cloned().collect();
+        all.into_iter().for_each(Unparker::unpark);
     }
 
     /// A ring of goroutines and threads passes a token round and round: each
@@ -129,7 +176,7 @@ mod tests {
                         wait_until(|| turn[i].load(Ordering::Acquire) >= mine);
                     }
                     turn[(i + 1) % n].fetch_add(1, Ordering::Release);
-                    next.unpark();
+                    next.clone().unpark();
                 }
             }
         };
@@ -179,7 +226,7 @@ mod tests {
                 *target.lock().unwrap() = Some(Unparker::current());
                 let mut parks = 0u64;
                 while stop.load(Ordering::Acquire) == 0 {
-                    park();
+                    park_as(WaitReason::Running);
                     parks += 1;
                 }
                 parks
@@ -196,7 +243,7 @@ mod tests {
                         std::thread::yield_now();
                     };
                     for _ in 0..50_000 {
-                        target.unpark();
+                        target.clone().unpark();
                     }
                     stop.fetch_add(1, Ordering::Release);
                     target.unpark();

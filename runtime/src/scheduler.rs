@@ -84,6 +84,9 @@ pub(crate) struct Runtime {
     watch_deadline: AtomicU64,
     /// Whether an idle worker is watching timers.
     watcher: AtomicBool,
+    /// A thread blocked while every worker idled: an idle worker must run
+    /// the deadlock check (the last worker to idle ran it too early).
+    check_requested: AtomicBool,
 }
 
 /// The part of a worker others may touch.
@@ -157,6 +160,7 @@ impl Runtime {
                 .collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
+            check_requested: AtomicBool::new(false),
         }
     }
 
@@ -173,7 +177,7 @@ impl Runtime {
     }
 
     /// Starts worker threads up to GOMAXPROCS.
-    fn ensure_started(&'static self) {
+    pub(crate) fn ensure_started(&'static self) {
         let want = self.nprocs.load(Ordering::Acquire);
         if self.started_count.load(Ordering::Acquire) >= want {
             return;
@@ -300,6 +304,28 @@ impl Runtime {
         }
     }
 
+    /// Whether nothing runs or can run until something outside the
+    /// scheduler acts: every active worker idle, no queued work, no timer.
+    pub(crate) fn all_idle(&self) -> bool {
+        self.nidle.load(Ordering::SeqCst) >= self.nprocs.load(Ordering::SeqCst)
+            && !self.has_visible_work()
+            && self.earliest_timer() == NEVER
+    }
+
+    /// A thread has just blocked on a goro primitive: if every worker is
+    /// idle, have one of them run the deadlock check.
+    pub(crate) fn thread_blocked(&self) {
+        if self.all_idle() {
+            self.check_requested.store(true, Ordering::SeqCst);
+            self.poke_idle();
+        }
+    }
+
+    /// Worker threads started.
+    pub(crate) fn worker_threads(&self) -> usize {
+        self.started_count.load(Ordering::Acquire)
+    }
+
     /// Whether any queue others can see holds work.
     fn has_visible_work(&self) -> bool {
         if !self.injector.is_empty() {
@@ -324,7 +350,7 @@ impl Runtime {
                 self.poke(i);
             }
         } else if self.nidle.load(Ordering::Relaxed) > 0 {
-            self.notify_timer();
+            self.poke_idle();
         }
     }
 
@@ -336,7 +362,8 @@ impl Runtime {
         }
     }
 
-    fn notify_timer(&self) {
+    /// Pokes one idle worker (see [`Runtime::poke`]).
+    fn poke_idle(&self) {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&i) = idle.last() {
             self.poke(i);
@@ -362,7 +389,7 @@ impl Runtime {
             if timers.earliest() == NEVER {
                 continue;
             }
-            let now = *now.get_or_insert_with(timer::now_nanos);
+            let now = *now.get_or_insert_with(crate::inspect::tick_clock);
             fired += timers.fire_due(now);
         }
         fired
@@ -454,9 +481,10 @@ impl Worker {
         self.tick.set(tick);
         let timers = &self.shared().timers;
         if timers.earliest() != NEVER {
-            timers.fire_due(timer::now_nanos());
+            timers.fire_due(crate::inspect::tick_clock());
         }
         if tick % FAIRNESS_TICK == 0 {
+            crate::inspect::tick_clock();
             self.rt.fire_all_timers();
             if let Some(g) = self.steal_from_injector() {
                 return Some(g);
@@ -466,7 +494,10 @@ impl Worker {
             return Some(g);
         }
         self.runnext_streak.set(0);
-        self.take_queued()
+        // `take_runnext` may have passed over runnext for fairness, and a
+        // thief may have emptied the queue since: then runnext it is, or
+        // it would be stranded there while this worker sleeps.
+        self.take_queued().or_else(|| self.runnext.take())
     }
 
     /// The next goroutine from the local queue, the global queue, or another
@@ -576,6 +607,9 @@ impl Worker {
         if self.rt.has_visible_work() && self.leave_idle_list() {
             return;
         }
+        if self.rt.all_idle() {
+            crate::inspect::check_deadlock(self.rt);
+        }
         self.sleep();
     }
 
@@ -615,6 +649,9 @@ impl Worker {
                 std::thread::park();
             } else {
                 std::thread::park_timeout(timer::until(wake_at));
+            }
+            if self.rt.check_requested.swap(false, Ordering::SeqCst) && self.rt.all_idle() {
+                crate::inspect::check_deadlock(self.rt);
             }
             if trim_at.is_some_and(|t| Instant::now() >= t) {
                 shared

@@ -15,6 +15,7 @@
 //! `wait` is visible to all of them after it.
 
 use super::waitq::{WaitQueue, WOKEN};
+use crate::park::WaitReason;
 use std::fmt;
 
 /// Lets `n` goroutines (or threads) wait until all have reached a point, as
@@ -92,7 +93,7 @@ impl Barrier {
         if *arrived < self.n {
             let ticket = queue.enqueue(0);
             drop(queue);
-            ticket.wait();
+            ticket.wait(WaitReason::Barrier);
             return BarrierWaitResult { leader: false };
         }
         *arrived = 0;

@@ -21,6 +21,7 @@
 
 use super::mutex::MutexGuard;
 use super::waitq::{WaitQueue, WOKEN};
+use crate::park::WaitReason;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,7 @@ impl Cond {
         let mutex = MutexGuard::mutex(&guard);
         let ticket = self.queue.lock().enqueue(0);
         drop(guard);
-        ticket.wait();
+        ticket.wait(WaitReason::Cond);
         mutex.lock()
     }
 
@@ -142,10 +143,10 @@ impl Cond {
         let mutex = MutexGuard::mutex(&guard);
         let ticket = self.queue.lock().enqueue(0);
         drop(guard);
-        let timed_out = ticket.wait_until(deadline).is_none() && {
+        let timed_out = ticket.wait_until(deadline, WaitReason::Cond).is_none() && {
             let withdrawn = self.queue.lock().remove(&ticket);
             if !withdrawn {
-                ticket.wait(); // a signal dequeued us: take it
+                ticket.wait(WaitReason::Cond); // a signal dequeued us: take it
             }
             withdrawn
         };

@@ -49,6 +49,7 @@
 //! std's is: it belongs to the goroutine or thread that locked it.
 
 use super::sema::Sema;
+use crate::park::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -170,7 +171,7 @@ impl RawMutex {
             // A waiter that has waited before queues at the front.
             let lifo = waiting_since.is_some();
             let since = *waiting_since.get_or_insert_with(Instant::now);
-            self.sema.acquire(lifo);
+            self.sema.acquire(lifo, WaitReason::Mutex);
             starving = starving || since.elapsed() > STARVATION_THRESHOLD;
             old = self.state.load(Ordering::Relaxed);
             if old & STARVING != 0 {

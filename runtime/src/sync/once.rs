@@ -26,6 +26,7 @@
 //! runner sees what a failed one left behind.
 
 use super::waitq::{WaitQueue, WOKEN};
+use crate::park::WaitReason;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -139,7 +140,7 @@ impl Once {
             }
             queue.enqueue(0)
         };
-        ticket.wait();
+        ticket.wait(WaitReason::Once);
     }
 
     /// The runner is done: store the outcome and wake every waiter.

@@ -31,6 +31,7 @@
 
 use super::mutex::RawMutex;
 use super::sema::Sema;
+use crate::park::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
@@ -63,7 +64,7 @@ impl RawRwLock {
     fn read(&self) {
         if self.readers.fetch_add(1, Ordering::Acquire) < 0 {
             // A writer is pending: it wakes us when it is done.
-            self.reader_sem.acquire(false);
+            self.reader_sem.acquire(false, WaitReason::RwLock);
         }
     }
 
@@ -99,7 +100,7 @@ impl RawRwLock {
         self.writer.lock();
         let inside = self.readers.fetch_sub(MAX_READERS, Ordering::Acquire);
         if inside != 0 && self.departing.fetch_add(inside, Ordering::AcqRel) + inside != 0 {
-            self.writer_sem.acquire(false);
+            self.writer_sem.acquire(false, WaitReason::RwLockWrite);
         }
     }
 

@@ -26,6 +26,7 @@
 //! wake itself is `Release`/`Acquire` (see `waitq`).
 
 use super::waitq::{WaitQueue, WOKEN};
+use crate::park::WaitReason;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The status of a waiter whose token the releaser took for it.
@@ -67,7 +68,7 @@ impl Sema {
 
     /// Takes a token, parking until there is one. A waiter that has waited
     /// before passes `lifo` to queue at the front.
-    pub(crate) fn acquire(&self, lifo: bool) {
+    pub(crate) fn acquire(&self, lifo: bool, why: WaitReason) {
         if self.try_acquire() {
             return;
         }
@@ -85,7 +86,7 @@ impl Sema {
                     queue.enqueue(0)
                 }
             };
-            if ticket.wait() == HANDOFF || self.try_acquire() {
+            if ticket.wait(why) == HANDOFF || self.try_acquire() {
                 return;
             }
         }

@@ -25,6 +25,7 @@
 //! permits are published by the queue's `Release`/`Acquire` wake.
 
 use super::waitq::{Locked, WaitQueue, WakeAll, WOKEN};
+use crate::park::WaitReason;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -89,7 +90,7 @@ impl Semaphore {
             }
             queue.enqueue(weight)
         };
-        ticket.wait();
+        ticket.wait(WaitReason::Semaphore);
     }
 
     /// Takes `weight` permits if they are free and nobody waits; never
@@ -129,14 +130,14 @@ impl Semaphore {
             }
             queue.enqueue(weight)
         };
-        if ticket.wait_until(deadline).is_some() {
+        if ticket.wait_until(deadline, WaitReason::Semaphore).is_some() {
             return true;
         }
         let mut queue = self.queue.lock();
         if !queue.remove(&ticket) {
             // A release admitted us as the deadline passed: keep them.
             drop(queue);
-            ticket.wait();
+            ticket.wait(WaitReason::Semaphore);
             return true;
         }
         // Whoever was behind us may fit now.

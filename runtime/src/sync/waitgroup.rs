@@ -33,6 +33,7 @@
 //! queue's `Release`/`Acquire` wake.
 
 use super::waitq::{WaitQueue, WOKEN};
+use crate::park::WaitReason;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -160,7 +161,7 @@ impl WaitGroup {
             }
             queue.enqueue(0)
         };
-        ticket.wait();
+        ticket.wait(WaitReason::WaitGroup);
     }
 
     /// Runs `f` in a new goroutine counted in the group: adds one now and

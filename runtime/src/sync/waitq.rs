@@ -30,7 +30,7 @@
 //! over a lock, a permit, a count) is visible to the woken waiter. The
 //! queue itself is ordered by its std mutex.
 
-use crate::park::{self, Unparker};
+use crate::park::{self, Unparker, WaitReason};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -155,14 +155,15 @@ impl Waiter {
 pub(crate) struct Ticket(Arc<Waiter>);
 
 impl Ticket {
-    /// Parks until woken; returns the status the waker gave.
-    pub(crate) fn wait(&self) -> u8 {
+    /// Parks until woken, recording `why`; returns the status the waker
+    /// gave.
+    pub(crate) fn wait(&self, why: WaitReason) -> u8 {
         loop {
             let status = self.0.status.load(Ordering::Acquire);
             if status != WAITING {
                 return status;
             }
-            park::park();
+            park::park_as(why);
         }
     }
 
@@ -171,13 +172,13 @@ impl Ticket {
     /// queue and [`Locked::remove`] it, and if that fails (a wake raced with
     /// the timeout) take the wake with [`Ticket::wait`], which then returns
     /// at once.
-    pub(crate) fn wait_until(&self, deadline: Instant) -> Option<u8> {
+    pub(crate) fn wait_until(&self, deadline: Instant, why: WaitReason) -> Option<u8> {
         loop {
             let status = self.0.status.load(Ordering::Acquire);
             if status != WAITING {
                 return Some(status);
             }
-            if park::park_until(deadline) {
+            if park::park_until_as(deadline, why) {
                 let status = self.0.status.load(Ordering::Acquire);
                 return (status != WAITING).then_some(status);
             }
@@ -197,7 +198,7 @@ impl Wake {
         // ticket right after this store; our `Arc` keeps the record alive
         // for the unpark, which at worst leaves a stale token.
         self.0.status.store(status, Ordering::Release);
-        self.0.unparker.unpark();
+        self.0.unparker.clone().unpark();
     }
 }
 

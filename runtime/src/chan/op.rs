@@ -1,0 +1,378 @@
+//! Operations and the select engine every blocking call goes through.
+//!
+//! # Design
+//! An [`Op`] is one send or receive on one channel: its message slot and
+//! its [`Waiter`] live in the caller's frame. A plain `send`/`recv` is an
+//! op run alone ([`run_one`]); `select!` and [`Select`](super::Select) run
+//! a list of ops ([`select`]), behind the object-safe [`Case`] trait so
+//! channels of different message types mix. The algorithm is Go's
+//! `selectgo`, with a cheaper first pass:
+//! 1. Visit the cases in a random order (a lazy Fisher-Yates shuffle, so the
+//!    first ready case found is uniformly random among the ready ones; in
+//!    order when biased), locking one channel at a time, and complete the
+//!    first that is ready. Most selects end here, having taken one lock.
+//! 2. None ready (and blocking allowed): lock every channel in address
+//!    order (each once), poll again in the same order (something may have
+//!    become ready since pass 1), and if still nothing, enqueue one waiter
+//!    per case in that order (two cases on one channel are then served in
+//!    random order too), all sharing one [`Context`], then unlock and park.
+//! 3. Woken: the waker already completed one case and unlinked its waiter
+//!    (see `waiter`); unlink the others, each under its channel's lock.
+//!    On timeout, withdraw first (or find that a waker won the race).
+//!
+//! A single op skips pass 2's re-poll: it polls and enqueues under one
+//! acquisition of its lock.
+//!
+//! # Invariants
+//! - Holding several channel locks happens only in pass 2, in address
+//!   order, so two selects cannot deadlock; every other path holds one.
+//! - A closed channel makes its case ready (receive: fails after draining;
+//!   send: fails, keeping the value).
+//! - A send case whose value is gone (a reused [`Select`](super::Select)
+//!   after the value was sent) is never ready, like Go's nil channel.
+//!
+//! # Orderings
+//! None of its own: the channel locks and the context's state word carry
+//! everything (see `channel` and `waiter`). The random state is a plain
+//! thread-local.
+
+use super::channel::{Channel, Poll};
+use super::waiter::{Context, Deadline, Waiter};
+use crate::park::WaitReason;
+use std::cell::{Cell, UnsafeCell};
+
+/// One operation of a select, with its type erased.
+pub(crate) trait Case {
+    /// Identifies the channel (its address): the lock order, and which
+    /// channel a `Select` case belongs to.
+    fn channel_id(&self) -> usize;
+    /// Whether this is a receive.
+    fn is_recv(&self) -> bool;
+    /// Takes the channel's lock.
+    fn lock(&self);
+    /// Releases the channel's lock.
+    fn unlock(&self);
+    /// Tries to complete the operation.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock and the op is not enqueued.
+    unsafe fn poll(&self) -> Poll;
+    /// Enqueues the op's waiter for case `index` of `ctx`.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock; the op and `ctx` stay unmoved
+    /// and alive until [`dequeue`](Case::dequeue) (or a claim) and the
+    /// synchronisation the `waiter` module describes.
+    unsafe fn enqueue(&self, ctx: &Context, index: usize);
+    /// Unlinks the op's waiter if still queued.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn dequeue(&self);
+    /// Readies the op for another run: clears a receive's old message.
+    /// Called with no lock held, never while enqueued.
+    fn reset(&self);
+}
+
+/// A reference to one case of a select (public only for `select!`'s
+/// expansion, through `chan::__private`).
+#[derive(Clone, Copy)]
+pub struct Arm<'a>(pub(crate) &'a (dyn Case + 'a));
+
+/// A send or receive of one `T` on one channel.
+pub(crate) struct Op<'a, T> {
+    chan: &'a Channel<T>,
+    recv: bool,
+    slot: UnsafeCell<Option<T>>,
+    waiter: Waiter<T>,
+}
+
+impl<'a, T> Op<'a, T> {
+    /// A receive on `chan`.
+    pub(crate) fn recv(chan: &'a Channel<T>) -> Op<'a, T> {
+        Op::new(chan, true, None)
+    }
+
+    /// A send of `msg` on `chan`.
+    pub(crate) fn send(chan: &'a Channel<T>, msg: T) -> Op<'a, T> {
+        Op::new(chan, false, Some(msg))
+    }
+
+    fn new(chan: &'a Channel<T>, recv: bool, slot: Option<T>) -> Op<'a, T> {
+        Op {
+            chan,
+            recv,
+            slot: UnsafeCell::new(slot),
+            waiter: Waiter::new(),
+        }
+    }
+
+    /// The message: received (receive) or not sent (send).
+    pub(crate) fn into_msg(self) -> Option<T> {
+        self.slot.into_inner()
+    }
+
+    /// Takes the message out, leaving the op empty.
+    pub(crate) fn take_msg(&mut self) -> Option<T> {
+        self.slot.get_mut().take()
+    }
+}
+
+impl<T> Case for Op<'_, T> {
+    fn channel_id(&self) -> usize {
+        self.chan as *const Channel<T> as usize
+    }
+
+    fn is_recv(&self) -> bool {
+        self.recv
+    }
+
+    fn lock(&self) {
+        self.chan.raw_lock().lock();
+    }
+
+    fn unlock(&self) {
+        self.chan.raw_lock().unlock();
+    }
+
+    unsafe fn poll(&self) -> Poll {
+        // SAFETY: the caller holds the lock; the slot is ours while the op
+        // is not enqueued.
+        let (state, slot) = unsafe { (self.chan.state(), &mut *self.slot.get()) };
+        match (self.recv, slot.is_some()) {
+            (true, _) => state.recv(slot),
+            (false, true) => state.send(slot),
+            (false, false) => Poll::Pending,
+        }
+    }
+
+    unsafe fn enqueue(&self, ctx: &Context, index: usize) {
+        // SAFETY: the caller holds the lock.
+        let state = unsafe { self.chan.state() };
+        // SAFETY: as above; reading our own slot, not yet shared.
+        if !self.recv && unsafe { (*self.slot.get()).is_none() } {
+            return;
+        }
+        // SAFETY: the caller keeps the op and `ctx` in place until dequeued.
+        unsafe {
+            state
+                .queue(self.recv)
+                .push(&self.waiter, ctx, index, self.slot.get())
+        };
+    }
+
+    unsafe fn dequeue(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is in
+        // the queue of our direction.
+        unsafe { self.chan.state().queue(self.recv).remove(&self.waiter) };
+    }
+
+    fn reset(&self) {
+        if self.recv {
+            // SAFETY: not enqueued, so nobody else touches the slot.
+            drop(unsafe { (*self.slot.get()).take() });
+        }
+    }
+}
+
+/// Runs one op until it completes or `deadline` passes. Returns whether it
+/// completed (then its slot tells how).
+pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
+    op.lock();
+    // SAFETY: locked; not enqueued.
+    if let Poll::Ready(wake) = unsafe { op.poll() } {
+        op.unlock();
+        wake_up(wake);
+        return true;
+    }
+    if deadline == Deadline::Now {
+        op.unlock();
+        return false;
+    }
+    let ctx = Context::new(deadline != Deadline::Never);
+    // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
+    unsafe { op.enqueue(&ctx, 0) };
+    op.unlock();
+    let why = if op.is_recv() {
+        WaitReason::ChanReceive
+    } else {
+        WaitReason::ChanSend
+    };
+    if ctx.wait(deadline, why).is_some() {
+        return true;
+    }
+    op.lock();
+    // SAFETY: locked.
+    unsafe { op.dequeue() };
+    op.unlock();
+    false
+}
+
+fn wake_up(wake: Option<crate::park::Unparker>) {
+    if let Some(who) = wake {
+        who.unpark();
+    }
+}
+
+/// Selects one of `cases` and completes it: returns its index, or `None`
+/// if `deadline` passed first (immediately for [`Deadline::Now`]).
+pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
+    for case in cases {
+        case.0.reset();
+    }
+    if let [only] = cases {
+        return run_one(only.0, deadline).then_some(0);
+    }
+    let n = cases.len();
+    with_scratch(n, |scratch| {
+        let (order, locks) = scratch.split_at_mut(n);
+        if let Some(i) = poll_each(cases, order, biased) {
+            return Some(i);
+        }
+        match deadline {
+            Deadline::Now => None,
+            _ if n == 0 => sleep_until(deadline),
+            _ => block(cases, order, locks, deadline),
+        }
+    })
+}
+
+/// Pass 1: each case under its own lock, in random (or given) order.
+/// Leaves `order` holding the order used.
+fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usize> {
+    for (k, slot) in order.iter_mut().enumerate() {
+        *slot = k;
+    }
+    for k in 0..cases.len() {
+        if !biased {
+            let j = k + random_below(cases.len() - k);
+            order.swap(k, j);
+        }
+        let case = cases[order[k]].0;
+        case.lock();
+        // SAFETY: locked; nothing enqueued yet.
+        let poll = unsafe { case.poll() };
+        case.unlock();
+        if let Poll::Ready(wake) = poll {
+            wake_up(wake);
+            return Some(order[k]);
+        }
+    }
+    None
+}
+
+/// Passes 2 and 3: lock all, re-poll, enqueue, wait, withdraw.
+fn block(
+    cases: &[Arm<'_>],
+    order: &[usize],
+    locks: &mut [usize],
+    deadline: Deadline,
+) -> Option<usize> {
+    for (k, slot) in locks.iter_mut().enumerate() {
+        *slot = k;
+    }
+    locks.sort_unstable_by_key(|&i| cases[i].0.channel_id());
+    lock_all(cases, locks);
+    for &i in order {
+        // SAFETY: every channel is locked; nothing enqueued yet.
+        if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
+            unlock_all(cases, locks);
+            wake_up(wake);
+            return Some(i);
+        }
+    }
+    let ctx = Context::new(true);
+    // In poll order: when two cases share a channel, the one queued first
+    // is served first, so that must be random too.
+    for &i in order {
+        // SAFETY: locked; the cases and `ctx` outlive the withdrawal below.
+        unsafe { cases[i].0.enqueue(&ctx, i) };
+    }
+    unlock_all(cases, locks);
+    let won = ctx.wait(deadline, WaitReason::Select);
+    for (i, case) in cases.iter().enumerate() {
+        if won != Some(i) {
+            case.0.lock();
+            // SAFETY: locked.
+            unsafe { case.0.dequeue() };
+            case.0.unlock();
+        }
+    }
+    won
+}
+
+/// Locks the channels of `cases` in the sorted order `locks`, each once.
+fn lock_all(cases: &[Arm<'_>], locks: &[usize]) {
+    each_channel_once(cases, locks, |case| case.lock());
+}
+
+fn unlock_all(cases: &[Arm<'_>], locks: &[usize]) {
+    each_channel_once(cases, locks, |case| case.unlock());
+}
+
+fn each_channel_once(cases: &[Arm<'_>], locks: &[usize], f: impl Fn(&dyn Case)) {
+    let mut last = None;
+    for &i in locks {
+        let id = cases[i].0.channel_id();
+        if last != Some(id) {
+            f(cases[i].0);
+            last = Some(id);
+        }
+    }
+}
+
+/// A select with no cases: nothing can ever be ready.
+fn sleep_until(deadline: Deadline) -> Option<usize> {
+    loop {
+        match deadline {
+            Deadline::At(at) if crate::park::park_until_as(at, WaitReason::Select) => return None,
+            Deadline::At(_) => {}
+            Deadline::Never | Deadline::Now => crate::park::park_as(WaitReason::Select),
+        }
+    }
+}
+
+/// Runs `f` on `2 * n` scratch indices, on the stack when small.
+fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [usize]) -> R) -> R {
+    const INLINE: usize = 16;
+    if n <= INLINE {
+        let mut buf = [0usize; 2 * INLINE];
+        f(&mut buf[..2 * n])
+    } else {
+        f(&mut vec![0; 2 * n])
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A uniformly random number in `0..n` (`n > 0`) from a per-thread
+/// xorshift64*. Never inlined: the thread may change across a park (see
+/// the `goroutine` module note on thread-locals).
+#[inline(never)]
+fn random_below(n: usize) -> usize {
+    let x = RNG.with(|rng| {
+        let mut x = rng.get();
+        if x == 0 {
+            x = seed();
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    });
+    ((u128::from(x) * n as u128) >> 64) as usize
+}
+
+/// A distinct non-zero seed per thread.
+fn seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    // Relaxed: any distinct value will do.
+    let mut z = NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}

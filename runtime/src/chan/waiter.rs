@@ -1,0 +1,317 @@
+//! Waiters: how a blocked operation sits in a channel's queue and how
+//! whoever completes it hands the result over.
+//!
+//! # Design
+//! A blocked operation (a plain `send`/`recv`, or a whole `select`) owns one
+//! [`Context`] and one [`Waiter`] per channel operation, all living on the
+//! blocked goroutine's (or thread's) stack: the owner cannot return before
+//! every waiter is out of its queue, so the nodes need no allocation. A
+//! waiter sits in its channel's [`WaitQueue`] (an intrusive FIFO list guarded
+//! by the channel lock) and points at the shared context and at the message
+//! slot (`Option<T>`) of its operation: a send waiter's slot holds the value
+//! to send, a receive waiter's slot is `None` until a value is put there.
+//!
+//! The context's `state` word decides which of a select's waiters wins:
+//! ```text
+//!   WAITING --claim(case), a waker holding the case's channel lock--> CLAIMED(case)
+//!   CLAIMED(case) --the same waker, after moving the message--> DONE(case)
+//!   WAITING --the owner, on timeout--> ABORTED
+//! ```
+//! A waker pops waiters off the front of a queue (FIFO) and claims the first
+//! whose context is still `WAITING`; losers (their select already won
+//! elsewhere, or timed out) are unlinked on the way and skipped. The winner
+//! moves the message between the two slots, takes the owner's [`Unparker`]
+//! out of the context, stores `DONE`, and wakes the owner *after* releasing
+//! the channel lock. So the pairing of two parties is committed atomically
+//! by the one CAS of the claim, under the lock of the channel they meet on.
+//!
+//! # Invariants
+//! - A waiter is linked in at most one queue, and only touched under the
+//!   lock of that queue's channel, until it is unlinked.
+//! - Nobody touches a context or a waiter after storing `DONE` into it: the
+//!   owner may return (and free its stack) as soon as it sees `DONE`. That is
+//!   why the unparker is moved out before `DONE` is stored.
+//! - An owner that did not win `DONE` for a waiter (its other cases, or all
+//!   of them after an abort) takes that waiter's channel lock before
+//!   returning, so a waker that popped the waiter and is failing its claim
+//!   under that lock is finished with the context first.
+//! - The active party of an operation is never in a queue itself, so an
+//!   operation never pairs with its own waiters.
+//!
+//! # Orderings
+//! - Claim and abort CAS (`Relaxed`): only the atomicity of the
+//!   read-modify-write matters (exactly one of them leaves `WAITING`). A
+//!   context with one waiter and no deadline skips the claim CAS: only
+//!   holders of its one channel lock can reach it, and unlinking the waiter
+//!   under that lock already makes the claim exclusive. The
+//!   data a claimer reads (slot, unparker) was written by the owner before it
+//!   enqueued under the channel lock the claimer now holds, and the data it
+//!   writes is published by the `DONE` store; an owner whose abort succeeded
+//!   takes the channel lock before touching its waiters again.
+//! - `DONE` store (`Release`) / owner's load (`Acquire`): the owner sees the
+//!   message the claimer moved into or out of its slot, and that the claimer
+//!   no longer touches the context or waiters.
+
+use crate::park::WaitReason;
+use crate::park::{self, Unparker};
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+const WAITING: usize = 0;
+const ABORTED: usize = 1;
+const CLAIMED: usize = 2;
+const DONE: usize = 3;
+const TAG: usize = 3;
+const SHIFT: u32 = 2;
+
+/// When a blocking operation gives up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// Never block: poll once.
+    Now,
+    /// Block until this instant at the latest.
+    At(Instant),
+    /// Block for as long as it takes.
+    Never,
+}
+
+impl Deadline {
+    /// The deadline `timeout` from now (`Never` if that overflows).
+    pub(crate) fn after(timeout: std::time::Duration) -> Deadline {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Deadline::Never, Deadline::At)
+    }
+}
+
+/// The shared state of one blocked operation (all cases of a select).
+pub(crate) struct Context {
+    state: AtomicUsize,
+    /// Taken by the claimer (under the channel lock) to wake the owner.
+    unparker: UnsafeCell<Option<Unparker>>,
+    /// Whether claims race: several waiters (a select) or a deadline (the
+    /// owner may abort). Otherwise the context has one waiter in one queue
+    /// and only holders of that queue's lock touch it, so unlinking the
+    /// waiter is the claim and no CAS is needed.
+    contended: bool,
+}
+
+impl Context {
+    /// A context for the current goroutine or thread, waiting; `contended`
+    /// as described on the field.
+    pub(crate) fn new(contended: bool) -> Context {
+        Context {
+            state: AtomicUsize::new(WAITING),
+            unparker: UnsafeCell::new(Some(Unparker::current())),
+            contended,
+        }
+    }
+
+    /// Claims the context for `case`; false if it is claimed or aborted.
+    fn try_claim(&self, case: usize) -> bool {
+        if !self.contended {
+            // One waiter, one queue, no abort: the caller unlinked the only
+            // waiter under the lock, so nobody else can claim.
+            return true;
+        }
+        let claimed = (case << SHIFT) | CLAIMED;
+        self.state
+            .compare_exchange(WAITING, claimed, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The case that completed, once the claimer is done with us.
+    fn done(&self) -> Option<usize> {
+        let state = self.state.load(Ordering::Acquire);
+        (state & TAG == DONE).then_some(state >> SHIFT)
+    }
+
+    /// Withdraws the context on timeout; false if a waker claimed it first.
+    fn try_abort(&self) -> bool {
+        debug_assert!(self.contended, "an uncontended context cannot time out");
+        self.state
+            .compare_exchange(WAITING, ABORTED, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Parks until a waker completes one of our cases (its index is
+    /// returned) or `deadline` passes and we withdraw first (`None`). After
+    /// `None` the caller must still unlink every waiter under its lock.
+    pub(crate) fn wait(&self, deadline: Deadline, why: WaitReason) -> Option<usize> {
+        let mut deadline = deadline;
+        loop {
+            if let Some(case) = self.done() {
+                return Some(case);
+            }
+            match deadline {
+                Deadline::At(at) if park::park_until_as(at, why) => {
+                    if self.try_abort() {
+                        return None;
+                    }
+                    // Claimed: the claimer stores DONE and then wakes us.
+                    deadline = Deadline::Never;
+                }
+                Deadline::At(_) => {}
+                Deadline::Never | Deadline::Now => park::park_as(why),
+            }
+        }
+    }
+}
+
+/// One operation's node in a channel's wait queue. Lives in the blocked
+/// operation's frame; all fields are touched only under the channel lock.
+pub(crate) struct Waiter<T> {
+    ctx: Cell<*const Context>,
+    case: Cell<usize>,
+    slot: Cell<*mut Option<T>>,
+    prev: Cell<*const Waiter<T>>,
+    next: Cell<*const Waiter<T>>,
+    linked: Cell<bool>,
+}
+
+impl<T> Waiter<T> {
+    /// An unlinked waiter.
+    pub(crate) fn new() -> Waiter<T> {
+        Waiter {
+            ctx: Cell::new(ptr::null()),
+            case: Cell::new(0),
+            slot: Cell::new(ptr::null_mut()),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+            linked: Cell::new(false),
+        }
+    }
+}
+
+/// A FIFO of waiters, guarded by its channel's lock (`&mut` access to the
+/// queue is only had through that lock).
+pub(crate) struct WaitQueue<T> {
+    head: *const Waiter<T>,
+    tail: *const Waiter<T>,
+}
+
+impl<T> WaitQueue<T> {
+    /// An empty queue.
+    pub(crate) const fn new() -> WaitQueue<T> {
+        WaitQueue {
+            head: ptr::null(),
+            tail: ptr::null(),
+        }
+    }
+
+    /// Appends `waiter` for case `case` of `ctx`, with message slot `slot`.
+    ///
+    /// # Safety
+    /// `waiter`, `ctx` and `slot` must stay valid and unmoved until the
+    /// waiter is unlinked (by [`remove`](Self::remove) or by a claim) and the
+    /// owner has synchronised with the claimer as the module note describes.
+    /// `waiter` must not be linked.
+    pub(crate) unsafe fn push(
+        &mut self,
+        waiter: &Waiter<T>,
+        ctx: &Context,
+        case: usize,
+        slot: *mut Option<T>,
+    ) {
+        debug_assert!(!waiter.linked.get());
+        waiter.ctx.set(ctx);
+        waiter.case.set(case);
+        waiter.slot.set(slot);
+        waiter.prev.set(self.tail);
+        waiter.next.set(ptr::null());
+        waiter.linked.set(true);
+        if self.tail.is_null() {
+            self.head = waiter;
+        } else {
+            // SAFETY: a linked waiter is valid (push's contract).
+            unsafe { (*self.tail).next.set(waiter) };
+        }
+        self.tail = waiter;
+    }
+
+    /// Unlinks `waiter` if it is still linked.
+    ///
+    /// # Safety
+    /// A linked `waiter` must be linked in this queue.
+    pub(crate) unsafe fn remove(&mut self, waiter: &Waiter<T>) {
+        if !waiter.linked.replace(false) {
+            return;
+        }
+        let (prev, next) = (waiter.prev.get(), waiter.next.get());
+        // SAFETY: the neighbours of a linked waiter are linked, hence valid.
+        unsafe {
+            match prev.as_ref() {
+                Some(p) => p.next.set(next),
+                None => self.head = next,
+            }
+            match next.as_ref() {
+                Some(n) => n.prev.set(prev),
+                None => self.tail = prev,
+            }
+        }
+    }
+
+    /// Unlinks and returns the first waiter.
+    fn pop(&mut self) -> Option<&Waiter<T>> {
+        // SAFETY: a linked waiter is valid until it is unlinked, and after
+        // that until its owner synchronises with us through the channel lock
+        // we hold (module note), which outlives the returned borrow.
+        let first = unsafe { self.head.as_ref()? };
+        // SAFETY: the head is linked in this queue.
+        unsafe { self.remove(first) };
+        Some(first)
+    }
+
+    /// Claims the first waiter whose operation is still waiting, unlinking
+    /// it and every stale waiter before it. The caller must
+    /// [`finish`](Claimed::finish) the claim before releasing the lock.
+    pub(crate) fn claim(&mut self) -> Option<Claimed<T>> {
+        while let Some(w) = self.pop() {
+            let ctx = w.ctx.get();
+            // SAFETY: the context of a waiter we just unlinked under the lock
+            // is alive (module note: its owner takes this lock first).
+            if unsafe { (*ctx).try_claim(w.case.get()) } {
+                return Some(Claimed {
+                    ctx,
+                    case: w.case.get(),
+                    slot: w.slot.get(),
+                });
+            }
+        }
+        None
+    }
+}
+
+/// A waiter whose operation a waker has won: the owner stays blocked until
+/// [`finish`](Claimed::finish).
+#[must_use = "a claimed waiter stays blocked until finished"]
+pub(crate) struct Claimed<T> {
+    ctx: *const Context,
+    case: usize,
+    slot: *mut Option<T>,
+}
+
+impl<T> Claimed<T> {
+    /// The claimed operation's message slot.
+    pub(crate) fn slot(&mut self) -> &mut Option<T> {
+        // SAFETY: the owner is blocked until `finish` (it cannot abort a
+        // claimed context), so its slot is alive, and we are its only user.
+        unsafe { &mut *self.slot }
+    }
+
+    /// Completes the claim and returns whom to wake, which the caller must
+    /// do after releasing the channel lock.
+    pub(crate) fn finish(self) -> Unparker {
+        // SAFETY: as for `slot`: the context is alive until the DONE store
+        // below, and only the claimer touches `unparker` once claimed.
+        unsafe {
+            let ctx = &*self.ctx;
+            let unparker = (*ctx.unparker.get()).take().expect("claimed only once");
+            ctx.state
+                .store((self.case << SHIFT) | DONE, Ordering::Release);
+            unparker
+        }
+    }
+}

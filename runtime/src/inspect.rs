@@ -1,0 +1,354 @@
+//! Seeing inside: the goroutine registry, wait reasons, [`dump`], and the
+//! deadlock detector.
+//!
+//! # Registry
+//! Every live goroutine is on an intrusive doubly-linked list, one list per
+//! worker (plus one for plain threads) behind its own lock, so a spawn and a
+//! finish on the same worker never contend with other workers. A goroutine
+//! is linked at spawn and unlinked when its body returns (or, for one that
+//! never finishes, when it is dropped), so a `G` on a list is always alive.
+//!
+//! # Wait reasons
+//! A goroutine records why it parks (`chan receive`, `sync.Mutex.Lock`, ...)
+//! and when, from a coarse clock the workers refresh as they schedule (one
+//! relaxed load on the park path, not a clock read).
+//!
+//! # Deadlock
+//! Go's rule, made safe for a library: when the last active worker goes
+//! idle, no timer is pending, and every OS thread of the process other than
+//! the workers is blocked *indefinitely* in a goro primitive (so nothing
+//! outside goro can ever wake anything), nothing can ever run again. The
+//! detector checks twice, 20 ms apart, and only reports if no thread
+//! parked or was woken in between (an epoch counter), so a wakeup in flight
+//! is never mistaken for a deadlock. A program that is merely slow, or waits
+//! on a timer or on a thread doing other work, is left alone. The report
+//! lists every goroutine with its wait reason and spawn site, and the
+//! process exits with status 2, as Go's does.
+
+use crate::goroutine::{self, G};
+use crate::scheduler::{self, Runtime, MAX_PROCS};
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Why a goroutine (or thread) is parked.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    /// Not parked.
+    Running = 0,
+    /// `Receiver::recv` and friends.
+    ChanReceive,
+    /// `Sender::send` and friends.
+    ChanSend,
+    /// `select!` / `Select`.
+    Select,
+    /// `sleep`.
+    Sleep,
+    /// `JoinHandle::join`.
+    Join,
+    /// `WaitGroup::wait`.
+    WaitGroup,
+    /// `Mutex::lock`, `RwLock` writers.
+    Mutex,
+    /// `RwLock` readers.
+    RwLock,
+    /// `RwLock` writers.
+    RwLockWrite,
+    /// `Cond::wait`.
+    Cond,
+    /// `Semaphore::acquire`.
+    Semaphore,
+    /// `Once::call_once` waiting for another caller.
+    Once,
+    /// `Barrier::wait`.
+    Barrier,
+}
+
+impl WaitReason {
+    /// Go's name for the state.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Running => "running",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
+            WaitReason::Mutex => "sync.Mutex.Lock",
+            WaitReason::RwLock => "sync.RWMutex.RLock",
+            WaitReason::RwLockWrite => "sync.RWMutex.Lock",
+            WaitReason::Cond => "sync.Cond.Wait",
+            WaitReason::Semaphore => "semaphore.Acquire",
+            WaitReason::Once => "sync.Once.Do",
+            WaitReason::Barrier => "sync.Barrier.Wait",
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        const ALL: [WaitReason; 14] = [
+            WaitReason::Running,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::Select,
+            WaitReason::Sleep,
+            WaitReason::Join,
+            WaitReason::WaitGroup,
+            WaitReason::Mutex,
+            WaitReason::RwLock,
+            WaitReason::RwLockWrite,
+            WaitReason::Cond,
+            WaitReason::Semaphore,
+            WaitReason::Once,
+            WaitReason::Barrier,
+        ];
+        ALL.get(usize::from(v))
+            .copied()
+            .unwrap_or(WaitReason::Running)
+    }
+}
+
+/// A coarse clock (nanoseconds since the timer epoch), refreshed by the
+/// workers as they schedule; good to a few milliseconds.
+static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// Refreshes the coarse clock; returns the precise time.
+pub(crate) fn tick_clock() -> u64 {
+    let now = crate::timer::now_nanos();
+    COARSE_NOW.store(now, Ordering::Relaxed);
+    now
+}
+
+/// The coarse time, for stamping parks.
+pub(crate) fn coarse_now() -> u64 {
+    COARSE_NOW.load(Ordering::Relaxed)
+}
+
+/// The links of a goroutine on its registry list; guarded by that list's
+/// lock.
+pub(crate) struct Links {
+    prev: *const G,
+    next: *const G,
+    /// Which list, or `UNLINKED`.
+    shard: usize,
+}
+
+const UNLINKED: usize = usize::MAX;
+
+impl Links {
+    /// Links of a goroutine not on any list yet.
+    pub(crate) fn new() -> Links {
+        Links {
+            prev: goroutine::null_g(),
+            next: goroutine::null_g(),
+            shard: UNLINKED,
+        }
+    }
+}
+
+struct List {
+    head: *const G,
+}
+
+// SAFETY: the raw pointers are only followed under the list's lock, and
+// every G on a list is alive (see the module note).
+unsafe impl Send for List {}
+
+fn lists() -> &'static [CachePadded<Mutex<List>>] {
+    static LISTS: std::sync::OnceLock<Box<[CachePadded<Mutex<List>>]>> = std::sync::OnceLock::new();
+    LISTS.get_or_init(|| {
+        (0..=MAX_PROCS)
+            .map(|_| {
+                CachePadded::new(Mutex::new(List {
+                    head: goroutine::null_g(),
+                }))
+            })
+            .collect()
+    })
+}
+
+/// Puts a new goroutine on the current worker's list.
+pub(crate) fn register(g: &G) {
+    let shard = scheduler::current_worker_index().unwrap_or(MAX_PROCS);
+    let mut list = lists()[shard].lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: `g` is not on any list yet, so nobody else touches its links;
+    // the old head is alive and its links are ours under the lock.
+    unsafe {
+        let links = &mut *g.links();
+        links.prev = goroutine::null_g();
+        links.next = list.head;
+        links.shard = shard;
+        if !list.head.is_null() {
+            (*(*list.head).links()).prev = g;
+        }
+    }
+    list.head = g;
+}
+
+/// Takes a goroutine off its list (idempotent).
+pub(crate) fn unregister<E: ?Sized + crate::goroutine::Entry>(g: &G<E>) {
+    // SAFETY: `shard` is written once, at register, which happens-before
+    // this (spawn happens-before the goroutine runs or is dropped).
+    let shard = unsafe { (*g.links()).shard };
+    if shard == UNLINKED {
+        return;
+    }
+    let mut list = lists()[shard].lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: under the list's lock; neighbours are alive while listed.
+    unsafe {
+        let links = &mut *g.links();
+        if links.prev.is_null() {
+            list.head = links.next;
+        } else {
+            (*(*links.prev).links()).next = links.next;
+        }
+        if !links.next.is_null() {
+            (*(*links.next).links()).prev = links.prev;
+        }
+        links.shard = UNLINKED;
+    }
+}
+
+/// A snapshot of one goroutine, from [`dump`].
+#[derive(Clone, Debug)]
+pub struct GoroutineInfo {
+    /// Its id.
+    pub id: crate::GoroutineId,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// What it is doing: `running` (or runnable), or what it waits on, in
+    /// Go's words (`chan receive`, `select`, `sync.Mutex.Lock`, ...).
+    pub state: &'static str,
+    /// How long it has waited, if it is waiting (to a few milliseconds).
+    pub waiting_for: Option<Duration>,
+    /// Where it was spawned (the `go!` or `spawn` call).
+    pub spawned_at: &'static Location<'static>,
+}
+
+impl fmt::Display for GoroutineInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " '{name}'")?;
+        }
+        write!(f, " [{}", self.state)?;
+        if let Some(d) = self.waiting_for {
+            write!(f, ", {}", human(d))?;
+        }
+        if self
+            .waiting_for
+            .is_some_and(|d| d >= Duration::from_secs(60))
+        {
+            write!(f, ", long wait")?;
+        }
+        write!(f, "]:\n\tspawned at {}", self.spawned_at)
+    }
+}
+
+fn human(d: Duration) -> String {
+    match d.as_secs() {
+        0 => format!("{} ms", d.as_millis()),
+        s if s < 120 => format!("{s} s"),
+        s => format!("{} minutes", s / 60),
+    }
+}
+
+/// Every live goroutine: its id, name, state, how long it has waited and
+/// where it was spawned, as Go's goroutine dump shows them.
+///
+/// ```
+/// let (tx, rx) = goro::chan::bounded::<()>(0);
+/// let h = goro::Builder::new().name("waiter").spawn(move || rx.recv()).unwrap();
+/// while !goro::dump().iter().any(|g| g.state == "chan receive") {
+///     goro::yield_now();
+/// }
+/// let waiter = goro::dump().into_iter().find(|g| g.id == h.id()).unwrap();
+/// assert_eq!(waiter.name.as_deref(), Some("waiter"));
+/// drop(tx);
+/// h.join().unwrap().unwrap_err();
+/// ```
+pub fn dump() -> Vec<GoroutineInfo> {
+    let now = crate::timer::now_nanos();
+    let mut all = Vec::new();
+    for list in lists() {
+        let list = list.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = list.head;
+        while !g.is_null() {
+            // SAFETY: listed goroutines are alive while we hold the lock.
+            let r = unsafe { &*g };
+            all.push(info(r, now));
+            // SAFETY: as above.
+            g = unsafe { (*r.links()).next };
+        }
+    }
+    all.sort_by_key(|g| g.id);
+    all
+}
+
+fn info(g: &G, now: u64) -> GoroutineInfo {
+    let (reason, since) = g.wait_state();
+    GoroutineInfo {
+        id: crate::GoroutineId::from_raw(g.id()),
+        name: g.name().map(str::to_string),
+        state: reason.as_str(),
+        waiting_for: (reason != WaitReason::Running)
+            .then(|| Duration::from_nanos(now.saturating_sub(since))),
+        spawned_at: g.spawned_at(),
+    }
+}
+
+/// Threads blocked indefinitely in a goro primitive.
+static BLOCKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Bumped whenever a thread parks in or leaves a goro primitive.
+static THREAD_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// A thread starts blocking indefinitely in a goro primitive.
+pub(crate) fn thread_blocked() {
+    BLOCKED_THREADS.fetch_add(1, Ordering::SeqCst);
+    THREAD_EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A thread stops blocking (woken, or about to be).
+pub(crate) fn thread_unblocked() {
+    BLOCKED_THREADS.fetch_sub(1, Ordering::SeqCst);
+    THREAD_EPOCH.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Called by the last worker to go idle: reports a deadlock and exits if
+/// nothing can ever run again (see the module note).
+pub(crate) fn check_deadlock(rt: &Runtime) {
+    let epoch = THREAD_EPOCH.load(Ordering::SeqCst);
+    if !looks_dead(rt) {
+        return;
+    }
+    std::thread::park_timeout(Duration::from_millis(20));
+    if looks_dead(rt) && THREAD_EPOCH.load(Ordering::SeqCst) == epoch {
+        report_deadlock();
+    }
+}
+
+fn looks_dead(rt: &Runtime) -> bool {
+    let blocked = BLOCKED_THREADS.load(Ordering::SeqCst);
+    blocked > 0 && rt.all_idle() && blocked == other_threads(rt)
+}
+
+/// OS threads of this process that are not goro workers.
+fn other_threads(rt: &Runtime) -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count());
+    tasks.saturating_sub(rt.worker_threads())
+}
+
+fn report_deadlock() -> ! {
+    let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
+    for g in dump() {
+        out.push('\n');
+        out.push_str(&g.to_string());
+        out.push('\n');
+    }
+    eprint!("{out}");
+    std::process::exit(2);
+}

@@ -1,0 +1,127 @@
+//! The deadlock detector, tested in child processes of this plain program
+//! (no test harness, whose threads would count as threads doing other work):
+//! a real deadlock is reported with every goroutine's wait and spawn site
+//! and exit status 2; a program that is merely slow, or waits on a timer or
+//! on a thread doing other work, is left alone.
+
+use goro::sync::WaitGroup;
+use std::process::Command;
+use std::time::Duration;
+
+/// Each case runs in its own child process, selected by `GORO_CASE`.
+fn run_case(case: &str) {
+    match case {
+        // The main goroutine waits on a WaitGroup nobody will finish, while
+        // a named goroutine waits on another.
+        "main-goroutine" => goro::__private::run_main(|| {
+            let (outer, inner) = (WaitGroup::new(), WaitGroup::new());
+            outer.add(1);
+            inner.add(1);
+            let _stuck = goro::Builder::new()
+                .name("stuck")
+                .spawn(move || inner.wait())
+                .unwrap();
+            outer.wait();
+        }),
+        // A plain main thread joins a goroutine that waits forever.
+        "plain-thread" => {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            goro::spawn(move || wg.wait()).join().unwrap();
+        }
+        // Merely slow: everything waits on a timer for a while.
+        "timer" => goro::__private::run_main(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let done = wg.clone();
+            goro::spawn(move || {
+                goro::sleep(Duration::from_millis(300));
+                done.done();
+            });
+            wg.wait();
+        }),
+        // Waits on a plain thread that is busy with something else.
+        "busy-thread" => goro::__private::run_main(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let done = wg.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                done.done();
+            });
+            wg.wait();
+        }),
+        other => panic!("unknown case {other}"),
+    }
+}
+
+fn child(case: &str) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .env("GORO_CASE", case)
+        .output()
+        .unwrap()
+}
+
+fn expect_deadlock(case: &str, must_show: &[&str]) -> Result<(), String> {
+    let out = child(case);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() != Some(2) {
+        return Err(format!(
+            "{case}: status {:?}, stderr:\n{stderr}",
+            out.status
+        ));
+    }
+    let first = "fatal error: all goroutines are asleep - deadlock!";
+    if !stderr.starts_with(first) {
+        return Err(format!("{case}: no deadlock report:\n{stderr}"));
+    }
+    match must_show.iter().find(|s| !stderr.contains(*s)) {
+        Some(missing) => Err(format!("{case}: report lacks {missing:?}:\n{stderr}")),
+        None => Ok(()),
+    }
+}
+
+fn expect_success(case: &str) -> Result<(), String> {
+    let out = child(case);
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(format!(
+            "{case}: false alarm, status {:?}:\n{stderr}",
+            out.status
+        ))
+    }
+}
+
+fn main() {
+    if let Ok(case) = std::env::var("GORO_CASE") {
+        run_case(&case);
+        return;
+    }
+    let results = [
+        expect_deadlock(
+            "main-goroutine",
+            &[
+                "'main' [sync.WaitGroup.Wait",
+                "'stuck' [sync.WaitGroup.Wait",
+                "spawned at runtime/tests/deadlock.rs:",
+            ],
+        ),
+        expect_deadlock("plain-thread", &["[sync.WaitGroup.Wait"]),
+        expect_success("timer"),
+        expect_success("busy-thread"),
+    ];
+    let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    for f in &failed {
+        eprintln!("FAILED: {f}");
+    }
+    println!(
+        "{} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(1);
+    }
+}
