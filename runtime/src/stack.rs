@@ -190,7 +190,7 @@ impl StackCache {
             return Ok(stack);
         }
         let arena = Arena::get()?;
-        let recycled = arena.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let recycled = arena.free_list().pop();
         match recycled {
             Some(mut stack) => {
                 stack.dirty = true;
@@ -290,37 +290,29 @@ impl Arena {
     /// together (all their pages: a finished goroutine gives its memory
     /// back), outside the lock.
     fn recycle(&self, stack: Stack) {
-        let mut batch = {
-            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-            free.untrimmed.push(stack);
-            if free.untrimmed.len() < sys::MAX_BATCH {
-                return;
-            }
-            std::mem::take(&mut free.untrimmed)
-        };
-        trim_all(&mut batch, 0);
-        self.free
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .trimmed
-            .append(&mut batch);
+        let mut free = self.free_list();
+        free.untrimmed.push(stack);
+        if free.untrimmed.len() >= sys::MAX_BATCH {
+            let batch = std::mem::take(&mut free.untrimmed);
+            drop(free);
+            self.release_whole(batch);
+        }
     }
 
-    /// Trims every free stack now (`free_os_memory`).
+    /// Releases every free stack now (`free_os_memory`).
     fn trim_free(&self) {
-        let mut batch = std::mem::take(
-            &mut self
-                .free
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .untrimmed,
-        );
+        let batch = std::mem::take(&mut self.free_list().untrimmed);
+        self.release_whole(batch);
+    }
+
+    /// Releases all pages of `batch` and files the stacks as trimmed.
+    fn release_whole(&self, mut batch: Vec<Stack>) {
         trim_all(&mut batch, 0);
-        self.free
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .trimmed
-            .append(&mut batch);
+        self.free_list().trimmed.append(&mut batch);
+    }
+
+    fn free_list(&self) -> std::sync::MutexGuard<'_, FreeList> {
+        self.free.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A never-used slot, its guard installed.

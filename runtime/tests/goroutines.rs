@@ -110,17 +110,19 @@ fn a_stack_overflow_names_the_goroutine_and_aborts() {
 
 const SIGABRT: i32 = 6;
 
+/// Recursion with a 512-byte frame: `n` levels deep, returns the sum 1..=n.
+fn recurse(n: u64) -> u64 {
+    let buf = std::hint::black_box([n; 64]);
+    if n == 0 {
+        0
+    } else {
+        recurse(n - 1) + buf[3]
+    }
+}
+
 #[test]
 #[ignore = "run as a child process by a_stack_overflow_names_the_goroutine_and_aborts"]
 fn overflow_child() {
-    fn recurse(n: u64) -> u64 {
-        let buf = std::hint::black_box([n; 64]);
-        if n == 0 {
-            0
-        } else {
-            recurse(n - 1) + buf[3]
-        }
-    }
     let h = goro::Builder::new()
         .name("deep")
         .stack_size(64 * 1024)
@@ -145,14 +147,6 @@ fn stack_sizes_out_of_bounds_are_errors_that_name_the_limit() {
 
 #[test]
 fn a_large_stack_takes_deep_recursion() {
-    fn recurse(n: u64) -> u64 {
-        let buf = std::hint::black_box([n; 64]);
-        if n == 0 {
-            0
-        } else {
-            recurse(n - 1) + buf[3]
-        }
-    }
     let h = goro::Builder::new()
         .stack_size(16 << 20)
         .spawn(|| recurse(10_000))
