@@ -336,10 +336,10 @@ fn looks_dead(rt: &Runtime) -> bool {
     blocked > 0 && rt.all_idle() && blocked == other_threads(rt)
 }
 
-/// OS threads of this process that are not goro workers.
+/// OS threads of this process that are not the runtime's own.
 fn other_threads(rt: &Runtime) -> usize {
     let tasks = std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count());
-    tasks.saturating_sub(rt.worker_threads())
+    tasks.saturating_sub(rt.runtime_threads())
 }
 
 fn report_deadlock() -> ! {

@@ -84,6 +84,8 @@ pub(crate) struct Runtime {
     watch_deadline: AtomicU64,
     /// Whether an idle worker is watching timers.
     watcher: AtomicBool,
+    /// Threads of the runtime's own besides the workers (the SIGQUIT one).
+    helper_threads: usize,
     /// A thread blocked while every worker idled: an idle worker must run
     /// the deadlock check (the last worker to idle ran it too early).
     check_requested: AtomicBool,
@@ -160,6 +162,7 @@ impl Runtime {
                 .collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
+            helper_threads: usize::from(crate::signal::install_quit_dump()),
             check_requested: AtomicBool::new(false),
         }
     }
@@ -321,9 +324,9 @@ impl Runtime {
         }
     }
 
-    /// Worker threads started.
-    pub(crate) fn worker_threads(&self) -> usize {
-        self.started_count.load(Ordering::Acquire)
+    /// Threads of the runtime: workers started, and helpers.
+    pub(crate) fn runtime_threads(&self) -> usize {
+        self.started_count.load(Ordering::Acquire) + self.helper_threads
     }
 
     /// Whether any queue others can see holds work.

@@ -1,4 +1,5 @@
-//! Stack overflow: report which goroutine overflowed, then abort.
+//! Signals: stack overflow (report which goroutine overflowed, then abort)
+//! and `SIGQUIT` (dump every goroutine and exit, as Go does).
 //!
 //! Every goroutine stack has a guard page at its bottom (see `stack`), and
 //! Rust's stack probes touch every page of a large frame, so an overflow
@@ -178,4 +179,67 @@ impl Writer<'_> {
         }
         self.push(&digits[i..]);
     }
+}
+
+/// The write end of the pipe the `SIGQUIT` handler pokes, once installed.
+static QUIT_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Go's `SIGQUIT` behaviour: print every goroutine to stderr and exit with
+/// status 2. The handler only writes a byte to a pipe (async-signal-safe);
+/// a helper thread blocked on the pipe prints the dump. Off when
+/// `GORO_SIGQUIT_DUMP=0`, or when the program already handles `SIGQUIT`.
+/// Returns whether the helper thread was started.
+pub(crate) fn install_quit_dump() -> bool {
+    if std::env::var_os("GORO_SIGQUIT_DUMP").is_some_and(|v| v == "0") {
+        return false;
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    let [read_end, write_end] = fds;
+    let spawned = std::thread::Builder::new()
+        .name("goro-sigquit".into())
+        .spawn(move || wait_for_quit(read_end));
+    if spawned.is_err() {
+        return false;
+    }
+    QUIT_PIPE.store(write_end, std::sync::atomic::Ordering::Release);
+    // SAFETY: installs a handler that only calls write(2); the previous
+    // disposition is kept if the program had its own handler.
+    unsafe {
+        let mut previous: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut previous);
+        if previous.sa_sigaction != libc::SIG_DFL {
+            return true; // the program's own handler wins; our thread idles
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = quit_handler as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGQUIT, &action, std::ptr::null_mut());
+    }
+    true
+}
+
+extern "C" fn quit_handler(_: libc::c_int) {
+    let fd = QUIT_PIPE.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: write(2) is async-signal-safe; a failed write only loses the
+    // dump.
+    unsafe { libc::write(fd, b"q".as_ptr().cast(), 1) };
+}
+
+fn wait_for_quit(fd: libc::c_int) {
+    let mut byte = 0u8;
+    // SAFETY: reads one byte into `byte`; blocks until the handler writes.
+    while unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) } != 1 {}
+    let mut out = String::from("SIGQUIT: quit\n");
+    for g in crate::dump() {
+        out.push('\n');
+        out.push_str(&g.to_string());
+        out.push('\n');
+    }
+    eprint!("{out}");
+    std::process::exit(2);
 }

@@ -1,4 +1,5 @@
-//! The deadlock detector, tested in child processes of this plain program
+//! The deadlock detector and the SIGQUIT dump, tested in child processes
+//! of this plain program
 //! (no test harness, whose threads would count as threads doing other work):
 //! a real deadlock is reported with every goroutine's wait and spawn site
 //! and exit status 2; a program that is merely slow, or waits on a timer or
@@ -51,6 +52,22 @@ fn run_case(case: &str) {
             });
             wg.wait();
         }),
+        // SIGQUIT while a named goroutine waits on a channel.
+        "sigquit" => goro::__private::run_main(|| {
+            let (tx, rx) = goro::chan::bounded::<()>(0);
+            let _waiter = goro::Builder::new()
+                .name("listener")
+                .spawn(move || rx.recv())
+                .unwrap();
+            while !goro::dump().iter().any(|g| g.state == "chan receive") {
+                goro::yield_now();
+            }
+            // SAFETY: sending ourselves a signal has no memory effects.
+            unsafe { libc::kill(libc::getpid(), libc::SIGQUIT) };
+            // The dump thread exits the process; wait for it.
+            goro::sleep(Duration::from_secs(30));
+            drop(tx);
+        }),
         other => panic!("unknown case {other}"),
     }
 }
@@ -63,6 +80,16 @@ fn child(case: &str) -> std::process::Output {
 }
 
 fn expect_deadlock(case: &str, must_show: &[&str]) -> Result<(), String> {
+    expect_exit_2(
+        case,
+        "fatal error: all goroutines are asleep - deadlock!",
+        must_show,
+    )
+}
+
+/// The child exits with status 2 and a report that starts with `first` and
+/// shows everything in `must_show`.
+fn expect_exit_2(case: &str, first: &str, must_show: &[&str]) -> Result<(), String> {
     let out = child(case);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() != Some(2) {
@@ -71,9 +98,8 @@ fn expect_deadlock(case: &str, must_show: &[&str]) -> Result<(), String> {
             out.status
         ));
     }
-    let first = "fatal error: all goroutines are asleep - deadlock!";
     if !stderr.starts_with(first) {
-        return Err(format!("{case}: no deadlock report:\n{stderr}"));
+        return Err(format!("{case}: no report:\n{stderr}"));
     }
     match must_show.iter().find(|s| !stderr.contains(*s)) {
         Some(missing) => Err(format!("{case}: report lacks {missing:?}:\n{stderr}")),
@@ -109,6 +135,11 @@ fn main() {
             ],
         ),
         expect_deadlock("plain-thread", &["[sync.WaitGroup.Wait"]),
+        expect_exit_2(
+            "sigquit",
+            "SIGQUIT: quit",
+            &["'listener' [chan receive", "goroutine 1 'main' ["],
+        ),
         expect_success("timer"),
         expect_success("busy-thread"),
     ];
