@@ -301,6 +301,89 @@ fn info(g: &G, now: u64) -> GoroutineInfo {
     }
 }
 
+/// Counters of the runtime, from [`metrics`].
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Goroutines spawned since the start.
+    pub goroutines_spawned: u64,
+    /// Goroutines alive now.
+    pub goroutines_live: usize,
+    /// Goroutines parked now (waiting on a goro primitive).
+    pub goroutines_parked: usize,
+    /// Times a worker switched into a goroutine.
+    pub context_switches: u64,
+    /// Times a goroutine parked.
+    pub parks: u64,
+    /// Times a worker stole goroutines from another.
+    pub steals: u64,
+    /// Stack slots ever handed out (the most that were in use at once).
+    pub stacks_allocated: usize,
+    /// Stacks kept for reuse (worker caches and the free list).
+    pub stacks_cached: usize,
+    /// Bytes of default-size stacks committed (resident) now.
+    pub stack_bytes_committed: usize,
+}
+
+/// The runtime's counters: goroutines spawned, live and parked, context
+/// switches, parks, steals, and stack memory.
+///
+/// ```
+/// goro::spawn(|| ()).join().unwrap();
+/// let m = goro::metrics();
+/// assert!(m.goroutines_spawned >= 1 && m.context_switches >= 1);
+/// ```
+pub fn metrics() -> Metrics {
+    let rt = scheduler::runtime();
+    let [goroutines_spawned, context_switches, parks, steals] = rt.totals();
+    let (stacks_allocated, free, stack_bytes_committed) = crate::stack::arena_stats();
+    let goroutines_parked = dump().iter().filter(|g| g.waiting_for.is_some()).count();
+    Metrics {
+        goroutines_spawned,
+        goroutines_live: rt.live_goroutines(),
+        goroutines_parked,
+        context_switches,
+        parks,
+        steals,
+        stacks_allocated,
+        stacks_cached: free + rt.cached_stacks(),
+        stack_bytes_committed,
+    }
+}
+
+/// The period of `GODEBUG=schedtrace=N` (milliseconds), if set.
+pub(crate) fn schedtrace_period() -> Option<Duration> {
+    let godebug = std::env::var("GODEBUG").ok()?;
+    let ms: u64 = godebug
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("schedtrace="))?
+        .parse()
+        .ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// Prints a line every `period`, as Go's `GODEBUG=schedtrace` does:
+/// `SCHED 1004ms: gomaxprocs=2 idleprocs=2 threads=4 spinningthreads=0
+/// goroutines=1 runqueue=0 [0 0]`.
+pub(crate) fn run_schedtrace(rt: &'static Runtime, period: Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        std::thread::sleep(period);
+        let (global, local, idle, spinning) = rt.queue_lengths();
+        let local: Vec<String> = local.iter().map(usize::to_string).collect();
+        eprintln!(
+            "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} goroutines={} runqueue={} [{}]",
+            start.elapsed().as_millis(),
+            scheduler::gomaxprocs(),
+            idle,
+            rt.runtime_threads(),
+            spinning,
+            rt.live_goroutines(),
+            global,
+            local.join(" ")
+        );
+    }
+}
+
 /// Threads blocked indefinitely in a goro primitive.
 static BLOCKED_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// Bumped whenever a thread parks in or leaves a goro primitive.

@@ -50,7 +50,7 @@ mod timer;
 
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
-pub use inspect::{dump, GoroutineInfo};
+pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
 pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs};
 pub use time::sleep;
 

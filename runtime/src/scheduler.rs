@@ -79,7 +79,7 @@ pub(crate) struct Runtime {
     /// one for plain threads (the last), so spawning on one worker and
     /// finishing on another does not bounce one cache line between them.
     /// A counter may go negative; the sum never does.
-    live: Box<[CachePadded<AtomicIsize>]>,
+    live: Box<[CachePadded<Counts>]>,
     /// The deadline the timer-watching idle worker sleeps until, or NEVER.
     watch_deadline: AtomicU64,
     /// Whether an idle worker is watching timers.
@@ -89,6 +89,29 @@ pub(crate) struct Runtime {
     /// A thread blocked while every worker idled: an idle worker must run
     /// the deadlock check (the last worker to idle ran it too early).
     check_requested: AtomicBool,
+}
+
+/// Goroutines spawned and alive, counted where they were spawned (and
+/// finished): one per worker plus one for plain threads.
+#[derive(Default)]
+struct Counts {
+    live: AtomicIsize,
+    spawned: AtomicU64,
+}
+
+/// Scheduling events of one worker, written only by it (so a relaxed load
+/// and store, no read-modify-write), read by `metrics`.
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    switches: AtomicU64,
+    parks: AtomicU64,
+    steals: AtomicU64,
+}
+
+impl WorkerStats {
+    fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 /// The part of a worker others may touch.
@@ -101,6 +124,7 @@ struct Shared {
     wake: AtomicBool,
     stacks: Mutex<StackCache>,
     timers: TimerHeap,
+    stats: WorkerStats,
 }
 
 /// A worker's own state, living on its thread.
@@ -142,6 +166,14 @@ pub(crate) fn runtime() -> &'static Runtime {
         crate::signal::install();
         let rt: &'static Runtime =
             Box::leak(Box::new(Runtime::new(crate::procs::procs_from_env())));
+        if let Some(period) = crate::inspect::schedtrace_period() {
+            let traced = std::thread::Builder::new()
+                .name("goro-schedtrace".into())
+                .spawn(move || crate::inspect::run_schedtrace(rt, period));
+            if let Err(e) = traced {
+                eprintln!("goro: cannot start GODEBUG=schedtrace: {e}");
+            }
+        }
         rt
     })
 }
@@ -157,12 +189,11 @@ impl Runtime {
             idle: Mutex::new(Vec::new()),
             nidle: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
-            live: (0..=MAX_PROCS)
-                .map(|_| CachePadded::new(AtomicIsize::new(0)))
-                .collect(),
+            live: (0..=MAX_PROCS).map(|_| CachePadded::default()).collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
-            helper_threads: usize::from(crate::signal::install_quit_dump()),
+            helper_threads: usize::from(crate::signal::install_quit_dump())
+                + usize::from(crate::inspect::schedtrace_period().is_some()),
             check_requested: AtomicBool::new(false),
         }
     }
@@ -196,6 +227,7 @@ impl Runtime {
                 wake: AtomicBool::new(false),
                 stacks: Mutex::new(StackCache::default()),
                 timers: TimerHeap::default(),
+                stats: WorkerStats::default(),
             });
             let spawned = std::thread::Builder::new()
                 .name(format!("goro-worker-{index}"))
@@ -239,25 +271,34 @@ impl Runtime {
     /// Counts a new goroutine.
     pub(crate) fn goroutine_started(&'static self) {
         self.ensure_started();
-        self.live_shard().fetch_add(1, Ordering::Relaxed);
+        let counts = self.counts();
+        counts.live.fetch_add(1, Ordering::Relaxed);
+        counts.spawned.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Uncounts a finished (or never started) goroutine.
     pub(crate) fn goroutine_finished(&self) {
-        self.live_shard().fetch_sub(1, Ordering::Relaxed);
+        self.counts().live.fetch_sub(1, Ordering::Relaxed);
     }
 
-    fn live_shard(&self) -> &AtomicIsize {
+    fn counts(&self) -> &Counts {
         &self.live[current_worker_index().unwrap_or(MAX_PROCS)]
+    }
+
+    /// The counts of started workers and plain threads.
+    fn all_counts(&self) -> impl Iterator<Item = &Counts> {
+        let started = self.started_count.load(Ordering::Acquire);
+        self.live[..started]
+            .iter()
+            .chain(&self.live[MAX_PROCS..])
+            .map(|c| &**c)
     }
 
     /// Goroutines spawned and not finished.
     pub(crate) fn live_goroutines(&self) -> usize {
-        let started = self.started_count.load(Ordering::Acquire);
-        let sum: isize = self.live[..started]
-            .iter()
-            .chain(&self.live[MAX_PROCS..])
-            .map(|c| c.load(Ordering::Relaxed))
+        let sum: isize = self
+            .all_counts()
+            .map(|c| c.live.load(Ordering::Relaxed))
             .sum();
         sum.max(0) as usize
     }
@@ -322,6 +363,55 @@ impl Runtime {
             self.check_requested.store(true, Ordering::SeqCst);
             self.poke_idle();
         }
+    }
+
+    /// Totals for `metrics`: goroutines spawned, context switches, parks,
+    /// steals.
+    pub(crate) fn totals(&self) -> [u64; 4] {
+        let spawned = self
+            .all_counts()
+            .map(|c| c.spawned.load(Ordering::Relaxed))
+            .sum();
+        let started = self.started_count.load(Ordering::Acquire);
+        let mut totals = [spawned, 0, 0, 0];
+        for i in 0..started {
+            let stats = &self.shared(i).stats;
+            totals[1] += stats.switches.load(Ordering::Relaxed);
+            totals[2] += stats.parks.load(Ordering::Relaxed);
+            totals[3] += stats.steals.load(Ordering::Relaxed);
+        }
+        totals
+    }
+
+    /// For the scheduler trace: the global queue's length, each active
+    /// worker's local queue length (`runnext` is not visible from outside),
+    /// idle workers, and searching workers.
+    pub(crate) fn queue_lengths(&self) -> (usize, Vec<usize>, usize, usize) {
+        let nprocs = self.nprocs.load(Ordering::Relaxed);
+        let started = self.started_count.load(Ordering::Acquire);
+        let local = (0..nprocs.min(started))
+            .map(|i| self.shared(i).stealer.len())
+            .collect();
+        (
+            self.injector.len(),
+            local,
+            self.nidle.load(Ordering::Relaxed),
+            self.searching.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stacks cached by the workers.
+    pub(crate) fn cached_stacks(&self) -> usize {
+        let started = self.started_count.load(Ordering::Acquire);
+        (0..started)
+            .map(|i| {
+                self.shared(i)
+                    .stacks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .len()
+            })
+            .sum()
     }
 
     /// Threads of the runtime: workers started, and helpers.
@@ -434,6 +524,8 @@ impl Worker {
 
     /// Runs `g` until it switches out, then files it where it belongs.
     fn run(&self, g: GRef) {
+        let stats = &self.shared().stats;
+        WorkerStats::bump(&stats.switches);
         // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
         match unsafe { g.resume(self) } {
             Outcome::Yielded => {
@@ -442,7 +534,9 @@ impl Worker {
                 self.queue.push(g);
             }
             Outcome::Parked => {
-                if !g.complete_park() {
+                if g.complete_park() {
+                    WorkerStats::bump(&stats.parks);
+                } else {
                     self.make_runnext(g);
                 }
             }
@@ -561,7 +655,10 @@ impl Worker {
                     .stealer
                     .steal_batch_and_pop(&self.queue)
                 {
-                    Steal::Success(g) => return Some(g),
+                    Steal::Success(g) => {
+                        WorkerStats::bump(&self.shared().stats.steals);
+                        return Some(g);
+                    }
                     Steal::Empty => {}
                     Steal::Retry => retry = true,
                 }

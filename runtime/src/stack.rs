@@ -209,6 +209,11 @@ impl StackCache {
         // else: dropped, which hands it to the arena
     }
 
+    /// Stacks in the cache.
+    pub(crate) fn len(&self) -> usize {
+        self.stacks.len()
+    }
+
     /// Releases the deep pages of every cached stack (when the worker idles,
     /// or on `free_os_memory`).
     pub(crate) fn trim(&mut self) {
@@ -372,6 +377,18 @@ impl Arena {
             ),
         )
     }
+}
+
+/// Stacks the arena ever handed out (slots used), free stacks in its free
+/// list, and bytes of the arena committed (resident), from `smaps`.
+pub(crate) fn arena_stats() -> (usize, usize, usize) {
+    let Ok(arena) = Arena::get() else {
+        return (0, 0, 0);
+    };
+    let free = arena.free_list();
+    let free = free.untrimmed.len() + free.trimmed.len();
+    let used = arena.next.load(Ordering::Relaxed);
+    (used, free, sys::resident_in(arena.base).unwrap_or(0))
 }
 
 /// Releases the deep pages of every free stack of the arena.

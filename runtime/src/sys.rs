@@ -239,3 +239,15 @@ pub(crate) fn trim_heap() {
         libc::malloc_trim(0);
     }
 }
+
+/// Resident bytes of the mapping that starts at `start`, from
+/// `/proc/self/smaps`.
+pub(crate) fn resident_in(start: usize) -> Option<usize> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let header = format!("{start:x}-");
+    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&header));
+    lines.next()?;
+    let rss = lines.find_map(|l| l.strip_prefix("Rss:"))?;
+    let kib: usize = rss.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
+}
