@@ -59,6 +59,7 @@ pub use time::sleep;
 pub mod __private {
     /// Runs `f` as the main goroutine and returns its value on the calling
     /// thread, re-raising its panic there (what `#[goro::main]` expands to).
+    #[track_caller]
     pub fn run_main<F, T>(f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,

@@ -750,6 +750,8 @@ impl Worker {
             } else {
                 std::thread::park_timeout(timer::until(wake_at));
             }
+            // Goroutines woken now will stamp their next park with this.
+            crate::inspect::tick_clock();
             if self.rt.check_requested.swap(false, Ordering::SeqCst) && self.rt.all_idle() {
                 crate::inspect::check_deadlock(self.rt);
             }
