@@ -34,6 +34,7 @@
 extern crate self as goro;
 
 pub mod chan;
+pub mod context;
 mod goroutine;
 mod inspect;
 pub mod local;

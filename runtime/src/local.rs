@@ -1,7 +1,7 @@
 //! Goroutine-local storage: Go has none, but Rust code reaches for
 //! `thread_local!`, and a goroutine may run on a different OS thread after
 //! every blocking call, so a thread-local is the wrong tool inside
-//! goroutines (see `docs/safety.md`). [`goroutine_local!`] declares a value
+//! goroutines (see `docs/safety.md`). [`goroutine_local!`](crate::goroutine_local) declares a value
 //! that belongs to the running goroutine instead: it follows the goroutine
 //! from thread to thread, every goroutine gets its own, lazily initialised
 //! on first use, and it is dropped when the goroutine finishes. On a plain
@@ -18,7 +18,8 @@ use crate::goroutine;
 use std::any::Any;
 use std::cell::UnsafeCell;
 
-/// A key for goroutine-local values; declare one with [`goroutine_local!`].
+/// A key for goroutine-local values; declare one with
+/// [`goroutine_local!`](crate::goroutine_local).
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
 }

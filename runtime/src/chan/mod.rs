@@ -54,6 +54,8 @@ mod select;
 mod timer;
 mod waiter;
 
+pub(crate) use timer::next_tick;
+
 pub use error::{
     RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySelectError, TrySendError,

@@ -100,7 +100,7 @@ fn arm_tick(chan: Arc<Channel<Instant>>, at: Instant, period: Duration) {
 }
 
 /// The first tick of the schedule `at + k * period` that is after `now`.
-fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
+pub(crate) fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
     let late = now.saturating_duration_since(at).as_nanos();
     let periods = u32::try_from(late / period.as_nanos() + 1).ok()?;
     at.checked_add(period.checked_mul(periods)?)
