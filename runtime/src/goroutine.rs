@@ -464,7 +464,7 @@ impl<T: 'static> JoinHandle<T> {
                 .is_ok()
             {
                 while g.join_state.load(Ordering::Acquire) != DONE {
-                    crate::park::park_as(WaitReason::Join);
+                    crate::park::park(WaitReason::Join);
                 }
             }
         }

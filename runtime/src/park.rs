@@ -102,7 +102,7 @@ impl Unparker {
 
 /// Parks the current goroutine (or blocks the current thread) until
 /// unparked, recording why. May return spuriously; see the module note.
-pub(crate) fn park_as(why: WaitReason) {
+pub(crate) fn park(why: WaitReason) {
     if !goroutine::park_current(why) {
         let me = THREAD.with(Arc::clone);
         // Starts the workers, so the deadlock detector runs even in a
@@ -115,9 +115,9 @@ pub(crate) fn park_as(why: WaitReason) {
     }
 }
 
-/// As [`park_as`], but returns by `deadline` at the latest. Returns whether
+/// As [`park`], but returns by `deadline` at the latest. Returns whether
 /// the deadline has passed.
-pub(crate) fn park_until_as(deadline: Instant, why: WaitReason) -> bool {
+pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
     let now = Instant::now();
     if now >= deadline {
         return true;
@@ -127,11 +127,6 @@ pub(crate) fn park_until_as(deadline: Instant, why: WaitReason) -> bool {
         std::thread::park_timeout(deadline - now);
     }
     Instant::now() >= deadline
-}
-
-/// [`park_until_as`] without a specific reason.
-pub(crate) fn park_until(deadline: Instant) -> bool {
-    park_until_as(deadline, WaitReason::Running)
 }
 
 #[cfg(test)]
@@ -146,7 +141,7 @@ mod tests {
     fn wait_until(ready: impl Fn() -> bool) {
         while !ready() {
             let deadline = Instant::now() + Duration::from_secs(20);
-            if park_until(deadline) && !ready() {
+            if park_until(deadline, WaitReason::Running) && !ready() {
                 panic!("lost wakeup: parked 20 s with the condition still false");
             }
         }
@@ -226,7 +221,7 @@ mod tests {
                 *target.lock().unwrap() = Some(Unparker::current());
                 let mut parks = 0u64;
                 while stop.load(Ordering::Acquire) == 0 {
-                    park_as(WaitReason::Running);
+                    park(WaitReason::Running);
                     parks += 1;
                 }
                 parks

@@ -325,9 +325,9 @@ fn each_channel_once(cases: &[Arm<'_>], locks: &[usize], f: impl Fn(&dyn Case)) 
 fn sleep_until(deadline: Deadline) -> Option<usize> {
     loop {
         match deadline {
-            Deadline::At(at) if crate::park::park_until_as(at, WaitReason::Select) => return None,
+            Deadline::At(at) if crate::park::park_until(at, WaitReason::Select) => return None,
             Deadline::At(_) => {}
-            Deadline::Never | Deadline::Now => crate::park::park_as(WaitReason::Select),
+            Deadline::Never | Deadline::Now => crate::park::park(WaitReason::Select),
         }
     }
 }

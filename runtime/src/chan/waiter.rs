@@ -146,7 +146,7 @@ impl Context {
                 return Some(case);
             }
             match deadline {
-                Deadline::At(at) if park::park_until_as(at, why) => {
+                Deadline::At(at) if park::park_until(at, why) => {
                     if self.try_abort() {
                         return None;
                     }
@@ -154,7 +154,7 @@ impl Context {
                     deadline = Deadline::Never;
                 }
                 Deadline::At(_) => {}
-                Deadline::Never | Deadline::Now => park::park_as(why),
+                Deadline::Never | Deadline::Now => park::park(why),
             }
         }
     }

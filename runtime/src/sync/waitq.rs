@@ -163,7 +163,7 @@ impl Ticket {
             if status != WAITING {
                 return status;
             }
-            park::park_as(why);
+            park::park(why);
         }
     }
 
@@ -178,7 +178,7 @@ impl Ticket {
             if status != WAITING {
                 return Some(status);
             }
-            if park::park_until_as(deadline, why) {
+            if park::park_until(deadline, why) {
                 let status = self.0.status.load(Ordering::Acquire);
                 return (status != WAITING).then_some(status);
             }

@@ -62,5 +62,5 @@ pub fn sleep(d: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    while !crate::park::park_until(deadline) {}
+    while !crate::park::park_until(deadline, crate::park::WaitReason::Sleep) {}
 }
