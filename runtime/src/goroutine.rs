@@ -68,6 +68,10 @@ const PARKED: u8 = 2;
 /// A goroutine; `E` is its body, erased to `dyn Entry` behind a [`GRef`].
 pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     id: u64,
+    /// The worker that allocated it (`MAX_PROCS` for a plain thread): the
+    /// memory goes back there, so the C allocator frees it on the thread
+    /// that allocated it (see `scheduler::Worker::release`).
+    home: usize,
     name: Option<Box<str>>,
     park_state: AtomicU8,
     /// `UNJOINED -> JOINING -> DONE` or `UNJOINED -> DONE`. The finishing
@@ -194,6 +198,9 @@ impl G {
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
         if ctx.coroutine.is_none() {
+            // Registered by the worker that first runs it, which is usually
+            // the one it finishes on: no lock shared between workers.
+            inspect::register(self);
             if let Err(error) = ctx.bind_stack(worker) {
                 // SAFETY: the goroutine never ran, so nobody else uses its body.
                 unsafe { (*self.body.get()).abandon(error) };
@@ -229,6 +236,11 @@ impl G {
                 false
             }
         }
+    }
+
+    /// The worker that allocated it.
+    pub(crate) fn home(&self) -> usize {
+        self.home
     }
 
     /// Where it was spawned.
@@ -599,6 +611,7 @@ impl Builder {
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             id: next_id(),
+            home: scheduler::current_worker_index().unwrap_or(scheduler::MAX_PROCS),
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
             join_state: AtomicU8::new(UNJOINED),
@@ -621,7 +634,6 @@ impl Builder {
             }),
         });
         let g: GRef = g;
-        inspect::register(&g);
         scheduler::spawn(g.clone());
         Ok(JoinHandle {
             g,

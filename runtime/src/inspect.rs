@@ -2,11 +2,15 @@
 //! deadlock detector.
 //!
 //! # Registry
-//! Every live goroutine is on an intrusive doubly-linked list, one list per
-//! worker (plus one for plain threads) behind its own lock, so a spawn and a
-//! finish on the same worker never contend with other workers. A goroutine
-//! is linked at spawn and unlinked when its body returns (or, for one that
-//! never finishes, when it is dropped), so a `G` on a list is always alive.
+//! Every goroutine that has started is on an intrusive doubly-linked list,
+//! one list per worker behind its own lock. A goroutine is linked by the
+//! worker that first runs it and unlinked when its body returns, usually on
+//! the same worker, so the lists' locks are not shared between workers (a
+//! goroutine spawned on one worker and stolen by another would otherwise
+//! take the spawner's lock twice from afar). One that never finishes is
+//! unlinked when it is dropped, so a `G` on a list is always alive.
+//! Goroutines spawned but not yet started are counted by `num_goroutine`
+//! but not listed: they are runnable and wait on nothing.
 //!
 //! # Wait reasons
 //! A goroutine records why it parks (`chan receive`, `sync.Mutex.Lock`, ...)
@@ -171,7 +175,7 @@ fn lists() -> &'static [CachePadded<Mutex<List>>] {
     })
 }
 
-/// Puts a new goroutine on the current worker's list.
+/// Puts a goroutine that is starting on the current worker's list.
 pub(crate) fn register(g: &G) {
     let shard = scheduler::current_worker_index().unwrap_or(MAX_PROCS);
     let mut list = lists()[shard].lock().unwrap_or_else(|p| p.into_inner());
@@ -257,8 +261,10 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Every live goroutine: its id, name, state, how long it has waited and
-/// where it was spawned, as Go's goroutine dump shows them.
+/// Every goroutine that has started and not finished: its id, name, state,
+/// how long it has waited and where it was spawned, as Go's goroutine dump
+/// shows them. (Goroutines spawned but not yet started are runnable and
+/// wait on nothing; [`num_goroutine`](crate::num_goroutine) counts them.)
 ///
 /// ```
 /// let (tx, rx) = goro::chan::bounded::<()>(0);

@@ -125,6 +125,9 @@ struct Shared {
     stacks: Mutex<StackCache>,
     timers: TimerHeap,
     stats: WorkerStats,
+    /// Finished goroutines this worker allocated, handed back by the
+    /// workers they finished on, to be freed here.
+    returned: Injector<GRef>,
 }
 
 /// A worker's own state, living on its thread.
@@ -228,6 +231,7 @@ impl Runtime {
                 stacks: Mutex::new(StackCache::default()),
                 timers: TimerHeap::default(),
                 stats: WorkerStats::default(),
+                returned: Injector::new(),
             });
             let spawned = std::thread::Builder::new()
                 .name(format!("goro-worker-{index}"))
@@ -549,12 +553,41 @@ impl Worker {
                         .put(stack);
                 }
                 self.rt.goroutine_finished();
+                self.release(g);
             }
         }
     }
 
     fn shared(&self) -> &Shared {
         self.rt.shared(self.index)
+    }
+
+    /// Drops our reference to a finished goroutine. If it was allocated on
+    /// another worker, the reference goes back there instead: if ours is the
+    /// last one, freeing it here would make the C allocator take the other
+    /// thread's arena lock, on every goroutine, against that thread's own
+    /// allocations (the bottleneck of spawn-heavy programs).
+    fn release(&self, g: GRef) {
+        let home = g.home();
+        if home != self.index && home < self.rt.started_count.load(Ordering::Relaxed) {
+            self.rt.shared(home).returned.push(g);
+        }
+    }
+
+    /// Frees up to `limit` of the goroutines other workers handed back.
+    fn free_returned(&self, limit: usize) {
+        let returned = &self.shared().returned;
+        let mut freed = 0;
+        while freed < limit && !returned.is_empty() {
+            match returned.steal() {
+                Steal::Success(g) => {
+                    drop(g);
+                    freed += 1;
+                }
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
     }
 
     /// A stack for a goroutine about to run for the first time.
@@ -576,6 +609,7 @@ impl Worker {
     fn find_work(&self) -> Option<GRef> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        self.free_returned(usize::MAX);
         let timers = &self.shared().timers;
         if timers.earliest() != NEVER {
             timers.fire_due(crate::inspect::tick_clock());
@@ -828,7 +862,12 @@ pub(crate) fn spawn(g: GRef) {
         rt.injector.push(g);
     } else {
         // SAFETY: WORKER points at the live Worker of this thread.
-        unsafe { (*w).queue.push(g) };
+        let w = unsafe { &*w };
+        w.queue.push(g);
+        // A goroutine that spawns in a loop keeps its worker from
+        // scheduling: free what came back here as we go, so the memory is
+        // reused instead of piling up.
+        w.free_returned(2);
     }
     rt.notify_work();
 }
