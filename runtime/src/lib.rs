@@ -46,6 +46,7 @@ mod signal;
 mod stack;
 pub mod sync;
 mod sys;
+pub mod testing;
 pub mod time;
 mod timer;
 

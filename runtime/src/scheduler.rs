@@ -61,6 +61,49 @@ const SPIN_PAUSES: usize = 200;
 /// How long a worker idles before it releases its cached stacks' deep pages.
 const TRIM_DELAY: Duration = Duration::from_millis(10);
 
+/// Seeded scheduling (`GOSEED`, `goro::testing`): whether it is on, and the
+/// state of its SplitMix64 generator. Relaxed: at GOMAXPROCS=1 one thread
+/// draws them all, in program order; the seed is set before the goroutines
+/// it governs are spawned (the spawn's queue push orders it).
+static SEEDED: AtomicBool = AtomicBool::new(false);
+static SEED_STATE: AtomicU64 = AtomicU64::new(0);
+/// Bumped on every `set_seed`, so workers start each seeded run from the
+/// same state (their fairness counters reset).
+static SEED_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the scheduling seed (`None`: choices are the runtime's own again);
+/// returns the previous one.
+pub(crate) fn set_seed(seed: Option<u64>) -> Option<u64> {
+    let previous = SEEDED
+        .load(Ordering::Relaxed)
+        .then(|| SEED_STATE.load(Ordering::Relaxed));
+    if let Some(seed) = seed {
+        SEED_STATE.store(seed, Ordering::Relaxed);
+    }
+    SEEDED.store(seed.is_some(), Ordering::Relaxed);
+    SEED_EPOCH.fetch_add(1, Ordering::Relaxed);
+    previous
+}
+
+/// The next seeded random number, if scheduling is seeded.
+pub(crate) fn seeded_random() -> Option<u64> {
+    if !SEEDED.load(Ordering::Relaxed) {
+        return None;
+    }
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut z = SEED_STATE
+        .fetch_add(GAMMA, Ordering::Relaxed)
+        .wrapping_add(GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    Some(z ^ (z >> 31))
+}
+
+/// A seeded coin toss: `Some(heads)` when scheduling is seeded.
+fn seeded_coin() -> Option<bool> {
+    seeded_random().map(|r| r & 1 == 1)
+}
+
 /// The process-wide runtime.
 pub(crate) struct Runtime {
     injector: Injector<GRef>,
@@ -140,6 +183,7 @@ pub(crate) struct Worker {
     tick: Cell<u32>,
     searching: Cell<bool>,
     rng: Cell<u64>,
+    seed_epoch: Cell<u64>,
 }
 
 thread_local! {
@@ -167,6 +211,9 @@ pub(crate) fn runtime() -> &'static Runtime {
     RT.get_or_init(|| {
         crate::panic::install_hook();
         crate::signal::install();
+        if let Some(seed) = std::env::var("GOSEED").ok().and_then(|s| s.parse().ok()) {
+            set_seed(Some(seed));
+        }
         let rt: &'static Runtime =
             Box::leak(Box::new(Runtime::new(crate::procs::procs_from_env())));
         if let Some(period) = crate::inspect::schedtrace_period() {
@@ -267,6 +314,7 @@ impl Runtime {
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
             ),
+            seed_epoch: Cell::new(0),
         };
         WORKER.with(|w| w.set(&worker));
         worker.run_loop();
@@ -600,6 +648,12 @@ impl Worker {
     }
 
     fn make_runnext(&self, g: GRef) {
+        if seeded_coin() == Some(false) {
+            // Seeded: this time the woken goroutine queues behind the rest.
+            self.queue.push(g);
+            self.rt.notify_work();
+            return;
+        }
         if let Some(old) = self.runnext.replace(Some(g)) {
             self.queue.push(old);
             self.rt.notify_work();
@@ -607,6 +661,13 @@ impl Worker {
     }
 
     fn find_work(&self) -> Option<GRef> {
+        let epoch = SEED_EPOCH.load(Ordering::Relaxed);
+        if epoch != self.seed_epoch.get() {
+            // A seeded run starts: from the same state every time.
+            self.seed_epoch.set(epoch);
+            self.tick.set(0);
+            self.runnext_streak.set(0);
+        }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         self.free_returned(usize::MAX);
@@ -863,7 +924,12 @@ pub(crate) fn spawn(g: GRef) {
     } else {
         // SAFETY: WORKER points at the live Worker of this thread.
         let w = unsafe { &*w };
-        w.queue.push(g);
+        if seeded_coin() == Some(true) {
+            // Seeded: this time the new goroutine runs before those queued.
+            w.make_runnext(g);
+        } else {
+            w.queue.push(g);
+        }
         // A goroutine that spawns in a loop keeps its worker from
         // scheduling: free what came back here as we go, so the memory is
         // reused instead of piling up.

@@ -352,16 +352,18 @@ thread_local! {
 /// the `goroutine` module note on thread-locals).
 #[inline(never)]
 fn random_below(n: usize) -> usize {
-    let x = RNG.with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            x = seed();
-        }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        rng.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    let x = crate::scheduler::seeded_random().unwrap_or_else(|| {
+        RNG.with(|rng| {
+            let mut x = rng.get();
+            if x == 0 {
+                x = seed();
+            }
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            rng.set(x);
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        })
     });
     ((u128::from(x) * n as u128) >> 64) as usize
 }
