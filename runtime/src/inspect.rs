@@ -31,11 +31,12 @@
 
 use crate::goroutine::{self, G};
 use crate::scheduler::{self, Runtime, MAX_PROCS};
+use crate::spin::SpinLock;
 use crossbeam_utils::CachePadded;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Why a goroutine (or thread) is parked.
@@ -154,22 +155,40 @@ impl Links {
     }
 }
 
+/// One worker's list: its head, behind a spin lock (a register or an
+/// unregister is a few stores; a lock word and a plain-store unlock keep
+/// them cheap on the spawn path).
 struct List {
-    head: *const G,
+    lock: SpinLock,
+    head: UnsafeCell<*const G>,
 }
 
-// SAFETY: the raw pointers are only followed under the list's lock, and
-// every G on a list is alive (see the module note).
+// SAFETY: `head` and the links it leads to are only touched under `lock`,
+// and every G on a list is alive (see the module note).
+unsafe impl Sync for List {}
+// SAFETY: as above; the pointers are not tied to a thread.
 unsafe impl Send for List {}
 
-fn lists() -> &'static [CachePadded<Mutex<List>>] {
-    static LISTS: std::sync::OnceLock<Box<[CachePadded<Mutex<List>>]>> = std::sync::OnceLock::new();
+impl List {
+    /// Runs `f` on the list's head under its lock.
+    fn with<R>(&self, f: impl FnOnce(&mut *const G) -> R) -> R {
+        self.lock.lock();
+        // SAFETY: we hold the lock.
+        let result = f(unsafe { &mut *self.head.get() });
+        self.lock.unlock();
+        result
+    }
+}
+
+fn lists() -> &'static [CachePadded<List>] {
+    static LISTS: std::sync::OnceLock<Box<[CachePadded<List>]>> = std::sync::OnceLock::new();
     LISTS.get_or_init(|| {
         (0..=MAX_PROCS)
             .map(|_| {
-                CachePadded::new(Mutex::new(List {
-                    head: goroutine::null_g(),
-                }))
+                CachePadded::new(List {
+                    lock: SpinLock::new(),
+                    head: UnsafeCell::new(goroutine::null_g()),
+                })
             })
             .collect()
     })
@@ -178,19 +197,20 @@ fn lists() -> &'static [CachePadded<Mutex<List>>] {
 /// Puts a goroutine that is starting on the current worker's list.
 pub(crate) fn register(g: &G) {
     let shard = scheduler::current_worker_index().unwrap_or(MAX_PROCS);
-    let mut list = lists()[shard].lock().unwrap_or_else(|p| p.into_inner());
-    // SAFETY: `g` is not on any list yet, so nobody else touches its links;
-    // the old head is alive and its links are ours under the lock.
-    unsafe {
-        let links = &mut *g.links();
-        links.prev = goroutine::null_g();
-        links.next = list.head;
-        links.shard = shard;
-        if !list.head.is_null() {
-            (*(*list.head).links()).prev = g;
+    lists()[shard].with(|head| {
+        // SAFETY: `g` is not on any list yet, so nobody else touches its
+        // links; the old head is alive and its links are ours under the lock.
+        unsafe {
+            let links = &mut *g.links();
+            links.prev = goroutine::null_g();
+            links.next = *head;
+            links.shard = shard;
+            if !head.is_null() {
+                (*(**head).links()).prev = g;
+            }
         }
-    }
-    list.head = g;
+        *head = g;
+    });
 }
 
 /// Takes a goroutine off its list (idempotent).
@@ -201,20 +221,21 @@ pub(crate) fn unregister<E: ?Sized + crate::goroutine::Entry>(g: &G<E>) {
     if shard == UNLINKED {
         return;
     }
-    let mut list = lists()[shard].lock().unwrap_or_else(|p| p.into_inner());
-    // SAFETY: under the list's lock; neighbours are alive while listed.
-    unsafe {
-        let links = &mut *g.links();
-        if links.prev.is_null() {
-            list.head = links.next;
-        } else {
-            (*(*links.prev).links()).next = links.next;
+    lists()[shard].with(|head| {
+        // SAFETY: under the list's lock; neighbours are alive while listed.
+        unsafe {
+            let links = &mut *g.links();
+            if links.prev.is_null() {
+                *head = links.next;
+            } else {
+                (*(*links.prev).links()).next = links.next;
+            }
+            if !links.next.is_null() {
+                (*(*links.next).links()).prev = links.prev;
+            }
+            links.shard = UNLINKED;
         }
-        if !links.next.is_null() {
-            (*(*links.next).links()).prev = links.prev;
-        }
-        links.shard = UNLINKED;
-    }
+    });
 }
 
 /// A snapshot of one goroutine, from [`dump`].
@@ -281,15 +302,16 @@ pub fn dump() -> Vec<GoroutineInfo> {
     let now = crate::timer::now_nanos();
     let mut all = Vec::new();
     for list in lists() {
-        let list = list.lock().unwrap_or_else(|p| p.into_inner());
-        let mut g = list.head;
-        while !g.is_null() {
-            // SAFETY: listed goroutines are alive while we hold the lock.
-            let r = unsafe { &*g };
-            all.push(info(r, now));
-            // SAFETY: as above.
-            g = unsafe { (*r.links()).next };
-        }
+        list.with(|head| {
+            let mut g = *head;
+            while !g.is_null() {
+                // SAFETY: listed goroutines are alive while we hold the lock.
+                let r = unsafe { &*g };
+                all.push(info(r, now));
+                // SAFETY: as above.
+                g = unsafe { (*r.links()).next };
+            }
+        });
     }
     all.sort_by_key(|g| g.id);
     all

@@ -43,6 +43,7 @@ mod park;
 mod procs;
 mod scheduler;
 mod signal;
+mod spin;
 mod stack;
 pub mod sync;
 mod sys;

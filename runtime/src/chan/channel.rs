@@ -49,62 +49,16 @@
 
 use super::waiter::{Claimed, WaitQueue};
 use crate::park::Unparker;
-use crossbeam_utils::Backoff;
+pub(crate) use crate::spin::SpinLock;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Slots a bounded channel allocates up front.
 const PREALLOC: usize = 1024;
 
 /// Capacity standing for "unbounded".
 pub(crate) const UNBOUNDED: usize = usize::MAX;
-
-/// A test-and-test-and-set spin lock; see the module note.
-pub(crate) struct SpinLock {
-    locked: AtomicBool,
-}
-
-impl SpinLock {
-    const fn new() -> SpinLock {
-        SpinLock {
-            locked: AtomicBool::new(false),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn lock(&self) {
-        if self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_contended();
-        }
-    }
-
-    #[cold]
-    fn lock_contended(&self) {
-        let backoff = Backoff::new();
-        loop {
-            while self.locked.load(Ordering::Relaxed) {
-                backoff.snooze();
-            }
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    }
-
-    #[inline]
-    pub(crate) fn unlock(&self) {
-        self.locked.store(false, Ordering::Release);
-    }
-}
 
 /// Outcome of trying an operation under the lock.
 pub(crate) enum Poll {
