@@ -198,9 +198,6 @@ impl G {
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
         if ctx.coroutine.is_none() {
-            // Registered by the worker that first runs it, which is usually
-            // the one it finishes on: no lock shared between workers.
-            inspect::register(self);
             if let Err(error) = ctx.bind_stack(worker) {
                 // SAFETY: the goroutine never ran, so nobody else uses its body.
                 unsafe { (*self.body.get()).abandon(error) };
@@ -634,6 +631,7 @@ impl Builder {
             }),
         });
         let g: GRef = g;
+        inspect::register(&g);
         scheduler::spawn(g.clone());
         Ok(JoinHandle {
             g,

@@ -2,15 +2,12 @@
 //! deadlock detector.
 //!
 //! # Registry
-//! Every goroutine that has started is on an intrusive doubly-linked list,
-//! one list per worker behind its own lock. A goroutine is linked by the
-//! worker that first runs it and unlinked when its body returns, usually on
-//! the same worker, so the lists' locks are not shared between workers (a
-//! goroutine spawned on one worker and stolen by another would otherwise
-//! take the spawner's lock twice from afar). One that never finishes is
-//! unlinked when it is dropped, so a `G` on a list is always alive.
-//! Goroutines spawned but not yet started are counted by `num_goroutine`
-//! but not listed: they are runnable and wait on nothing.
+//! Every live goroutine is on an intrusive doubly-linked list, one list per
+//! worker (plus one for plain threads), each behind its own spin lock: a
+//! goroutine is linked at spawn, on the spawner's list, and unlinked when its
+//! body returns (or, for one that never finishes, when it is dropped), so a
+//! `G` on a list is always alive. Linking and unlinking are a few stores
+//! under a lock whose release is a plain store.
 //!
 //! # Wait reasons
 //! A goroutine records why it parks (`chan receive`, `sync.Mutex.Lock`, ...)
@@ -194,7 +191,7 @@ fn lists() -> &'static [CachePadded<List>] {
     })
 }
 
-/// Puts a goroutine that is starting on the current worker's list.
+/// Puts a new goroutine on the current worker's list.
 pub(crate) fn register(g: &G) {
     let shard = scheduler::current_worker_index().unwrap_or(MAX_PROCS);
     lists()[shard].with(|head| {
@@ -282,10 +279,8 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Every goroutine that has started and not finished: its id, name, state,
-/// how long it has waited and where it was spawned, as Go's goroutine dump
-/// shows them. (Goroutines spawned but not yet started are runnable and
-/// wait on nothing; [`num_goroutine`](crate::num_goroutine) counts them.)
+/// Every live goroutine: its id, name, state, how long it has waited and
+/// where it was spawned, as Go's goroutine dump shows them.
 ///
 /// ```
 /// let (tx, rx) = goro::chan::bounded::<()>(0);
