@@ -271,6 +271,43 @@ impl fmt::Display for GoroutineInfo {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(waited: Option<Duration>) -> GoroutineInfo {
+        GoroutineInfo {
+            id: crate::GoroutineId::from_raw(7),
+            name: Some("w".into()),
+            state: WaitReason::ChanReceive.as_str(),
+            waiting_for: waited,
+            spawned_at: Location::caller(),
+        }
+    }
+
+    #[test]
+    fn a_wait_over_a_minute_is_marked_as_go_does() {
+        let long = info(Some(Duration::from_secs(90))).to_string();
+        assert!(
+            long.starts_with("goroutine 7 'w' [chan receive, 90 s, long wait]:"),
+            "{long}"
+        );
+        let short = info(Some(Duration::from_millis(5))).to_string();
+        assert!(
+            short.starts_with("goroutine 7 'w' [chan receive, 5 ms]:"),
+            "{short}"
+        );
+        assert!(!short.contains("long wait"));
+    }
+
+    #[test]
+    fn every_reason_round_trips_through_its_byte() {
+        for v in 0..=13u8 {
+            assert_eq!(WaitReason::from_u8(v) as u8, v);
+        }
+    }
+}
+
 fn human(d: Duration) -> String {
     match d.as_secs() {
         0 => format!("{} ms", d.as_millis()),

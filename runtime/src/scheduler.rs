@@ -663,10 +663,17 @@ impl Worker {
     fn find_work(&self) -> Option<GRef> {
         let epoch = SEED_EPOCH.load(Ordering::Relaxed);
         if epoch != self.seed_epoch.get() {
-            // A seeded run starts: from the same state every time.
+            // A seeded run starts: from the same state every time, and with
+            // steal victims drawn from the seed (by this worker alone, so
+            // the shared sequence stays in program order).
             self.seed_epoch.set(epoch);
             self.tick.set(0);
             self.runnext_streak.set(0);
+            if SEEDED.load(Ordering::Relaxed) {
+                let seed = SEED_STATE.load(Ordering::Relaxed);
+                self.rng
+                    .set((seed ^ self.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            }
         }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);

@@ -5,7 +5,8 @@
 //! choice the runtime is free to make is drawn from one seeded generator:
 //! whether a woken goroutine runs next or queues behind the others, whether
 //! a new goroutine runs before or after those already queued, which ready
-//! case a `select!` picks. At GOMAXPROCS=1
+//! case a `select!` picks, and (from a per-worker generator seeded from
+//! it) which worker a thief robs. At GOMAXPROCS=1
 //! (which [`with_seed`] sets) nothing else is left to chance, so a program
 //! that does not depend on timers or other threads runs the same
 //! interleaving every time under the same seed, and different seeds explore
