@@ -21,10 +21,17 @@
 //! - [`yield_now`], [`num_goroutine`], [`gomaxprocs`], [`set_gomaxprocs`]
 //!   are Go's `runtime.Gosched`, `NumGoroutine` and `GOMAXPROCS`.
 //! - [`#[goro::main]`](macro@main) runs `main` as the main goroutine.
+//! - [`chan`] and [`select!`] are Go's channels and `select`, with
+//!   crossbeam-channel's names; [`sync`], [`time`] and [`context`] are Go's
+//!   packages of the same names; [`goroutine_local!`] replaces
+//!   `thread_local!` inside goroutines.
+//! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
+//!   report show what goroutines are doing; [`testing`] replays schedules.
 //!
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
-//! process, as Go 1.25 computes it) and `GORO_STACK_SIZE` (usable bytes of a
-//! goroutine stack, default 256 KiB; `k`/`m` suffixes).
+//! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
+//! goroutine stack, default 256 KiB; `k`/`m` suffixes), `GOSEED`,
+//! `GODEBUG=schedtrace=N` and `GORO_SIGQUIT_DUMP=0`.
 //!
 //! The design is in `docs/design.md`; what is checked and what is the
 //! user's duty is in `docs/safety.md`.
