@@ -177,6 +177,8 @@ struct Shared {
 pub(crate) struct Worker {
     index: usize,
     rt: &'static Runtime,
+    /// This worker's shared part (looked up once, used on every switch).
+    shared: &'static Shared,
     queue: LocalQueue<GRef>,
     runnext: Cell<Option<GRef>>,
     runnext_streak: Cell<u32>,
@@ -306,6 +308,7 @@ impl Runtime {
         let worker = Worker {
             index,
             rt: self,
+            shared,
             queue,
             runnext: Cell::new(None),
             runnext_streak: Cell::new(0),
@@ -606,8 +609,8 @@ impl Worker {
         }
     }
 
-    fn shared(&self) -> &Shared {
-        self.rt.shared(self.index)
+    fn shared(&self) -> &'static Shared {
+        self.shared
     }
 
     /// Drops our reference to a finished goroutine. If it was allocated on
