@@ -73,10 +73,32 @@ fn run_case(case: &str) {
 }
 
 fn child(case: &str) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
-        .env("GORO_CASE", case)
-        .output()
-        .unwrap()
+    child_with(case, &[])
+}
+
+fn child_with(case: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env("GORO_CASE", case);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// With `GORO_SIGQUIT_DUMP=0`, SIGQUIT keeps its default action: the
+/// process dies of the signal and prints no dump.
+fn expect_plain_sigquit() -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    let out = child_with("sigquit", &[("GORO_SIGQUIT_DUMP", "0")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.signal() == Some(libc::SIGQUIT) && !stderr.contains("SIGQUIT: quit") {
+        Ok(())
+    } else {
+        Err(format!(
+            "sigquit with the dump off: {:?}\n{stderr}",
+            out.status
+        ))
+    }
 }
 
 fn expect_deadlock(case: &str, must_show: &[&str]) -> Result<(), String> {
@@ -140,6 +162,7 @@ fn main() {
             "SIGQUIT: quit",
             &["'listener' [chan receive", "goroutine 1 'main' ["],
         ),
+        expect_plain_sigquit(),
         expect_success("timer"),
         expect_success("busy-thread"),
     ];
