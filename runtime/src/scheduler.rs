@@ -620,7 +620,9 @@ impl Worker {
     /// allocations (the bottleneck of spawn-heavy programs).
     fn release(&self, g: GRef) {
         let home = g.home();
-        if home != self.index && home < self.rt.started_count.load(Ordering::Relaxed) {
+        // Only to an active worker: a retired one does not schedule, so it
+        // would not free what it is handed until GOMAXPROCS grows again.
+        if home != self.index && home < self.rt.nprocs.load(Ordering::Relaxed) {
             self.rt.shared(home).returned.push(g);
         }
     }
@@ -891,6 +893,7 @@ impl Worker {
     /// GOMAXPROCS shrank below our index: hand our work to the others and
     /// sleep until it grows again.
     fn retire(&self) {
+        self.free_returned(usize::MAX);
         if let Some(g) = self.runnext.take() {
             self.rt.injector.push(g);
         }
