@@ -18,7 +18,13 @@
 //!   most one *searching* worker: `notify_work` does nothing while one is
 //!   searching, and a searcher that finds work wakes the next (Go's
 //!   `wakep`/`resetspinning` chain), so bursts spread without a thundering
-//!   herd and an idle program uses no CPU.
+//!   herd and an idle program uses no CPU. Before sleeping, a worker looks
+//!   again a few times over a few microseconds: new work often appears that
+//!   soon, and a futex sleep and wake cost far more.
+//! - A finished goroutine's memory is handed back to the worker that
+//!   allocated it (its `returned` queue), which frees it as it schedules or
+//!   spawns: freeing on another thread would make the C allocator take that
+//!   thread's arena lock for every goroutine.
 //!
 //! # Invariants
 //! - A goroutine is in at most one place: a run queue, `runnext`, running on
