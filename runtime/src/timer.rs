@@ -22,8 +22,9 @@
 //!
 //! # Orderings
 //! Each timer's `state` goes `PENDING -> FIRED` or `PENDING -> CANCELLED`
-//! exactly once by CAS (`AcqRel`), so a timer fires at most once and `cancel`
-//! knows whether it prevented the fire. Each heap publishes its earliest
+//! exactly once by CAS (`AcqRel`), so a timer fires at most once, `cancel`
+//! knows whether it prevented the fire, and the CAS's winner alone takes the
+//! timer's action (no lock). Each heap publishes its earliest
 //! deadline in `earliest` with `SeqCst`, paired with the scheduler's
 //! `SeqCst` read of the sleeping watcher's deadline (a Dekker pair: either
 //! the inserter sees that the watcher sleeps too long and wakes it, or the
@@ -31,6 +32,7 @@
 
 use crate::park::Unparker;
 use crate::scheduler;
+use std::cell::UnsafeCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -55,9 +57,26 @@ pub(crate) enum Action {
 
 struct State {
     state: AtomicU8,
-    action: Mutex<Option<Action>>,
+    /// Taken by whoever moves `state` out of `PENDING` (see `take_action`).
+    action: UnsafeCell<Option<Action>>,
     /// Index of the heap holding the entry.
     heap: usize,
+}
+
+// SAFETY: `action` is written once, at construction (before the State is
+// shared), and afterwards touched only by the one thread whose CAS moved
+// `state` out of PENDING; the CAS's Acquire orders that after construction.
+unsafe impl Sync for State {}
+
+impl State {
+    /// Moves the timer from `PENDING` to `to`; the winner gets the action.
+    fn take_action(&self, to: u8) -> Option<Option<Action>> {
+        self.state
+            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        // SAFETY: we won the CAS, so no one else touches `action` again.
+        Some(unsafe { (*self.action.get()).take() })
+    }
 }
 
 /// A pending timer. Dropping it does not cancel it.
@@ -79,7 +98,7 @@ impl Timer {
         let heap = scheduler::current_worker_index().unwrap_or(0);
         let state = Arc::new(State {
             state: AtomicU8::new(PENDING),
-            action: Mutex::new(Some(action)),
+            action: UnsafeCell::new(Some(action)),
             heap,
         });
         let when = to_nanos(deadline);
@@ -90,17 +109,8 @@ impl Timer {
 
     /// Stops the timer. Returns true if that prevented it from firing.
     pub(crate) fn cancel(&self) -> bool {
-        let stopped = self
-            .0
-            .state
-            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let stopped = self.0.take_action(CANCELLED).is_some();
         if stopped {
-            self.0
-                .action
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
             scheduler::runtime()
                 .timers(self.0.heap)
                 .cancelled
@@ -112,11 +122,18 @@ impl Timer {
 
 /// One worker's heap of timers.
 pub(crate) struct TimerHeap {
-    heap: Mutex<BinaryHeap<Reverse<Entry>>>,
+    heap: Mutex<Heap>,
     /// Earliest deadline in the heap (nanos since [`epoch`]) or [`NEVER`].
     earliest: AtomicU64,
     /// Entries in the heap that were cancelled.
     cancelled: AtomicUsize,
+}
+
+/// A heap of entries, and the insertion counter that orders equal deadlines.
+#[derive(Default)]
+struct Heap {
+    entries: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
 }
 
 struct Entry {
@@ -145,7 +162,7 @@ impl Ord for Entry {
 impl Default for TimerHeap {
     fn default() -> TimerHeap {
         TimerHeap {
-            heap: Mutex::new(BinaryHeap::new()),
+            heap: Mutex::new(Heap::default()),
             earliest: AtomicU64::new(NEVER),
             cancelled: AtomicUsize::new(0),
         }
@@ -154,9 +171,10 @@ impl Default for TimerHeap {
 
 impl TimerHeap {
     fn insert(&self, when: u64, state: Arc<State>) {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locked = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        locked.seq += 1;
+        let seq = locked.seq;
+        let heap = &mut locked.entries;
         let cancelled = self.cancelled.load(Ordering::Relaxed);
         if heap.len() >= 64 && cancelled > heap.len() / 2 {
             heap.retain(|e| e.0.state.state.load(Ordering::Relaxed) == PENDING);
@@ -179,7 +197,8 @@ impl TimerHeap {
         }
         let mut due = Vec::new();
         {
-            let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+            let mut locked = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+            let heap = &mut locked.entries;
             while heap.peek().is_some_and(|e| e.0.when <= now) {
                 let Reverse(entry) = heap.pop().expect("peeked");
                 due.push(entry.state);
@@ -189,19 +208,10 @@ impl TimerHeap {
         }
         let mut fired = 0;
         for state in due {
-            if state
-                .state
-                .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
+            let Some(action) = state.take_action(FIRED) else {
                 self.cancelled.fetch_sub(1, Ordering::Relaxed);
                 continue;
-            }
-            let action = state
-                .action
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
+            };
             match action {
                 Some(Action::Unpark(who)) => who.unpark(),
                 Some(Action::Call(f)) => f(),
