@@ -599,16 +599,19 @@ impl Builder {
     {
         let rt = scheduler::runtime();
         let stack = self.dedicated_stack()?;
-        rt.goroutine_started();
+        // The spawning worker (or MAX_PROCS for a plain thread), looked up
+        // once: it counts the goroutine, lists it and is its memory's home.
+        let shard = scheduler::current_worker_index().unwrap_or(scheduler::MAX_PROCS);
+        rt.goroutine_started(shard);
         if stack.is_none() {
             if let Err(e) = stack::reserve(|| rt.live_goroutines()) {
-                rt.goroutine_finished();
+                rt.goroutine_finished(shard);
                 return Err(e);
             }
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             id: next_id(),
-            home: scheduler::current_worker_index().unwrap_or(scheduler::MAX_PROCS),
+            home: shard,
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
             join_state: AtomicU8::new(UNJOINED),
@@ -631,7 +634,7 @@ impl Builder {
             }),
         });
         let g: GRef = g;
-        inspect::register(&g);
+        inspect::register(&g, shard);
         scheduler::spawn(g.clone());
         Ok(JoinHandle {
             g,

@@ -191,9 +191,9 @@ fn lists() -> &'static [CachePadded<List>] {
     })
 }
 
-/// Puts a new goroutine on the current worker's list.
-pub(crate) fn register(g: &G) {
-    let shard = scheduler::current_worker_index().unwrap_or(MAX_PROCS);
+/// Puts a new goroutine on list `shard`: the spawning worker's (or
+/// `MAX_PROCS`, a plain thread's).
+pub(crate) fn register(g: &G, shard: usize) {
     lists()[shard].with(|head| {
         // SAFETY: `g` is not on any list yet, so nobody else touches its
         // links; the old head is alive and its links are ours under the lock.

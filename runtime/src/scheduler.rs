@@ -330,20 +330,17 @@ impl Runtime {
     }
 
     /// Counts a new goroutine.
-    pub(crate) fn goroutine_started(&'static self) {
+    /// `shard` is the spawning worker's index, or `MAX_PROCS` on a thread.
+    pub(crate) fn goroutine_started(&'static self, shard: usize) {
         self.ensure_started();
-        let counts = self.counts();
+        let counts = &self.live[shard];
         counts.live.fetch_add(1, Ordering::Relaxed);
         counts.spawned.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Uncounts a finished (or never started) goroutine.
-    pub(crate) fn goroutine_finished(&self) {
-        self.counts().live.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    fn counts(&self) -> &Counts {
-        &self.live[current_worker_index().unwrap_or(MAX_PROCS)]
+    pub(crate) fn goroutine_finished(&self, shard: usize) {
+        self.live[shard].live.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The counts of started workers and plain threads.
@@ -609,7 +606,7 @@ impl Worker {
                         .unwrap_or_else(|p| p.into_inner())
                         .put(stack);
                 }
-                self.rt.goroutine_finished();
+                self.rt.goroutine_finished(self.index);
                 self.release(g);
             }
         }
