@@ -143,24 +143,17 @@ fn acquire_timeout_gives_up_and_unblocks_the_queue_behind() {
     });
 }
 
-fn message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    }
-}
-
 #[test]
 fn misuse_panics() {
     let sem = Semaphore::new(2);
     let payload = std::panic::catch_unwind(|| sem.release(1)).unwrap_err();
-    assert_eq!(message(payload), "semaphore: released more than held");
+    assert_eq!(
+        common::panic_message(payload),
+        "semaphore: released more than held"
+    );
     let payload = std::panic::catch_unwind(|| sem.acquire(3)).unwrap_err();
     assert_eq!(
-        message(payload),
+        common::panic_message(payload),
         "semaphore: acquire of 3 permits exceeds the size 2"
     );
     assert!(sem.try_acquire(2), "misuse changed the count");

@@ -18,17 +18,6 @@ fn at_1_and_4(body: impl Fn()) {
     }
 }
 
-/// The message of a panic payload.
-fn message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(s) => *s,
-        Err(p) => p
-            .downcast::<&str>()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-    }
-}
-
 /// One round: `tasks` goroutines each yield a few times, count themselves
 /// finished and call `done`; `goroutine_waiters` goroutines and
 /// `thread_waiters` threads wait and check that all had finished.
@@ -127,12 +116,21 @@ fn a_negative_counter_panics_with_gos_message_and_changes_nothing() {
     let wg = WaitGroup::new();
     let w = wg.clone();
     let payload = goro::spawn(move || w.done()).join().unwrap_err();
-    assert_eq!(message(payload), "sync: negative WaitGroup counter");
+    assert_eq!(
+        common::panic_message(payload),
+        "sync: negative WaitGroup counter"
+    );
     let payload = std::panic::catch_unwind(|| wg.add(-3)).unwrap_err();
-    assert_eq!(message(payload), "sync: negative WaitGroup counter");
+    assert_eq!(
+        common::panic_message(payload),
+        "sync: negative WaitGroup counter"
+    );
     wg.add(2);
     let payload = std::panic::catch_unwind(|| wg.add(-3)).unwrap_err();
-    assert_eq!(message(payload), "sync: negative WaitGroup counter");
+    assert_eq!(
+        common::panic_message(payload),
+        "sync: negative WaitGroup counter"
+    );
     wg.add(-2);
     wg.wait();
 }

@@ -34,3 +34,14 @@ pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     }
     cmd.output().unwrap()
 }
+
+/// The message of a panic payload (`String` or `&str`).
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p
+            .downcast::<&str>()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    }
+}
