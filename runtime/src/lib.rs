@@ -40,6 +40,7 @@
 
 extern crate self as goro;
 
+mod blocking;
 pub mod chan;
 pub mod context;
 mod goroutine;
@@ -58,6 +59,7 @@ pub mod testing;
 pub mod time;
 mod timer;
 
+pub use blocking::blocking;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};

@@ -954,6 +954,14 @@ pub(crate) fn spawn(g: GRef) {
     rt.notify_work();
 }
 
+/// Marks the current worker as inside a blocking call until dropped.
+pub(crate) struct BlockingGuard;
+
+/// Enters a blocking call (see `blocking`).
+pub(crate) fn enter_blocking() -> BlockingGuard {
+    BlockingGuard
+}
+
 /// Number of goroutines that exist (spawned and not finished), as Go's
 /// `runtime.NumGoroutine`.
 ///
