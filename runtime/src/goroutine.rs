@@ -68,7 +68,7 @@ const PARKED: u8 = 2;
 /// A goroutine; `E` is its body, erased to `dyn Entry` behind a [`GRef`].
 pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     id: u64,
-    /// The worker that allocated it (`MAX_PROCS` for a plain thread): the
+    /// The worker that allocated it (`NO_HOME` for a plain thread): the
     /// memory goes back there, so the C allocator frees it on the thread
     /// that allocated it (see `scheduler::Worker::release`).
     home: usize,
@@ -599,9 +599,10 @@ impl Builder {
     {
         let rt = scheduler::runtime();
         let stack = self.dedicated_stack()?;
-        // The spawning worker (or MAX_PROCS for a plain thread), looked up
-        // once: it counts the goroutine, lists it and is its memory's home.
-        let shard = scheduler::current_worker_index().unwrap_or(scheduler::MAX_PROCS);
+        // The spawning worker, looked up once: it is the memory's home, and
+        // its shard counts and lists the goroutine.
+        let home = scheduler::current_worker_index().unwrap_or(scheduler::NO_HOME);
+        let shard = scheduler::shard_of(home);
         rt.goroutine_started(shard);
         if stack.is_none() {
             if let Err(e) = stack::reserve(|| rt.live_goroutines()) {
@@ -611,7 +612,7 @@ impl Builder {
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             id: next_id(),
-            home: shard,
+            home,
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
             join_state: AtomicU8::new(UNJOINED),

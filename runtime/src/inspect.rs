@@ -382,6 +382,9 @@ pub struct Metrics {
     pub stacks_cached: usize,
     /// Bytes of default-size stacks committed (resident) now.
     pub stack_bytes_committed: usize,
+    /// OS threads that run goroutines: GOMAXPROCS workers, plus those left
+    /// in blocking calls or long runs and those waiting to be reused.
+    pub worker_threads: usize,
 }
 
 /// The runtime's counters: goroutines spawned, live and parked, context
@@ -407,6 +410,7 @@ pub fn metrics() -> Metrics {
         stacks_allocated,
         stacks_cached: free + rt.cached_stacks(),
         stack_bytes_committed,
+        worker_threads: rt.worker_threads(),
     }
 }
 

@@ -55,6 +55,7 @@ mod spin;
 mod stack;
 pub mod sync;
 mod sys;
+mod sysmon;
 pub mod testing;
 pub mod time;
 mod timer;
@@ -63,7 +64,7 @@ pub use blocking::blocking;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
-pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs};
+pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads};
 pub use time::sleep;
 
 /// Support for the macros; not part of the public API.

@@ -21,6 +21,20 @@
 //!   herd and an idle program uses no CPU. Before sleeping, a worker looks
 //!   again a few times over a few microseconds: new work often appears that
 //!   soon, and a futex sleep and wake cost far more.
+//! - Tokens (Go's Ps, without their data): GOMAXPROCS tokens exist, and a
+//!   worker schedules goroutines only while it holds one. Goroutines are
+//!   not preempted, so a goroutine that blocks its thread (a call in
+//!   `goro::blocking`, or an unannotated blocking call or long loop) keeps
+//!   its worker; the monitor (`sysmon`) then revokes that worker's token and
+//!   grants it to a pooled thread or a new one, which takes over the stuck
+//!   worker's queue by stealing. When the stuck goroutine switches out, its
+//!   worker takes a free token if there is one, else hands its queue to the
+//!   global one and waits in the pool; a pooled thread not needed for
+//!   [`POOL_IDLE`] exits, leaving its slot (queue, timers, stack cache) for
+//!   the next thread. At most `set_max_threads` threads exist at once.
+//! - `runnext` sits behind a small lock, so that the goroutine a stuck
+//!   worker woke last can be taken from it; the owner skips the lock when
+//!   it sees the slot empty.
 //! - A finished goroutine's memory is handed back to the worker that
 //!   allocated it (its `returned` queue), which frees it as it schedules or
 //!   spawns: freeing on another thread would make the C allocator take that
@@ -31,8 +45,15 @@
 //!   one worker, or parked (owned by whoever will unpark it).
 //! - Only a worker's own thread touches its local queue's push/pop end and
 //!   its `runnext`; others only steal through the `Stealer`.
-//! - A worker with index `>= nprocs` retires: it moves its queue to the
-//!   injector and sleeps until GOMAXPROCS grows again.
+//! - At most GOMAXPROCS workers hold a token, except briefly after a
+//!   shrink (a busy surplus worker gives its token back when its goroutine
+//!   switches out). A worker without one runs no goroutine but the one it
+//!   was stuck in, and its queue and `runnext` are empty or being stolen.
+//! - `Shared::status` is written only by its worker, with plain stores;
+//!   the monitor may act on a stale view. A stale revocation is harmless:
+//!   an idle worker that finds itself revoked leaves its sleep and gives
+//!   the token up as any revoked worker does, so the count of holders stays
+//!   exact.
 //!
 //! # No lost wakeups
 //! A worker going to sleep registers in the idle list and then re-checks
@@ -44,11 +65,12 @@
 //! skipped the wakeup because it saw the searcher).
 
 use crate::goroutine::{GRef, Outcome};
+use crate::spin::SpinLock;
 use crate::stack::{Stack, StackCache};
 use crate::timer::{self, TimerHeap, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -56,6 +78,25 @@ use std::time::{Duration, Instant};
 
 /// Most workers GOMAXPROCS can ask for.
 pub(crate) use crate::procs::MAX_PROCS;
+
+/// Most OS threads that may run goroutines at once (Go's default
+/// `debug.SetMaxThreads`): GOMAXPROCS workers plus those stuck in blocking
+/// calls or long-running goroutines. Also the number of worker slots.
+pub(crate) const MAX_THREADS: usize = 10_000;
+
+/// `G::home` of a goroutine spawned from a plain thread.
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+/// How long a thread without a token waits for one before it exits.
+const POOL_IDLE: Duration = Duration::from_secs(10);
+
+/// What a worker's thread is doing (the low bits of `Shared::status`; the
+/// rest counts the goroutines it has run, so the monitor can tell one long
+/// run from many short ones).
+const SCHEDULING: u64 = 0;
+const RUNNING: u64 = 1;
+const BLOCKING: u64 = 2;
+const PHASE_BITS: u32 = 2;
 
 /// Rounds between fairness checks of the global queue (Go's 61).
 const FAIRNESS_TICK: u32 = 61;
@@ -113,12 +154,23 @@ fn seeded_coin() -> Option<bool> {
 /// The process-wide runtime.
 pub(crate) struct Runtime {
     injector: Injector<GRef>,
-    slots: Box<[OnceLock<Shared>]>,
-    /// GOMAXPROCS: workers `[0, nprocs)` run goroutines.
+    slots: Box<[OnceLock<Box<Shared>>]>,
+    /// GOMAXPROCS: how many tokens there are (see "Tokens" above).
     nprocs: AtomicUsize,
-    /// Worker threads started so far (`slots[..started]` are initialised).
-    started: Mutex<usize>,
+    /// Workers holding a token.
+    holders: AtomicUsize,
+    /// Slots handed out so far and those whose thread exited.
+    slot_table: Mutex<SlotTable>,
+    /// Slots initialised so far (`slots[..started_count]`).
     started_count: AtomicUsize,
+    /// Worker threads alive, and the most allowed (`set_max_threads`).
+    threads: AtomicUsize,
+    max_threads: AtomicUsize,
+    /// Workers without a token, waiting for one (slot indices).
+    pool: Mutex<Vec<usize>>,
+    npooled: AtomicUsize,
+    /// Workers whose token the monitor took while they ran a goroutine.
+    revoked_running: AtomicUsize,
     /// Indices of sleeping workers.
     idle: Mutex<Vec<usize>>,
     nidle: AtomicUsize,
@@ -138,6 +190,27 @@ pub(crate) struct Runtime {
     /// A thread blocked while every worker idled: an idle worker must run
     /// the deadlock check (the last worker to idle ran it too early).
     check_requested: AtomicBool,
+    /// The monitor thread, and whether it sleeps until a worker wakes.
+    sysmon: OnceLock<Thread>,
+    sysmon_sleeping: AtomicBool,
+}
+
+/// What the monitor saw of a worker last time it changed.
+#[derive(Clone, Copy)]
+pub(crate) struct Sample {
+    status: u64,
+    since: Instant,
+}
+
+/// How long one goroutine may hold a worker before the monitor hands the
+/// worker's token to another thread (Go's `forcePreemptNS`).
+const FORCE_RETAKE: Duration = Duration::from_millis(10);
+
+/// Which worker slots are in use.
+#[derive(Default)]
+struct SlotTable {
+    used: usize,
+    free: Vec<usize>,
 }
 
 /// Goroutines spawned and alive, counted where they were spawned (and
@@ -166,17 +239,85 @@ impl WorkerStats {
 /// The part of a worker others may touch.
 struct Shared {
     stealer: Stealer<GRef>,
-    /// The local queue, until the worker's thread takes it.
+    /// The local queue, while no thread runs this slot.
     queue: Mutex<Option<LocalQueue<GRef>>>,
-    thread: OnceLock<Thread>,
+    /// The goroutine to run next; see "runnext" above.
+    runnext: RunNext,
+    thread: Mutex<Option<Thread>>,
     /// Set by a waker before it unparks the thread.
     wake: AtomicBool,
+    /// Set by whoever hands a pooled worker a token.
+    granted: AtomicBool,
+    /// `(goroutines run << PHASE_BITS) | phase`, written only by the worker
+    /// (plain stores), sampled by the monitor.
+    status: AtomicU64,
+    /// The monitor took this worker's token.
+    revoked: AtomicBool,
+    /// A thread holding a token schedules here (so memory handed back here
+    /// will be freed).
+    active: AtomicBool,
     stacks: Mutex<StackCache>,
     timers: TimerHeap,
     stats: WorkerStats,
     /// Finished goroutines this worker allocated, handed back by the
     /// workers they finished on, to be freed here.
     returned: Injector<GRef>,
+}
+
+/// A `runnext` slot: the owner fills and empties it as it schedules; a
+/// thief empties it only when the owner is stuck (its token revoked).
+/// `occupied` mirrors the slot (written under the lock): only the owner
+/// fills the slot, so when the owner reads `occupied` false the slot is
+/// empty, and it need not take the lock to find that out.
+struct RunNext {
+    lock: SpinLock,
+    occupied: AtomicBool,
+    slot: UnsafeCell<Option<GRef>>,
+}
+
+// SAFETY: the slot is only touched under the lock, and `GRef` is `Send`.
+unsafe impl Sync for RunNext {}
+
+impl Shared {
+    /// Whether a stuck worker (token revoked) has a goroutine in `runnext`
+    /// that others should take.
+    fn stranded_runnext(&self) -> bool {
+        self.revoked.load(Ordering::Relaxed) && self.runnext.is_occupied()
+    }
+}
+
+impl RunNext {
+    fn new() -> RunNext {
+        RunNext {
+            lock: SpinLock::new(),
+            occupied: AtomicBool::new(false),
+            slot: UnsafeCell::new(None),
+        }
+    }
+
+    /// Puts `g` in the slot (or empties it); returns what was there.
+    fn replace(&self, g: Option<GRef>) -> Option<GRef> {
+        self.lock.lock();
+        self.occupied.store(g.is_some(), Ordering::Relaxed);
+        // SAFETY: we hold the lock.
+        let old = std::mem::replace(unsafe { &mut *self.slot.get() }, g);
+        self.lock.unlock();
+        old
+    }
+
+    /// Empties the slot. The lock is skipped when it is seen empty, which
+    /// is exact for the owner (see the type's note) and a harmless miss
+    /// for a thief.
+    fn take(&self) -> Option<GRef> {
+        if !self.is_occupied() {
+            return None;
+        }
+        self.replace(None)
+    }
+
+    fn is_occupied(&self) -> bool {
+        self.occupied.load(Ordering::Relaxed)
+    }
 }
 
 /// A worker's own state, living on its thread.
@@ -186,7 +327,8 @@ pub(crate) struct Worker {
     /// This worker's shared part (looked up once, used on every switch).
     shared: &'static Shared,
     queue: LocalQueue<GRef>,
-    runnext: Cell<Option<GRef>>,
+    /// Goroutines this worker has run (the high bits of `Shared::status`).
+    runs: Cell<u64>,
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
     searching: Cell<bool>,
@@ -240,19 +382,28 @@ impl Runtime {
     fn new(nprocs: usize) -> Runtime {
         Runtime {
             injector: Injector::new(),
-            slots: (0..MAX_PROCS).map(|_| OnceLock::new()).collect(),
+            slots: (0..MAX_THREADS).map(|_| OnceLock::new()).collect(),
             nprocs: AtomicUsize::new(nprocs),
-            started: Mutex::new(0),
+            holders: AtomicUsize::new(0),
+            slot_table: Mutex::new(SlotTable::default()),
             started_count: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+            max_threads: AtomicUsize::new(MAX_THREADS),
+            pool: Mutex::new(Vec::new()),
+            npooled: AtomicUsize::new(0),
+            revoked_running: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             nidle: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
             live: (0..=MAX_PROCS).map(|_| CachePadded::default()).collect(),
             watch_deadline: AtomicU64::new(NEVER),
             watcher: AtomicBool::new(false),
-            helper_threads: usize::from(crate::signal::install_quit_dump())
+            helper_threads: 1
+                + usize::from(crate::signal::install_quit_dump())
                 + usize::from(crate::inspect::schedtrace_period().is_some()),
             check_requested: AtomicBool::new(false),
+            sysmon: OnceLock::new(),
+            sysmon_sleeping: AtomicBool::new(false),
         }
     }
 
@@ -268,55 +419,143 @@ impl Runtime {
         &self.shared(index).timers
     }
 
-    /// Starts worker threads up to GOMAXPROCS.
+    /// Starts the workers (one per token) and the monitor, once.
     pub(crate) fn ensure_started(&'static self) {
-        let want = self.nprocs.load(Ordering::Acquire);
-        if self.started_count.load(Ordering::Acquire) >= want {
+        if self.started_count.load(Ordering::Acquire) > 0 {
             return;
         }
-        let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
-        while *started < self.nprocs.load(Ordering::Acquire) {
-            let index = *started;
-            let queue = LocalQueue::new_fifo();
-            let _ = self.slots[index].set(Shared {
-                stealer: queue.stealer(),
-                queue: Mutex::new(Some(queue)),
-                thread: OnceLock::new(),
-                wake: AtomicBool::new(false),
-                stacks: Mutex::new(StackCache::default()),
-                timers: TimerHeap::default(),
-                stats: WorkerStats::default(),
-                returned: Injector::new(),
-            });
-            let spawned = std::thread::Builder::new()
-                .name(format!("goro-worker-{index}"))
-                .spawn(move || self.worker_main(index));
-            if let Err(e) = spawned {
-                // A runtime without its workers cannot run anything.
-                eprintln!("fatal error: goro cannot start worker thread {index}: {e}");
-                std::process::abort();
-            }
-            *started += 1;
-            self.started_count.store(*started, Ordering::Release);
+        static START: std::sync::Once = std::sync::Once::new();
+        START.call_once(|| {
+            // Slot 0 exists before anyone asks for its timers.
+            self.init_slot(0);
+            self.grant_tokens();
+            crate::sysmon::start(self);
+        });
+    }
+
+    /// Hands out tokens until GOMAXPROCS workers hold one.
+    fn grant_tokens(&'static self) {
+        while self.grant_token() {}
+    }
+
+    /// Takes a free token, if there is one, and gives it to a pooled
+    /// worker or a new thread. Returns false if every token is held.
+    fn grant_token(&'static self) -> bool {
+        if !self.take_free_token() {
+            return false;
         }
+        let pooled = {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            let index = pool.pop();
+            if index.is_some() {
+                self.npooled.fetch_sub(1, Ordering::SeqCst);
+            }
+            index
+        };
+        match pooled {
+            Some(index) => {
+                let shared = self.shared(index);
+                shared.granted.store(true, Ordering::Release);
+                self.unpark_thread(index);
+            }
+            None => self.start_thread(),
+        }
+        self.wake_sysmon();
+        true
+    }
+
+    /// Counts one more holder if a token is free (Acquire: a worker taking
+    /// a token sees what the one that gave it back did).
+    fn take_free_token(&self) -> bool {
+        let mut held = self.holders.load(Ordering::Relaxed);
+        loop {
+            if held >= self.nprocs.load(Ordering::Relaxed) {
+                return false;
+            }
+            match self.holders.compare_exchange_weak(
+                held,
+                held + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => held = now,
+            }
+        }
+    }
+
+    /// Starts a worker thread holding a token we already counted.
+    fn start_thread(&'static self) {
+        let limit = self.max_threads.load(Ordering::Relaxed);
+        if self.threads.fetch_add(1, Ordering::SeqCst) >= limit {
+            // Go's words: a program with this many threads is broken.
+            eprintln!(
+                "runtime: program exceeds {limit}-thread limit\nfatal error: thread exhaustion"
+            );
+            std::process::abort();
+        }
+        let index = self.claim_slot();
+        let shared = self.shared(index);
+        shared.active.store(true, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
+            .name(format!("goro-worker-{index}"))
+            .spawn(move || self.worker_main(index));
+        if let Err(e) = spawned {
+            // The token must be run, and nothing else can run it.
+            eprintln!("fatal error: goro cannot start worker thread {index}: {e}");
+            std::process::abort();
+        }
+    }
+
+    /// A slot for a new thread: one an exited thread left, or a new one.
+    fn claim_slot(&self) -> usize {
+        let mut table = self.slot_table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = table.free.pop() {
+            return index;
+        }
+        let index = table.used;
+        table.used += 1;
+        self.init_slot(index);
+        index
+    }
+
+    /// Creates slot `index`'s shared part (idempotent).
+    fn init_slot(&self, index: usize) {
+        let queue = LocalQueue::new_fifo();
+        let _ = self.slots[index].set(Box::new(Shared {
+            stealer: queue.stealer(),
+            queue: Mutex::new(Some(queue)),
+            runnext: RunNext::new(),
+            thread: Mutex::new(None),
+            wake: AtomicBool::new(false),
+            granted: AtomicBool::new(false),
+            status: AtomicU64::new(SCHEDULING),
+            revoked: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            stacks: Mutex::new(StackCache::default()),
+            timers: TimerHeap::default(),
+            stats: WorkerStats::default(),
+            returned: Injector::new(),
+        }));
+        self.started_count.fetch_max(index + 1, Ordering::AcqRel);
     }
 
     fn worker_main(&'static self, index: usize) {
         let shared = self.shared(index);
-        let _ = shared.thread.set(std::thread::current());
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::thread::current());
         crate::signal::prepare_thread();
         let queue = shared
             .queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-            .expect("each worker thread starts once");
+            .expect("one thread per slot at a time");
         let worker = Worker {
             index,
             rt: self,
             shared,
             queue,
-            runnext: Cell::new(None),
+            runs: Cell::new(0),
             runnext_streak: Cell::new(0),
             tick: Cell::new(0),
             searching: Cell::new(false),
@@ -327,10 +566,27 @@ impl Runtime {
         };
         WORKER.with(|w| w.set(&worker));
         worker.run_loop();
+        WORKER.with(|w| w.set(std::ptr::null()));
+        self.exit_thread(worker);
+    }
+
+    /// A pooled worker's thread exits: its queue (empty) waits in the slot
+    /// for the next thread.
+    fn exit_thread(&self, worker: Worker) {
+        let shared = worker.shared;
+        worker.free_returned(usize::MAX);
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *shared.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker.queue);
+        self.slot_table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .free
+            .push(worker.index);
+        self.threads.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Counts a new goroutine.
-    /// `shard` is the spawning worker's index, or `MAX_PROCS` on a thread.
+    /// `shard` is [`shard_of`] the spawning worker.
     pub(crate) fn goroutine_started(&'static self, shard: usize) {
         self.ensure_started();
         let counts = &self.live[shard];
@@ -345,7 +601,7 @@ impl Runtime {
 
     /// The counts of started workers and plain threads.
     fn all_counts(&self) -> impl Iterator<Item = &Counts> {
-        let started = self.started_count.load(Ordering::Acquire);
+        let started = self.started_count.load(Ordering::Acquire).min(MAX_PROCS);
         self.live[..started]
             .iter()
             .chain(&self.live[MAX_PROCS..])
@@ -361,10 +617,17 @@ impl Runtime {
         sum.max(0) as usize
     }
 
-    /// Wakes a sleeping worker if work appeared and nobody is looking.
-    fn notify_work(&self) {
+    /// Wakes a sleeping worker if work appeared and nobody is looking; if
+    /// none sleeps and a token is free, gives it to a thread.
+    fn notify_work(&'static self) {
         fence(Ordering::SeqCst);
-        if self.nidle.load(Ordering::Relaxed) == 0 || self.searching.load(Ordering::Relaxed) != 0 {
+        if self.nidle.load(Ordering::Relaxed) == 0 {
+            if self.holders.load(Ordering::Relaxed) < self.nprocs.load(Ordering::Relaxed) {
+                self.grant_token();
+            }
+            return;
+        }
+        if self.searching.load(Ordering::Relaxed) != 0 {
             return;
         }
         if self
@@ -399,19 +662,29 @@ impl Runtime {
     }
 
     fn unpark_worker(&self, index: usize) {
-        let shared = self.shared(index);
-        shared.wake.store(true, Ordering::Release);
-        if let Some(thread) = shared.thread.get() {
+        self.shared(index).wake.store(true, Ordering::Release);
+        self.unpark_thread(index);
+    }
+
+    /// Unparks the thread running slot `index`, if any.
+    fn unpark_thread(&self, index: usize) {
+        let thread = self.shared(index).thread.lock();
+        if let Some(thread) = thread.unwrap_or_else(|p| p.into_inner()).as_ref() {
             thread.unpark();
         }
     }
 
+    /// Whether no worker thread runs a goroutine: each sleeps idle or
+    /// waits in the pool.
+    pub(crate) fn no_worker_busy(&self) -> bool {
+        self.nidle.load(Ordering::SeqCst) + self.npooled.load(Ordering::SeqCst)
+            >= self.threads.load(Ordering::SeqCst)
+    }
+
     /// Whether nothing runs or can run until something outside the
-    /// scheduler acts: every active worker idle, no queued work, no timer.
+    /// scheduler acts: every worker idle, no queued work, no timer.
     pub(crate) fn all_idle(&self) -> bool {
-        self.nidle.load(Ordering::SeqCst) >= self.nprocs.load(Ordering::SeqCst)
-            && !self.has_visible_work()
-            && self.earliest_timer() == NEVER
+        self.no_worker_busy() && !self.has_visible_work() && self.earliest_timer() == NEVER
     }
 
     /// A thread has just blocked on a goro primitive: if every worker is
@@ -442,13 +715,14 @@ impl Runtime {
     }
 
     /// For the scheduler trace: the global queue's length, each active
-    /// worker's local queue length (`runnext` is not visible from outside),
-    /// idle workers, and searching workers.
+    /// worker's local queue length (`runnext` is not counted), idle
+    /// workers, and searching workers.
     pub(crate) fn queue_lengths(&self) -> (usize, Vec<usize>, usize, usize) {
-        let nprocs = self.nprocs.load(Ordering::Relaxed);
         let started = self.started_count.load(Ordering::Acquire);
-        let local = (0..nprocs.min(started))
-            .map(|i| self.shared(i).stealer.len())
+        let local = (0..started)
+            .map(|i| self.shared(i))
+            .filter(|s| s.active.load(Ordering::Relaxed))
+            .map(|s| s.stealer.len())
             .collect();
         (
             self.injector.len(),
@@ -472,9 +746,14 @@ impl Runtime {
             .sum()
     }
 
-    /// Threads of the runtime: workers started, and helpers.
+    /// Worker threads alive (with a token or not).
+    pub(crate) fn worker_threads(&self) -> usize {
+        self.threads.load(Ordering::SeqCst)
+    }
+
+    /// Threads of the runtime: workers alive, and helpers.
     pub(crate) fn runtime_threads(&self) -> usize {
-        self.started_count.load(Ordering::Acquire) + self.helper_threads
+        self.worker_threads() + self.helper_threads
     }
 
     /// Whether any queue others can see holds work.
@@ -483,7 +762,10 @@ impl Runtime {
             return true;
         }
         let started = self.started_count.load(Ordering::Acquire);
-        (0..started).any(|i| !self.shared(i).stealer.is_empty())
+        (0..started).any(|i| {
+            let shared = self.shared(i);
+            !shared.stealer.is_empty() || shared.stranded_runnext()
+        })
     }
 
     /// A timer was added with deadline `when`: make sure an idle worker will
@@ -496,20 +778,34 @@ impl Runtime {
         }
         if self.watcher.load(Ordering::SeqCst) {
             // The watcher sleeps too long: wake it to recompute.
-            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            for &i in idle.iter() {
-                self.poke(i);
-            }
+            self.poke_all_idle();
         } else if self.nidle.load(Ordering::Relaxed) > 0 {
             self.poke_idle();
         }
     }
 
     /// Unparks a worker's thread without handing it work: it re-reads the
-    /// timers (if idle) or GOMAXPROCS (if retired) and sleeps again.
+    /// timers and its token, and sleeps again.
     fn poke(&self, index: usize) {
-        if let Some(thread) = self.shared(index).thread.get() {
-            thread.unpark();
+        self.unpark_thread(index);
+    }
+
+    /// After GOMAXPROCS shrank: waits until no more workers hold a token
+    /// than it allows. Idle ones are poked to give theirs back; a busy one
+    /// does when its goroutine switches out, or the monitor revokes it
+    /// within [`FORCE_RETAKE`] (goro cannot stop the world as Go does).
+    fn settle_tokens(&self) {
+        while self.holders.load(Ordering::Acquire) > self.nprocs.load(Ordering::Acquire) {
+            self.poke_all_idle();
+            crate::goroutine::yield_now();
+        }
+    }
+
+    /// Pokes every idle worker (see [`Runtime::poke`]).
+    fn poke_all_idle(&self) {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        for &i in idle.iter() {
+            self.poke(i);
         }
     }
 
@@ -546,6 +842,106 @@ impl Runtime {
         fired
     }
 
+    /// A worker left its idle sleep: the monitor must watch it again.
+    pub(crate) fn worker_woke(&self) {
+        self.wake_sysmon();
+    }
+
+    /// A goroutine entered a blocking call: the monitor must watch it.
+    fn blocking_entered(&self) {
+        self.wake_sysmon();
+    }
+
+    /// Wakes the monitor if it sleeps until a worker needs watching.
+    fn wake_sysmon(&self) {
+        if self.sysmon_sleeping.load(Ordering::SeqCst)
+            && self.sysmon_sleeping.swap(false, Ordering::SeqCst)
+        {
+            if let Some(thread) = self.sysmon.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// The monitor: sleeps until some worker runs a goroutine (the other
+    /// side of [`Runtime::wake_sysmon`]; `SeqCst` on the flag and on the
+    /// idle counts, so one of the two sees the other).
+    pub(crate) fn sysmon_sleep(&self) {
+        let _ = self.sysmon.set(std::thread::current());
+        self.sysmon_sleeping.store(true, Ordering::SeqCst);
+        while self.sysmon_sleeping.load(Ordering::SeqCst) && self.no_worker_busy() {
+            std::thread::park();
+        }
+        self.sysmon_sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// The monitor's round: takes the token of every worker that has run
+    /// one goroutine for [`FORCE_RETAKE`], or sat in a blocking call for a
+    /// round while work waits (or for [`FORCE_RETAKE`] in any case: Go's
+    /// `retake`). Returns how many it took.
+    pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
+        let started = self.started_count.load(Ordering::Acquire);
+        samples.resize(
+            started,
+            Sample {
+                status: SCHEDULING,
+                since: now,
+            },
+        );
+        let mut taken = 0;
+        for (index, sample) in samples.iter_mut().enumerate() {
+            let shared = self.shared(index);
+            let status = shared.status.load(Ordering::Relaxed);
+            if status != sample.status || !shared.active.load(Ordering::Relaxed) {
+                *sample = Sample { status, since: now };
+                continue;
+            }
+            let stuck_for = now.saturating_duration_since(sample.since);
+            let retake = match status & ((1 << PHASE_BITS) - 1) {
+                RUNNING => stuck_for >= FORCE_RETAKE,
+                BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
+                _ => false,
+            };
+            if retake && self.revoke(shared) {
+                taken += 1;
+            }
+        }
+        taken
+    }
+
+    /// Whether work would wait for a worker stuck in a blocking call: its
+    /// queue holds goroutines, or no other worker is idle or searching.
+    fn work_waits_on(&self, shared: &Shared) -> bool {
+        !shared.stealer.is_empty()
+            || self.nidle.load(Ordering::SeqCst) + self.searching.load(Ordering::SeqCst) == 0
+    }
+
+    /// Takes a stuck worker's token and, if work is waiting, gives it to
+    /// another thread. False if already taken.
+    fn revoke(&'static self, shared: &Shared) -> bool {
+        if shared
+            .revoked
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.revoked_running.fetch_add(1, Ordering::SeqCst);
+        self.holders.fetch_sub(1, Ordering::AcqRel);
+        if self.has_visible_work() {
+            self.grant_token();
+        }
+        true
+    }
+
+    /// Fires due timers if nobody else did (the monitor's backstop, for
+    /// when every worker is stuck in one goroutine).
+    pub(crate) fn fire_overdue_timers(&self) {
+        if self.earliest_timer() <= crate::inspect::tick_clock() {
+            self.fire_all_timers();
+        }
+    }
+
     /// Releases the deep pages of every cached stack.
     pub(crate) fn trim_stacks(&self) {
         let started = self.started_count.load(Ordering::Acquire);
@@ -560,15 +956,20 @@ impl Runtime {
 }
 
 impl Worker {
+    /// Schedules while this worker holds a token; without one, waits in
+    /// the pool. Returns when the thread has waited there [`POOL_IDLE`].
     fn run_loop(&self) {
         loop {
-            if self.index >= self.rt.nprocs.load(Ordering::Relaxed) {
-                self.retire();
+            if !self.keep_token() {
+                self.give_up_work();
+                if !self.wait_in_pool() {
+                    return;
+                }
                 continue;
             }
             match self.find_work().or_else(|| self.spin_for_work()) {
-                Some(g) if self.index >= self.rt.nprocs.load(Ordering::Relaxed) => {
-                    // GOMAXPROCS shrank while we looked: not ours to run.
+                Some(g) if !self.keep_token() => {
+                    // Our token went while we looked: not ours to run.
                     self.rt.injector.push(g);
                 }
                 Some(g) => {
@@ -580,12 +981,92 @@ impl Worker {
         }
     }
 
+    /// Whether this worker still holds its token. It loses it when the
+    /// monitor revoked it (then it takes a free one if there is one), or
+    /// when GOMAXPROCS shrank below the number of holders.
+    fn keep_token(&self) -> bool {
+        let rt = self.rt;
+        if self.shared.revoked.load(Ordering::Acquire) {
+            if self.reclaim_token() {
+                return true;
+            }
+            self.clear_revocation();
+            return false;
+        }
+        let mut held = rt.holders.load(Ordering::Relaxed);
+        while held > rt.nprocs.load(Ordering::Relaxed) {
+            match rt.holders.compare_exchange_weak(
+                held,
+                held - 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return false,
+                Err(now) => held = now,
+            }
+        }
+        true
+    }
+
+    /// After a revocation: takes a free token if there is one.
+    fn reclaim_token(&self) -> bool {
+        if !self.rt.take_free_token() {
+            return false;
+        }
+        self.clear_revocation();
+        true
+    }
+
+    /// The revocation has been dealt with: this worker schedules again, or
+    /// goes to the pool.
+    fn clear_revocation(&self) {
+        self.shared.revoked.store(false, Ordering::Relaxed);
+        self.rt.revoked_running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The running goroutine enters a blocking call: whatever it woke must
+    /// not wait behind the call, so `runnext` joins the queue others steal
+    /// from, and an idle worker is told there is work.
+    fn enter_blocking(&self) {
+        if let Some(g) = self.shared.runnext.take() {
+            self.queue.push(g);
+        }
+        self.set_phase(BLOCKING);
+        if !self.queue.is_empty() {
+            self.rt.notify_work();
+        }
+        self.rt.blocking_entered();
+    }
+
+    /// The blocking call entered on worker `entered_on` returned. If the
+    /// monitor took our token meanwhile and none is free, the goroutine
+    /// yields: `run` then queues it globally, for a worker with a token.
+    fn leave_blocking(&self, entered_on: usize) {
+        if entered_on == self.index {
+            self.set_phase(RUNNING);
+        }
+        if self.shared.revoked.load(Ordering::Acquire) && !self.reclaim_token() {
+            crate::goroutine::yield_now();
+        }
+    }
+
     /// Runs `g` until it switches out, then files it where it belongs.
     fn run(&self, g: GRef) {
         let stats = &self.shared().stats;
         WorkerStats::bump(&stats.switches);
+        let runs = self.runs.get() + 1;
+        self.runs.set(runs);
+        self.set_phase(RUNNING);
         // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
-        match unsafe { g.resume(self) } {
+        let outcome = unsafe { g.resume(self) };
+        self.set_phase(SCHEDULING);
+        match outcome {
+            Outcome::Yielded if self.shared.revoked.load(Ordering::Acquire) => {
+                // Left a blocking call without a token: the goroutine waits
+                // for a worker that has one (Go's exitsyscall slow path).
+                self.rt.injector.push(g);
+                self.rt.notify_work();
+            }
             Outcome::Yielded => {
                 // No new work appeared, so nobody needs waking: whatever
                 // else is queued woke a worker when it was queued.
@@ -606,7 +1087,7 @@ impl Worker {
                         .unwrap_or_else(|p| p.into_inner())
                         .put(stack);
                 }
-                self.rt.goroutine_finished(self.index);
+                self.rt.goroutine_finished(shard_of(self.index));
                 self.release(g);
             }
         }
@@ -616,6 +1097,13 @@ impl Worker {
         self.shared
     }
 
+    /// Publishes what this thread does, for the monitor (a plain store:
+    /// only this thread writes it, and the monitor tolerates a stale view).
+    fn set_phase(&self, phase: u64) {
+        let status = (self.runs.get() << PHASE_BITS) | phase;
+        self.shared.status.store(status, Ordering::Relaxed);
+    }
+
     /// Drops our reference to a finished goroutine. If it was allocated on
     /// another worker, the reference goes back there instead: if ours is the
     /// last one, freeing it here would make the C allocator take the other
@@ -623,10 +1111,13 @@ impl Worker {
     /// allocations (the bottleneck of spawn-heavy programs).
     fn release(&self, g: GRef) {
         let home = g.home();
-        // Only to an active worker: a retired one does not schedule, so it
-        // would not free what it is handed until GOMAXPROCS grows again.
-        if home != self.index && home < self.rt.nprocs.load(Ordering::Relaxed) {
-            self.rt.shared(home).returned.push(g);
+        // Only to an active worker: a pooled one does not schedule, so it
+        // would not free what it is handed until it gets a token again.
+        if home != self.index && home != NO_HOME {
+            let shared = self.rt.shared(home);
+            if shared.active.load(Ordering::Relaxed) {
+                shared.returned.push(g);
+            }
         }
     }
 
@@ -662,7 +1153,7 @@ impl Worker {
             self.rt.notify_work();
             return;
         }
-        if let Some(old) = self.runnext.replace(Some(g)) {
+        if let Some(old) = self.shared.runnext.replace(Some(g)) {
             self.queue.push(old);
             self.rt.notify_work();
         }
@@ -704,7 +1195,7 @@ impl Worker {
         // `take_runnext` may have passed over runnext for fairness, and a
         // thief may have emptied the queue since: then runnext it is, or
         // it would be stranded there while this worker sleeps.
-        self.take_queued().or_else(|| self.runnext.take())
+        self.take_queued().or_else(|| self.shared.runnext.take())
     }
 
     /// The next goroutine from the local queue, the global queue, or another
@@ -731,7 +1222,7 @@ impl Worker {
             self.runnext_streak.set(0);
             return None;
         }
-        let g = self.runnext.take()?;
+        let g = self.shared.runnext.take()?;
         self.runnext_streak.set(streak + 1);
         Some(g)
     }
@@ -774,9 +1265,19 @@ impl Worker {
                 }
             }
             if !retry {
-                return None;
+                return self.steal_stranded_runnext(started);
             }
         }
+    }
+
+    /// Takes the `runnext` of a worker whose token the monitor revoked: it
+    /// is stuck in one goroutine, and would not run it before that ends.
+    fn steal_stranded_runnext(&self, started: usize) -> Option<GRef> {
+        (0..started)
+            .filter(|&i| i != self.index)
+            .map(|i| self.rt.shared(i))
+            .filter(|s| s.revoked.load(Ordering::Relaxed))
+            .find_map(|s| s.runnext.take())
     }
 
     fn next_random(&self) -> u64 {
@@ -831,10 +1332,19 @@ impl Worker {
             Some(pos) => {
                 idle.swap_remove(pos);
                 self.rt.nidle.fetch_sub(1, Ordering::SeqCst);
+                drop(idle);
+                self.rt.worker_woke();
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether a sleeping worker must go back to its loop to give up its
+    /// token: the monitor revoked it, or GOMAXPROCS shrank.
+    fn token_in_doubt(&self) -> bool {
+        self.shared.revoked.load(Ordering::Relaxed)
+            || self.rt.holders.load(Ordering::Relaxed) > self.rt.nprocs.load(Ordering::Relaxed)
     }
 
     /// Blocks the thread until a waker sets our flag. Meanwhile: if we are
@@ -846,6 +1356,10 @@ impl Worker {
         loop {
             if shared.wake.swap(false, Ordering::Acquire) {
                 self.searching.set(true);
+                self.rt.worker_woke();
+                return;
+            }
+            if self.token_in_doubt() && self.leave_idle_list() {
                 return;
             }
             let watching = self
@@ -893,11 +1407,11 @@ impl Worker {
         when.min(self.rt.earliest_timer())
     }
 
-    /// GOMAXPROCS shrank below our index: hand our work to the others and
-    /// sleep until it grows again.
-    fn retire(&self) {
+    /// Without a token: hands this worker's goroutines to the others.
+    fn give_up_work(&self) {
+        self.shared.active.store(false, Ordering::Relaxed);
         self.free_returned(usize::MAX);
-        if let Some(g) = self.runnext.take() {
+        if let Some(g) = self.shared.runnext.take() {
             self.rt.injector.push(g);
         }
         while let Some(g) = self.queue.pop() {
@@ -905,13 +1419,47 @@ impl Worker {
         }
         self.stop_searching();
         self.rt.notify_work();
-        let shared = self.shared();
-        while self.index >= self.rt.nprocs.load(Ordering::Acquire) {
-            shared.wake.swap(false, Ordering::Acquire);
-            if self.index < self.rt.nprocs.load(Ordering::Acquire) {
-                break;
+    }
+
+    /// Waits in the pool until granted a token (true), or for [`POOL_IDLE`]
+    /// (false: the thread is not needed and exits).
+    fn wait_in_pool(&self) -> bool {
+        let shared = self.shared;
+        {
+            let mut pool = self.rt.pool.lock().unwrap_or_else(|p| p.into_inner());
+            pool.push(self.index);
+            self.rt.npooled.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut deadline = Some(Instant::now() + POOL_IDLE);
+        loop {
+            if shared.granted.swap(false, Ordering::Acquire) {
+                shared.active.store(true, Ordering::Relaxed);
+                return true;
             }
-            std::thread::park();
+            match deadline {
+                Some(at) if Instant::now() >= at => {
+                    if self.leave_pool() {
+                        return false;
+                    }
+                    // A granter took us off the list: its grant is coming.
+                    deadline = None;
+                }
+                Some(at) => std::thread::park_timeout(at - Instant::now()),
+                None => std::thread::park(),
+            }
+        }
+    }
+
+    /// Takes this worker off the pool list; false if a granter already did.
+    fn leave_pool(&self) -> bool {
+        let mut pool = self.rt.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.iter().position(|&i| i == self.index) {
+            Some(pos) => {
+                pool.swap_remove(pos);
+                self.rt.npooled.fetch_sub(1, Ordering::SeqCst);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -954,12 +1502,61 @@ pub(crate) fn spawn(g: GRef) {
     rt.notify_work();
 }
 
-/// Marks the current worker as inside a blocking call until dropped.
-pub(crate) struct BlockingGuard;
+/// The counting and listing shard of worker `index` (or of [`NO_HOME`]):
+/// workers share the `MAX_PROCS` worker shards, plain threads have the last.
+pub(crate) fn shard_of(index: usize) -> usize {
+    if index == NO_HOME {
+        MAX_PROCS
+    } else {
+        index % MAX_PROCS
+    }
+}
 
-/// Enters a blocking call (see `blocking`).
-pub(crate) fn enter_blocking() -> BlockingGuard {
-    BlockingGuard
+/// A blocking call in progress, entered on worker `index`; see
+/// [`enter_blocking`].
+pub(crate) struct BlockingGuard {
+    index: usize,
+}
+
+/// Marks the current worker as blocked in a call (Go's `entersyscall`)
+/// until the guard drops; `None` on a plain thread.
+pub(crate) fn enter_blocking() -> Option<BlockingGuard> {
+    let w = current_worker();
+    if w.is_null() {
+        return None;
+    }
+    // SAFETY: WORKER points at the live Worker of this thread.
+    let w = unsafe { &*w };
+    w.enter_blocking();
+    Some(BlockingGuard { index: w.index })
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        // The call may have parked the goroutine, which then came back on
+        // another worker: look the worker up again.
+        let w = current_worker();
+        if !w.is_null() {
+            // SAFETY: WORKER points at the live Worker of this thread.
+            unsafe { (*w).leave_blocking(self.index) };
+        }
+    }
+}
+
+/// Sets the most OS threads that may run goroutines at once (Go's
+/// `debug.SetMaxThreads`; default and ceiling 10,000) and returns the
+/// previous limit. Threads beyond GOMAXPROCS start only while goroutines
+/// are stuck in blocking calls or long runs; a program that needs more
+/// than the limit stops with "fatal error: thread exhaustion", as Go's does.
+///
+/// ```
+/// let old = goro::set_max_threads(5_000);
+/// assert_eq!(goro::set_max_threads(old), 5_000);
+/// ```
+pub fn set_max_threads(n: usize) -> usize {
+    let rt = runtime();
+    rt.max_threads
+        .swap(n.clamp(1, MAX_THREADS), Ordering::Relaxed)
 }
 
 /// Number of goroutines that exist (spawned and not finished), as Go's
@@ -984,9 +1581,10 @@ pub fn gomaxprocs() -> usize {
 }
 
 /// Sets GOMAXPROCS to `n` (clamped to `1..=1024`) and returns the previous
-/// value. Takes effect live: new workers start at once, and surplus workers
-/// hand their queues over and sleep after their current goroutine switches
-/// out.
+/// value. Takes effect live: new workers start at once; when it shrinks,
+/// surplus workers hand their queues over, and the call returns once they
+/// have (a worker busy in one goroutine does so when it switches out, or
+/// after 10 ms, when the monitor takes its token).
 ///
 /// ```
 /// let old = goro::set_gomaxprocs(1);
@@ -995,14 +1593,13 @@ pub fn gomaxprocs() -> usize {
 /// ```
 pub fn set_gomaxprocs(n: usize) -> usize {
     let rt = runtime();
+    rt.ensure_started();
     let n = n.clamp(1, MAX_PROCS);
     let old = rt.nprocs.swap(n, Ordering::AcqRel);
     if n > old {
-        let started = rt.started_count.load(Ordering::Acquire);
-        for i in old..n.min(started) {
-            rt.poke(i);
-        }
-        rt.ensure_started();
+        rt.grant_tokens();
+    } else {
+        rt.settle_tokens();
     }
     old
 }

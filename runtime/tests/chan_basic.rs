@@ -75,10 +75,11 @@ fn waiters_are_served_fifo() {
         let receivers: Vec<_> = (0..10)
             .map(|_| {
                 let r = r.clone();
-                go!(move || r.recv().unwrap())
+                let h = go!(move || r.recv().unwrap());
+                util::wait_until_parked(h.id(), "chan receive");
+                h
             })
             .collect();
-        goro::yield_now();
         for v in 0..10 {
             s.send(v).unwrap();
         }
@@ -90,10 +91,11 @@ fn waiters_are_served_fifo() {
         let senders: Vec<_> = (0..10)
             .map(|i| {
                 let s = s.clone();
-                go!(move || s.send(i).unwrap())
+                let h = go!(move || s.send(i).unwrap());
+                util::wait_until_parked(h.id(), "chan send");
+                h
             })
             .collect();
-        goro::yield_now();
         let got: Vec<usize> = (0..11).map(|_| r.recv().unwrap()).collect();
         senders.into_iter().for_each(|h| h.join().unwrap());
         assert_eq!(got, [100, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -92,3 +92,12 @@ impl<T> ThreadHandle<T> {
         self.0.recv().expect("the thread reports")
     }
 }
+
+/// Yields until goroutine `id` is parked in `state` (Go's words, as
+/// `goro::dump` gives them): so a test can order its goroutines' waits
+/// without assuming how the scheduler interleaves them.
+pub fn wait_until_parked(id: goro::GoroutineId, state: &str) {
+    while !goro::dump().iter().any(|g| g.id == id && g.state == state) {
+        goro::yield_now();
+    }
+}

@@ -1,0 +1,59 @@
+//! sysmon: the monitor thread (Go's `sysmon`).
+//!
+//! Goroutines are not preempted: a goroutine that blocks its thread (a
+//! call wrapped in [`crate::blocking`], an unannotated `std::thread::sleep`
+//! or blocking read, a long CPU loop) keeps its worker. The monitor makes
+//! sure the rest still run: each round it samples every worker's status
+//! word (goroutines run, and what the thread does now), and a worker seen
+//! in the same goroutine for 10 ms, or in a blocking call for a round while
+//! work waits, loses its token; the token goes to a pooled or new thread
+//! (see the scheduler's "Tokens"). It also fires timers nobody fired.
+//!
+//! # Rhythm
+//! As Go's: rounds every 20 µs while it finds something to do, doubling
+//! after 50 quiet rounds up to 10 ms. When no worker runs a goroutine it
+//! sleeps until one does (`Runtime::wake_sysmon`), so an idle program uses
+//! no CPU.
+
+use crate::scheduler::{Runtime, Sample};
+use std::time::{Duration, Instant};
+
+/// The shortest and longest pause between rounds.
+const MIN_DELAY: Duration = Duration::from_micros(20);
+const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Quiet rounds before the pause starts doubling.
+const QUIET_ROUNDS: u32 = 50;
+
+/// Starts the monitor thread.
+pub(crate) fn start(rt: &'static Runtime) {
+    let started = std::thread::Builder::new()
+        .name("goro-sysmon".into())
+        .spawn(move || run(rt));
+    if let Err(e) = started {
+        // Without it, a stuck goroutine stalls its worker's queue.
+        eprintln!("fatal error: goro cannot start its monitor thread: {e}");
+        std::process::abort();
+    }
+}
+
+fn run(rt: &'static Runtime) {
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut delay = MIN_DELAY;
+    let mut quiet = 0;
+    loop {
+        if quiet > QUIET_ROUNDS && rt.no_worker_busy() {
+            rt.sysmon_sleep();
+            (delay, quiet) = (MIN_DELAY, 0);
+        }
+        std::thread::park_timeout(delay);
+        rt.fire_overdue_timers();
+        if rt.retake(&mut samples, Instant::now()) > 0 {
+            (delay, quiet) = (MIN_DELAY, 0);
+        } else {
+            quiet += 1;
+            if quiet > QUIET_ROUNDS {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+    }
+}
