@@ -25,6 +25,7 @@
 //!   crossbeam-channel's names; [`sync`], [`time`] and [`context`] are Go's
 //!   packages of the same names; [`goroutine_local!`] replaces
 //!   `thread_local!` inside goroutines.
+//! - [`fs`] is `std::fs` whose file I/O never stalls a worker thread.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!
@@ -43,6 +44,7 @@ extern crate self as goro;
 mod blocking;
 pub mod chan;
 pub mod context;
+pub mod fs;
 mod goroutine;
 mod inspect;
 pub mod local;
