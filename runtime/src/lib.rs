@@ -25,6 +25,8 @@
 //!   crossbeam-channel's names; [`sync`], [`time`] and [`context`] are Go's
 //!   packages of the same names; [`goroutine_local!`] replaces
 //!   `thread_local!` inside goroutines.
+//! - [`net`] is std's TCP sockets on Go's netpoller: a
+//!   goroutine waiting for a socket parks, and its thread runs others.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!
@@ -43,9 +45,12 @@ extern crate self as goro;
 mod blocking;
 pub mod chan;
 pub mod context;
+mod epoll;
 mod goroutine;
 mod inspect;
 pub mod local;
+pub mod net;
+mod netpoll;
 mod panic;
 mod park;
 mod procs;
