@@ -7,7 +7,7 @@
 mod common;
 
 use common::with_procs;
-use goro::net::{Shutdown, TcpListener, TcpStream};
+use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use goro::{GoroutineId, JoinHandle};
 use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
@@ -290,6 +290,49 @@ fn plain_threads_and_goroutines_talk_both_ways() {
             server.join().unwrap(),
             (0..500).map(|i| format!("1:{i}\n").len() as u64).sum()
         );
+    });
+}
+
+#[test]
+fn udp_ping_pong_counts_every_round() {
+    const ROUNDS: u32 = 500;
+    at_1_and_4(|| {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a_addr = a.local_addr().unwrap();
+        b.connect(a_addr).unwrap();
+        let ponger = goro::spawn(move || {
+            let mut buf = [0; 4];
+            for round in 0..ROUNDS {
+                let (n, from) = a.recv_from(&mut buf).unwrap();
+                assert_eq!(u32::from_le_bytes(buf[..n].try_into().unwrap()), round);
+                a.send_to(&(round + 1).to_le_bytes(), from).unwrap();
+            }
+        });
+        let pinger = goro::spawn(move || {
+            let mut buf = [0; 4];
+            for round in 0..ROUNDS {
+                b.send(&round.to_le_bytes()).unwrap();
+                let n = b.recv(&mut buf).unwrap();
+                assert_eq!(u32::from_le_bytes(buf[..n].try_into().unwrap()), round + 1);
+            }
+        });
+        pinger.join().unwrap();
+        ponger.join().unwrap();
+    });
+}
+
+#[test]
+fn a_udp_receive_times_out_with_would_block() {
+    at_1_and_4(|| {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let err = goro::spawn(move || socket.recv_from(&mut [0; 8]).unwrap_err())
+            .join()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
     });
 }
 

@@ -1,7 +1,7 @@
-//! Sockets for goroutines: std's TCP sockets on Go's netpoller.
+//! Sockets for goroutines: std's TCP and UDP sockets on Go's netpoller.
 //!
-//! [`TcpListener`] and [`TcpStream`] have the API of their `std`
-//! namesakes. Inside a goroutine,
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have the API of their
+//! `std` namesakes. Inside a goroutine,
 //! a call that would block parks the goroutine (`IO wait` in [`dump`]) and
 //! its worker thread runs other goroutines until the socket is ready; one
 //! worker serves any number of waiting connections. On a plain OS thread
@@ -120,9 +120,11 @@ macro_rules! conversions {
 use conversions;
 
 mod tcp;
+mod udp;
 
 pub use std::net::Shutdown;
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
 
 use crate::epoll::Interest;
 use crate::netpoll::{self, Registration};
