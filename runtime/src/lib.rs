@@ -25,7 +25,7 @@
 //!   crossbeam-channel's names; [`sync`], [`time`] and [`context`] are Go's
 //!   packages of the same names; [`goroutine_local!`] replaces
 //!   `thread_local!` inside goroutines.
-//! - [`net`] is std's TCP and UDP sockets on Go's netpoller: a
+//! - [`net`] is std's TCP, UDP and Unix sockets on Go's netpoller: a
 //!   goroutine waiting for a socket parks, and its thread runs others.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.

@@ -7,7 +7,7 @@
 mod common;
 
 use common::with_procs;
-use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use goro::{GoroutineId, JoinHandle};
 use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
@@ -333,6 +333,55 @@ fn a_udp_receive_times_out_with_would_block() {
             .join()
             .unwrap();
         assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    });
+}
+
+#[test]
+fn unix_streams_echo() {
+    const CLIENTS: usize = 20;
+    const MESSAGES: usize = 100;
+    at_1_and_4(|| {
+        let path = std::env::temp_dir().join(format!(
+            "goro-net-test-{}-{}.sock",
+            std::process::id(),
+            goro::gomaxprocs()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = goro::spawn(move || {
+            let conns: Vec<_> = listener
+                .incoming()
+                .take(CLIENTS)
+                .map(|conn| {
+                    let conn = conn.unwrap();
+                    goro::spawn(move || {
+                        let (mut from, mut to) = (&conn, &conn);
+                        io::copy(&mut from, &mut to).unwrap();
+                    })
+                })
+                .collect();
+            conns.into_iter().for_each(|c| c.join().unwrap());
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|id| {
+                let path = path.clone();
+                goro::spawn(move || {
+                    let conn = UnixStream::connect(&path).unwrap();
+                    let mut lines = BufReader::new(&conn).lines();
+                    for seq in 0..MESSAGES {
+                        (&conn)
+                            .write_all(format!("{id}:{seq}\n").as_bytes())
+                            .unwrap();
+                        assert_eq!(lines.next().unwrap().unwrap(), format!("{id}:{seq}"));
+                    }
+                    conn.shutdown(Shutdown::Write).unwrap();
+                    assert!(lines.next().is_none());
+                })
+            })
+            .collect();
+        clients.into_iter().for_each(|c| c.join().unwrap());
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
     });
 }
 

@@ -1,7 +1,8 @@
-//! Sockets for goroutines: std's TCP and UDP sockets on Go's netpoller.
+//! Sockets for goroutines: std's TCP, UDP and Unix-domain sockets on Go's
+//! netpoller.
 //!
-//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] have the API of their
-//! `std` namesakes. Inside a goroutine,
+//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`] and
+//! [`UnixStream`] have the API of their `std` namesakes. Inside a goroutine,
 //! a call that would block parks the goroutine (`IO wait` in [`dump`]) and
 //! its worker thread runs other goroutines until the socket is ready; one
 //! worker serves any number of waiting connections. On a plain OS thread
@@ -121,10 +122,12 @@ use conversions;
 
 mod tcp;
 mod udp;
+mod unix;
 
 pub use std::net::Shutdown;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixIncoming, UnixListener, UnixStream};
 
 use crate::epoll::Interest;
 use crate::netpoll::{self, Registration};
