@@ -23,8 +23,9 @@
 //!   soon, and a futex sleep and wake cost far more.
 //! - Once a socket has been registered with the netpoller, one idle worker
 //!   (the *poller*) sleeps in `netpoll::poll` instead of on its parker, and
-//!   wakes with the goroutines whose sockets became ready on its run queue;
-//!   busy workers poll without blocking before they go idle and every 61st
+//!   wakes with the goroutines whose sockets became ready on its run queue
+//!   (another idle worker takes the role over while it runs them); busy
+//!   workers poll without blocking before they go idle and every 61st
 //!   round.
 //! - A finished goroutine's memory is handed back to the worker that
 //!   allocated it (its `returned` queue), which frees it as it schedules or
@@ -939,10 +940,15 @@ impl Worker {
                     return;
                 }
             }
-            if polled > 0 && self.leave_idle_list() {
-                // Sockets woke goroutines into our runnext and queue: run
-                // them.
-                return;
+            if polled > 0 {
+                // Sockets woke goroutines into our runnext and queue: we
+                // leave to run them, so another idle worker takes over the
+                // poller's role (else sockets wait while they run).
+                let left = self.leave_idle_list();
+                self.rt.poke_idle();
+                if left {
+                    return;
+                }
             }
         }
     }

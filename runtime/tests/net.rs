@@ -13,8 +13,9 @@ use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `body` at GOMAXPROCS 1 and 4.
 fn at_1_and_4(body: impl Fn()) {
@@ -152,6 +153,61 @@ fn one_worker_serves_hundreds_of_parked_sockets() {
             assert_eq!(echo[0], i as u8);
         }
     });
+}
+
+/// A goroutine that computes without yielding holds its worker; sockets
+/// must still be served by the others. Not at GOMAXPROCS 1, where such a
+/// goroutine holds the only worker (goroutines are not preempted).
+#[test]
+fn sockets_are_served_while_a_goroutine_holds_its_worker() {
+    for procs in [2, 4] {
+        with_procs(procs, || {
+            let (first, first_peer) = tcp_pair();
+            let (second, second_peer) = tcp_pair();
+            let spinning = Arc::new(AtomicBool::new(false));
+            let done = Arc::new(AtomicBool::new(false));
+            let spinner = {
+                let (spinning, done) = (spinning.clone(), done.clone());
+                goro::spawn(move || {
+                    (&first).read_exact(&mut [0]).unwrap();
+                    spinning.store(true, Ordering::Release);
+                    while !done.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                })
+            };
+            let waiter = {
+                let done = done.clone();
+                goro::spawn(move || {
+                    (&second).read_exact(&mut [0]).unwrap();
+                    done.store(true, Ordering::Release);
+                })
+            };
+            until_io_wait(spinner.id());
+            until_io_wait(waiter.id());
+            // Not synchronisation: lets the idle workers pass the 10 ms after
+            // which they release stack memory and stop waking up, so that
+            // only a worker blocked in the poller can notice the socket.
+            std::thread::sleep(Duration::from_millis(50));
+            // The worker that polls runs the spinner from now on...
+            (&first_peer).write_all(&[1]).unwrap();
+            while !spinning.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            // ...so another must see this.
+            (&second_peer).write_all(&[2]).unwrap();
+            let start = Instant::now();
+            while !waiter.is_finished() {
+                if start.elapsed() > Duration::from_secs(20) {
+                    done.store(true, Ordering::Release);
+                    panic!("a socket was not served in 20 s while a goroutine held its worker");
+                }
+                std::thread::yield_now();
+            }
+            waiter.join().unwrap();
+            spinner.join().unwrap();
+        });
+    }
 }
 
 /// A read with a timeout and no data fails with `WouldBlock`; data sent
