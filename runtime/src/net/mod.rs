@@ -74,7 +74,9 @@ macro_rules! conversions {
         }
 
         impl From<$goro> for $std {
-            /// Gives the socket back to std, in blocking mode.
+            /// Gives the socket back to std, in blocking mode. Clones made
+            /// with `try_clone` share the mode: their calls then block their
+            /// thread (with the same timeouts) until they are dropped.
             fn from(socket: $goro) -> $std {
                 socket.inner.into_std()
             }
