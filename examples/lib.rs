@@ -1,3 +1,5 @@
 //! goro's runnable examples live beside this file; run one with
-//! `cargo run --release --example NAME`. This library is empty: it only
-//! gives the examples a package.
+//! `cargo run --release --example NAME`. This library holds what several
+//! examples share: a small HTTP/1.1 server ([`http`]).
+
+pub mod http;

@@ -16,9 +16,10 @@
 //!
 //! # Deadlock
 //! Go's rule, made safe for a library: when the last active worker goes
-//! idle, no timer is pending, and every OS thread of the process other than
-//! the workers is blocked *indefinitely* in a goro primitive (so nothing
-//! outside goro can ever wake anything), nothing can ever run again. The
+//! idle, no timer is pending, no goroutine waits for a socket, and every OS
+//! thread of the process other than the workers is blocked *indefinitely*
+//! in a goro primitive (so nothing outside goro can ever wake anything),
+//! nothing can ever run again. The
 //! detector checks twice, 20 ms apart, and only reports if no thread
 //! parked or was woken in between (an epoch counter), so a wakeup in flight
 //! is never mistaken for a deadlock. A program that is merely slow, or waits
@@ -68,6 +69,8 @@ pub(crate) enum WaitReason {
     Once,
     /// `Barrier::wait`.
     Barrier,
+    /// A socket call waiting for the netpoller.
+    IoWait,
 }
 
 impl WaitReason {
@@ -88,11 +91,12 @@ impl WaitReason {
             WaitReason::Semaphore => "semaphore.Acquire",
             WaitReason::Once => "sync.Once.Do",
             WaitReason::Barrier => "sync.Barrier.Wait",
+            WaitReason::IoWait => "IO wait",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 14] = [
+        const ALL: [WaitReason; 15] = [
             WaitReason::Running,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -107,6 +111,7 @@ impl WaitReason {
             WaitReason::Semaphore,
             WaitReason::Once,
             WaitReason::Barrier,
+            WaitReason::IoWait,
         ];
         ALL.get(usize::from(v))
             .copied()
@@ -302,7 +307,7 @@ mod tests {
 
     #[test]
     fn every_reason_round_trips_through_its_byte() {
-        for v in 0..=13u8 {
+        for v in 0..=14u8 {
             assert_eq!(WaitReason::from_u8(v) as u8, v);
         }
     }

@@ -25,7 +25,10 @@
 //!   crossbeam-channel's names; [`sync`], [`time`] and [`context`] are Go's
 //!   packages of the same names; [`goroutine_local!`] replaces
 //!   `thread_local!` inside goroutines.
-//! - [`fs`] is `std::fs` whose file I/O never stalls a worker thread.
+//! - [`net`] is std's TCP, UDP and Unix sockets on Go's netpoller: a
+//!   goroutine waiting for a socket parks, and its thread runs others;
+//!   [`fs`] is `std::fs` whose file I/O never stalls a worker thread, and
+//!   [`blocking`] runs any blocking call that way.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!
@@ -44,10 +47,13 @@ extern crate self as goro;
 mod blocking;
 pub mod chan;
 pub mod context;
+mod epoll;
 pub mod fs;
 mod goroutine;
 mod inspect;
 pub mod local;
+pub mod net;
+mod netpoll;
 mod panic;
 mod park;
 mod procs;

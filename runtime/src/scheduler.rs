@@ -35,6 +35,12 @@
 //! - `runnext` sits behind a small lock, so that the goroutine a stuck
 //!   worker woke last can be taken from it; the owner skips the lock when
 //!   it sees the slot empty.
+//! - Once a socket has been registered with the netpoller, one idle worker
+//!   (the *poller*) sleeps in `netpoll::poll` instead of on its parker, and
+//!   wakes with the goroutines whose sockets became ready on its run queue
+//!   (another idle worker takes the role over while it runs them); busy
+//!   workers poll without blocking before they go idle and every 61st
+//!   round.
 //! - A finished goroutine's memory is handed back to the worker that
 //!   allocated it (its `returned` queue), which frees it as it schedules or
 //!   spawns: freeing on another thread would make the C allocator take that
@@ -193,6 +199,10 @@ pub(crate) struct Runtime {
     /// The monitor thread, and whether it sleeps until a worker wakes.
     sysmon: OnceLock<Thread>,
     sysmon_sleeping: AtomicBool,
+    /// Index + 1 of the idle worker blocked in `netpoll::poll`, or 0. At
+    /// most one worker blocks there; `SeqCst`, paired with the `wake` flags
+    /// (see `Worker::block_in_poller`).
+    poller: AtomicUsize,
 }
 
 /// What the monitor saw of a worker last time it changed.
@@ -404,6 +414,7 @@ impl Runtime {
             check_requested: AtomicBool::new(false),
             sysmon: OnceLock::new(),
             sysmon_sleeping: AtomicBool::new(false),
+            poller: AtomicUsize::new(0),
         }
     }
 
@@ -646,7 +657,13 @@ impl Runtime {
     fn wake_idle(&self) -> bool {
         let index = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let index = idle.pop();
+            // Not the poller while others idle: it stays in epoll_wait.
+            let poller = self.poller.load(Ordering::SeqCst);
+            let index = idle
+                .iter()
+                .rposition(|&i| i + 1 != poller)
+                .or(idle.len().checked_sub(1))
+                .map(|pos| idle.remove(pos));
             if index.is_some() {
                 self.nidle.fetch_sub(1, Ordering::SeqCst);
             }
@@ -662,8 +679,20 @@ impl Runtime {
     }
 
     fn unpark_worker(&self, index: usize) {
-        self.shared(index).wake.store(true, Ordering::Release);
-        self.unpark_thread(index);
+        self.shared(index).wake.store(true, Ordering::SeqCst);
+        self.wake_thread(index);
+    }
+
+    /// Wakes worker `index`'s thread: out of `netpoll::poll` if it is the
+    /// poller, else from its thread parker. The `SeqCst` load of `poller`
+    /// after the caller's store pairs with the poller's store of `poller`
+    /// before it checks `wake` (see `Worker::block_in_poller`).
+    fn wake_thread(&self, index: usize) {
+        if self.poller.load(Ordering::SeqCst) == index + 1 {
+            crate::netpoll::wake_poller();
+        } else {
+            self.unpark_thread(index);
+        }
     }
 
     /// Unparks the thread running slot `index`, if any.
@@ -682,9 +711,13 @@ impl Runtime {
     }
 
     /// Whether nothing runs or can run until something outside the
-    /// scheduler acts: every worker idle, no queued work, no timer.
+    /// scheduler acts: every worker idle, no queued work, no timer, no
+    /// goroutine waiting for I/O.
     pub(crate) fn all_idle(&self) -> bool {
-        self.no_worker_busy() && !self.has_visible_work() && self.earliest_timer() == NEVER
+        self.no_worker_busy()
+            && !self.has_visible_work()
+            && self.earliest_timer() == NEVER
+            && crate::netpoll::waiters() == 0
     }
 
     /// A thread has just blocked on a goro primitive: if every worker is
@@ -787,7 +820,7 @@ impl Runtime {
     /// Unparks a worker's thread without handing it work: it re-reads the
     /// timers and its token, and sleeps again.
     fn poke(&self, index: usize) {
-        self.unpark_thread(index);
+        self.wake_thread(index);
     }
 
     /// After GOMAXPROCS shrank: waits until no more workers hold a token
@@ -840,6 +873,11 @@ impl Runtime {
             fired += timers.fire_due(now);
         }
         fired
+    }
+
+    /// Whether an idle worker is blocked in the network poller.
+    pub(crate) fn poller_blocked(&self) -> bool {
+        self.poller.load(Ordering::Relaxed) != 0
     }
 
     /// A worker left its idle sleep: the monitor must watch it again.
@@ -1184,6 +1222,7 @@ impl Worker {
         if tick % FAIRNESS_TICK == 0 {
             crate::inspect::tick_clock();
             self.rt.fire_all_timers();
+            self.poll_network();
             if let Some(g) = self.steal_from_injector() {
                 return Some(g);
             }
@@ -1195,7 +1234,27 @@ impl Worker {
         // `take_runnext` may have passed over runnext for fairness, and a
         // thief may have emptied the queue since: then runnext it is, or
         // it would be stranded there while this worker sleeps.
-        self.take_queued().or_else(|| self.shared.runnext.take())
+        self.take_queued()
+            .or_else(|| self.shared.runnext.take())
+            .or_else(|| self.take_polled())
+    }
+
+    /// Polls the network without blocking if goroutines wait for I/O and no
+    /// worker is blocked in the poller; returns whether any became runnable
+    /// (on this worker's `runnext` and queue).
+    fn poll_network(&self) -> bool {
+        crate::netpoll::waiters() > 0
+            && self.rt.poller.load(Ordering::Relaxed) == 0
+            && crate::netpoll::poll(Some(Duration::ZERO)) > 0
+    }
+
+    /// Nothing else to run: a goroutine whose socket became ready, if any.
+    fn take_polled(&self) -> Option<GRef> {
+        if self.poll_network() {
+            self.shared.runnext.take().or_else(|| self.queue.pop())
+        } else {
+            None
+        }
     }
 
     /// The next goroutine from the local queue, the global queue, or another
@@ -1354,7 +1413,10 @@ impl Worker {
         let shared = self.shared();
         let mut trim_at = Some(Instant::now() + TRIM_DELAY);
         loop {
-            if shared.wake.swap(false, Ordering::Acquire) {
+            // `SeqCst`: a waker that found us as the poller wrote the
+            // eventfd instead of unparking us; its `wake` store comes before
+            // our `poller` store of 0 in the `SeqCst` order, so this sees it.
+            if shared.wake.swap(false, Ordering::SeqCst) {
                 self.searching.set(true);
                 self.rt.worker_woke();
                 return;
@@ -1362,6 +1424,10 @@ impl Worker {
             if self.token_in_doubt() && self.leave_idle_list() {
                 return;
             }
+            // Taken before the timers are read: whoever adds a timer and
+            // pokes us before this sees no poller and unparks our thread
+            // instead, but then `watch_timers` below sees the timer.
+            let polling = self.become_poller();
             let watching = self
                 .rt
                 .watcher
@@ -1369,11 +1435,16 @@ impl Worker {
                 .is_ok();
             let timer_due = if watching { self.watch_timers() } else { NEVER };
             let wake_at = trim_at.map_or(NEVER, timer::to_nanos).min(timer_due);
-            if wake_at == NEVER {
-                std::thread::park();
+            let polled = if polling {
+                self.block_in_poller(wake_at)
             } else {
-                std::thread::park_timeout(timer::until(wake_at));
-            }
+                if wake_at == NEVER {
+                    std::thread::park();
+                } else {
+                    std::thread::park_timeout(timer::until(wake_at));
+                }
+                0
+            };
             // Goroutines woken now will stamp their next park with this.
             crate::inspect::tick_clock();
             if self.rt.check_requested.swap(false, Ordering::SeqCst) && self.rt.all_idle() {
@@ -1395,7 +1466,47 @@ impl Worker {
                     return;
                 }
             }
+            if polled > 0 {
+                // Sockets woke goroutines into our runnext and queue: we
+                // leave to run them, so another idle worker takes over the
+                // poller's role (else sockets wait while they run).
+                let left = self.leave_idle_list();
+                self.rt.poke_idle();
+                if left {
+                    return;
+                }
+            }
         }
+    }
+
+    /// Takes the poller's role if the netpoller exists and no other worker
+    /// blocks in it.
+    fn become_poller(&self) -> bool {
+        crate::netpoll::initialized()
+            && self
+                .rt
+                .poller
+                .compare_exchange(0, self.index + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// As the poller: blocks in `netpoll::poll` until `wake_at` (unless a
+    /// waker already set our flag), then gives the role up. Returns how many
+    /// goroutines became runnable here.
+    ///
+    /// Dekker pair with [`Runtime::wake_thread`]: we stored `poller` before
+    /// this `SeqCst` load of `wake`; a waker stores `wake` before its
+    /// `SeqCst` load of `poller`. So either we see the flag and do not
+    /// block, or the waker sees us and writes the poller's eventfd (a
+    /// `thread.unpark` would not end `epoll_wait`).
+    fn block_in_poller(&self, wake_at: u64) -> usize {
+        let woken = if self.shared().wake.load(Ordering::SeqCst) {
+            0
+        } else {
+            crate::netpoll::poll((wake_at != NEVER).then(|| timer::until(wake_at)))
+        };
+        self.rt.poller.store(0, Ordering::SeqCst);
+        woken
     }
 
     /// As the timer watcher: publishes and returns the deadline to sleep to.

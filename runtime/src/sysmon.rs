@@ -7,7 +7,9 @@
 //! word (goroutines run, and what the thread does now), and a worker seen
 //! in the same goroutine for 10 ms, or in a blocking call for a round while
 //! work waits, loses its token; the token goes to a pooled or new thread
-//! (see the scheduler's "Tokens"). It also fires timers nobody fired.
+//! (see the scheduler's "Tokens"). It also fires timers nobody fired, and
+//! polls the network when goroutines wait for I/O and nobody has polled
+//! for 10 ms (every worker busy in long runs, none blocked in the poller).
 //!
 //! # Rhythm
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
@@ -23,6 +25,8 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Quiet rounds before the pause starts doubling.
 const QUIET_ROUNDS: u32 = 50;
+/// How long I/O waiters may go unpolled before the monitor polls.
+const NETPOLL_NEGLECT: Duration = Duration::from_millis(10);
 
 /// Starts the monitor thread.
 pub(crate) fn start(rt: &'static Runtime) {
@@ -47,6 +51,7 @@ fn run(rt: &'static Runtime) {
         }
         std::thread::park_timeout(delay);
         rt.fire_overdue_timers();
+        poll_neglected_network(rt);
         if rt.retake(&mut samples, Instant::now()) > 0 {
             (delay, quiet) = (MIN_DELAY, 0);
         } else {
@@ -55,5 +60,17 @@ fn run(rt: &'static Runtime) {
                 delay = (delay * 2).min(MAX_DELAY);
             }
         }
+    }
+}
+
+/// Polls the network without blocking if goroutines wait for I/O, no
+/// worker is blocked in the poller, and nobody polled for
+/// [`NETPOLL_NEGLECT`]. Goroutines it wakes go on the global queue.
+fn poll_neglected_network(rt: &Runtime) {
+    if crate::netpoll::waiters() > 0
+        && !rt.poller_blocked()
+        && crate::netpoll::since_last_poll() >= NETPOLL_NEGLECT.as_nanos() as u64
+    {
+        crate::netpoll::poll(Some(Duration::ZERO));
     }
 }

@@ -1,0 +1,46 @@
+//! A TCP echo server: one goroutine per connection, each a plain blocking
+//! read-and-write loop; thousands of idle connections cost one small stack
+//! each and no thread.
+//!
+//! `cargo run --release --example echo_server [ADDR]` (default
+//! `127.0.0.1:7000`), then `nc 127.0.0.1 7000`.
+//!
+//! ```go
+//! for {
+//!     conn, err := ln.Accept()
+//!     if err != nil { log.Fatal(err) }
+//!     go func(c net.Conn) { io.Copy(c, c); c.Close() }(conn)
+//! }
+//! ```
+
+use goro::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+
+/// Sends back everything it receives, until the client closes.
+fn echo(mut conn: TcpStream) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        conn.write_all(&buf[..n])?;
+    }
+}
+
+#[goro::main]
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7000".into());
+    let listener = TcpListener::bind(&addr)?;
+    eprintln!("echoing on {}", listener.local_addr()?);
+    for conn in listener.incoming() {
+        let conn = conn?;
+        goro::go!(move || {
+            let _ = echo(conn);
+        });
+    }
+    Ok(())
+}

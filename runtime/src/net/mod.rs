@@ -1,0 +1,312 @@
+//! Sockets for goroutines: std's TCP, UDP and Unix-domain sockets on Go's
+//! netpoller.
+//!
+//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`] and
+//! [`UnixStream`] have the API of their `std` namesakes. Inside a goroutine,
+//! a call that would block parks the goroutine (`IO wait` in [`dump`]) and
+//! its worker thread runs other goroutines until the socket is ready; one
+//! worker serves any number of waiting connections. On a plain OS thread
+//! every call behaves as std's does: the thread blocks (in `poll(2)`).
+//!
+//! Read and write timeouts are std's: the socket's `SO_RCVTIMEO` and
+//! `SO_SNDTIMEO`, so clones share them and they survive conversion to and
+//! from std. Each call waits at most that long, then fails with
+//! [`ErrorKind::WouldBlock`](std::io::ErrorKind::WouldBlock), as std's do on
+//! Linux; the socket stays usable.
+//!
+//! Name resolution ([`ToSocketAddrs`]) may wait on DNS, so it runs inside
+//! [`blocking`](crate::blocking).
+//!
+//! ```
+//! use goro::net::{TcpListener, TcpStream};
+//! use std::io::{BufRead, BufReader, Write};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! goro::go!(move || {
+//!     for conn in listener.incoming() {
+//!         let conn = conn.unwrap();
+//!         goro::go!(move || {
+//!             // Echo each line back.
+//!             let mut lines = BufReader::new(&conn);
+//!             let mut line = String::new();
+//!             while lines.read_line(&mut line).unwrap() > 0 {
+//!                 (&conn).write_all(line.as_bytes()).unwrap();
+//!                 line.clear();
+//!             }
+//!         });
+//!     }
+//! });
+//! let reply = goro::go!(move || {
+//!     let mut conn = TcpStream::connect(addr).unwrap();
+//!     conn.write_all(b"hello\n").unwrap();
+//!     let mut reply = String::new();
+//!     BufReader::new(conn).read_line(&mut reply).unwrap();
+//!     reply
+//! });
+//! assert_eq!(reply.join().unwrap(), "hello\n");
+//! ```
+//!
+//! [`dump`]: crate::dump
+//!
+//! # How a call waits
+//! Every call first tries the system call on the non-blocking socket. On
+//! `EAGAIN`, a goroutine registers the socket with the netpoller (once, on
+//! its first wait) and waits for the next readiness event of the direction,
+//! then tries again; a thread waits in `poll(2)`. A goroutine's whole call
+//! holds its direction's turn (Go's `fdMutex`), so at most one goroutine
+//! waits per direction and socket, which the netpoller's no-lost-wakeup
+//! argument needs; threads do not take it.
+
+/// Conversions to and from std, and raw descriptors: a socket from std is
+/// put in non-blocking mode; one given back to std (or as a raw descriptor)
+/// leaves the poller and is put back in blocking mode. `O_NONBLOCK` belongs
+/// to the open socket, so clones made with `try_clone` share it.
+macro_rules! conversions {
+    ($goro:ident, $std:ty) => {
+        impl From<$std> for $goro {
+            /// Takes over a std socket, putting it in non-blocking mode.
+            fn from(socket: $std) -> $goro {
+                $goro {
+                    inner: $crate::net::Evented::from_std(socket),
+                }
+            }
+        }
+
+        impl From<$goro> for $std {
+            /// Gives the socket back to std, in blocking mode. Clones made
+            /// with `try_clone` share the mode: their calls then block their
+            /// thread (with the same timeouts) until they are dropped.
+            fn from(socket: $goro) -> $std {
+                socket.inner.into_std()
+            }
+        }
+
+        impl std::os::fd::AsFd for $goro {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.inner.get())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $goro {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.get())
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $goro {
+            /// The descriptor, in blocking mode, as std's would be.
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                std::os::fd::IntoRawFd::into_raw_fd(<$std>::from(self))
+            }
+        }
+
+        impl std::os::fd::FromRawFd for $goro {
+            /// Takes over a descriptor, putting it in non-blocking mode.
+            ///
+            /// # Safety
+            /// As std's: `fd` must be an open socket of the right kind that
+            /// the caller owns and hands over.
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $goro {
+                // SAFETY: the caller's guarantee, forwarded.
+                $goro::from(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+
+        impl std::fmt::Debug for $goro {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.inner.get(), f)
+            }
+        }
+    };
+}
+use conversions;
+
+mod tcp;
+mod udp;
+mod unix;
+
+pub use std::net::Shutdown;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixIncoming, UnixListener, UnixStream};
+
+use crate::epoll::Interest;
+use crate::netpoll::{self, Registration};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A std socket type that goro drives in non-blocking mode.
+pub(crate) trait Socket: AsFd {
+    /// std's `set_nonblocking`.
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+
+    /// The socket's timeout for calls in `interest` (std keeps it in the
+    /// kernel: `SO_RCVTIMEO`, `SO_SNDTIMEO`); `None` for listeners.
+    fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>>;
+}
+
+/// Setting or clearing `O_NONBLOCK` fails only on a descriptor that is not
+/// open, which a std socket's never is.
+const OPEN_SOCKET: &str = "O_NONBLOCK can be changed on an open socket";
+
+/// A std socket in non-blocking mode whose calls wait on the netpoller in a
+/// goroutine and in `poll(2)` on a thread (see the module note).
+pub(crate) struct Evented<S: Socket> {
+    /// Declared before `io`, so dropped before it: the socket leaves the
+    /// poller while its descriptor is still open.
+    registration: OnceLock<Registration>,
+    /// Makes the first registration happen once.
+    registering: Mutex<()>,
+    /// The turn of goroutines' reads and writes (Go's `fdMutex`).
+    read_turn: crate::sync::Mutex<()>,
+    write_turn: crate::sync::Mutex<()>,
+    io: S,
+}
+
+impl<S: Socket> Evented<S> {
+    /// Puts `io` in non-blocking mode.
+    pub(crate) fn new(io: S) -> io::Result<Evented<S>> {
+        io.set_nonblocking(true)?;
+        Ok(Evented {
+            registration: OnceLock::new(),
+            registering: Mutex::new(()),
+            read_turn: crate::sync::Mutex::new(()),
+            write_turn: crate::sync::Mutex::new(()),
+            io,
+        })
+    }
+
+    /// [`new`](Self::new) for `From<std socket>`, which cannot fail.
+    pub(crate) fn from_std(io: S) -> Evented<S> {
+        Evented::new(io).expect(OPEN_SOCKET)
+    }
+
+    /// Leaves the poller and gives the socket back in blocking mode.
+    pub(crate) fn into_std(self) -> S {
+        let Evented {
+            registration, io, ..
+        } = self;
+        drop(registration);
+        io.set_nonblocking(false).expect(OPEN_SOCKET);
+        io
+    }
+
+    /// The std socket, for the calls that never block.
+    pub(crate) fn get(&self) -> &S {
+        &self.io
+    }
+
+    /// Runs a reading call until it does not fail with `WouldBlock`,
+    /// waiting for the socket in between (until its read timeout).
+    pub(crate) fn read<R>(&self, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.retry(Interest::Read, call)
+    }
+
+    /// As [`read`](Self::read), for a writing call and the write timeout.
+    pub(crate) fn write<R>(&self, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.retry(Interest::Write, call)
+    }
+
+    fn retry<R>(
+        &self,
+        interest: Interest,
+        mut call: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let _turn = on_goroutine().then(|| self.turn(interest).lock());
+        let mut deadline = None;
+        loop {
+            match call(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+            let until = match deadline {
+                Some(until) => until,
+                None => *deadline.insert(self.deadline(interest)?),
+            };
+            self.wait(interest, until)?;
+        }
+    }
+
+    fn turn(&self, interest: Interest) -> &crate::sync::Mutex<()> {
+        match interest {
+            Interest::Read => &self.read_turn,
+            Interest::Write => &self.write_turn,
+        }
+    }
+
+    /// When a call starting now must give up, from the socket's timeout.
+    fn deadline(&self, interest: Interest) -> io::Result<Option<Instant>> {
+        Ok(self
+            .io
+            .timeout(interest)?
+            .and_then(|t| Instant::now().checked_add(t)))
+    }
+
+    /// Waits until the socket may be ready for `interest`: an `EAGAIN`
+    /// error ([`netpoll::timed_out`]) once `deadline` passes.
+    pub(crate) fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+        if on_goroutine() {
+            let registration = self.registration()?;
+            match interest {
+                Interest::Read => registration.wait_read(deadline),
+                Interest::Write => registration.wait_write(deadline),
+            }
+        } else if crate::epoll::wait_fd(self.io.as_fd(), interest, deadline)? {
+            Ok(())
+        } else {
+            Err(netpoll::timed_out())
+        }
+    }
+
+    /// The socket's registration with the poller, made on first use.
+    fn registration(&self) -> io::Result<&Registration> {
+        if let Some(registration) = self.registration.get() {
+            return Ok(registration);
+        }
+        let _once = self
+            .registering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(registration) = self.registration.get() {
+            return Ok(registration);
+        }
+        let fresh = netpoll::register(self.io.as_fd())?;
+        Ok(self.registration.get_or_init(|| fresh))
+    }
+}
+
+/// Whether the caller is a goroutine (else a plain thread).
+fn on_goroutine() -> bool {
+    !crate::goroutine::current_ptr().is_null()
+}
+
+/// Resolves `addr`, inside [`blocking`](crate::blocking): a DNS lookup must
+/// not stall the other goroutines of this worker.
+fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
+    crate::blocking(|| addr.to_socket_addrs().map(Iterator::collect))
+}
+
+/// Tries `f` on each address `addr` resolves to, in order, as std does;
+/// the last error if none works.
+fn each_addr<A: ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for addr in resolve(addr)? {
+        match f(addr) {
+            Ok(done) => return Ok(done),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}

@@ -1,0 +1,166 @@
+//! UDP: [`UdpSocket`].
+
+use super::{each_addr, resolve, Evented, Socket};
+use crate::epoll::Interest;
+use std::io;
+use std::net::{self, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+impl Socket for net::UdpSocket {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        net::UdpSocket::set_nonblocking(self, nonblocking)
+    }
+
+    fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>> {
+        match interest {
+            Interest::Read => self.read_timeout(),
+            Interest::Write => self.write_timeout(),
+        }
+    }
+}
+
+/// A UDP socket: std's [`UdpSocket`](std::net::UdpSocket) whose receives
+/// and sends park the calling goroutine instead of blocking its thread.
+///
+/// ```
+/// use goro::net::UdpSocket;
+///
+/// let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let addr = server.local_addr().unwrap();
+/// let pong = goro::go!(move || {
+///     let mut buf = [0; 16];
+///     let (n, from) = server.recv_from(&mut buf).unwrap();
+///     server.send_to(&buf[..n], from).unwrap();
+/// });
+/// let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// client.connect(addr).unwrap();
+/// client.send(b"ping").unwrap();
+/// let mut buf = [0; 16];
+/// let n = client.recv(&mut buf).unwrap();
+/// assert_eq!(&buf[..n], b"ping");
+/// pong.join().unwrap();
+/// ```
+pub struct UdpSocket {
+    inner: Evented<net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// Creates a socket bound to `addr` (each address it resolves to in
+    /// turn, as std does); port 0 picks a free port.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+        let socket = each_addr(addr, net::UdpSocket::bind)?;
+        Ok(UdpSocket {
+            inner: Evented::new(socket)?,
+        })
+    }
+
+    /// Waits for a datagram; returns its length (the rest of a datagram
+    /// longer than `buf` is dropped) and its sender.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read(|socket| socket.recv_from(buf))
+    }
+
+    /// As [`recv_from`](Self::recv_from), but leaves the datagram queued.
+    pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read(|socket| socket.peek_from(buf))
+    }
+
+    /// Sends a datagram to the first address `addr` resolves to; returns
+    /// the bytes sent.
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let Some(to) = resolve(addr)?.into_iter().next() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no addresses to send data to",
+            ));
+        };
+        self.inner.write(|socket| socket.send_to(buf, to))
+    }
+
+    /// Sets the only address datagrams go to and come from (each address
+    /// `addr` resolves to in turn, as std does).
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+        each_addr(addr, |to| self.inner.get().connect(to))
+    }
+
+    /// Sends a datagram to the connected address.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(|socket| socket.send(buf))
+    }
+
+    /// Waits for a datagram from the connected address.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|socket| socket.recv(buf))
+    }
+
+    /// As [`recv`](Self::recv), but leaves the datagram queued.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(|socket| socket.peek(buf))
+    }
+
+    /// The connected address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().peer_addr()
+    }
+
+    /// The local address of the socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get().local_addr()
+    }
+
+    /// A new handle on the same socket (sharing its timeouts).
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            inner: Evented::new(self.inner.get().try_clone()?)?,
+        })
+    }
+
+    /// Sets how long a receive waits before failing with `WouldBlock`
+    /// (`None`: forever). A zero duration is an `InvalidInput` error.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.get().set_read_timeout(timeout)
+    }
+
+    /// Sets how long a send waits before failing with `WouldBlock`
+    /// (`None`: forever). A zero duration is an `InvalidInput` error.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.get().set_write_timeout(timeout)
+    }
+
+    /// The read timeout, if any.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.inner.get().read_timeout()
+    }
+
+    /// The write timeout, if any.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.inner.get().write_timeout()
+    }
+
+    /// Sets `SO_BROADCAST` (may send to a broadcast address).
+    pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
+        self.inner.get().set_broadcast(broadcast)
+    }
+
+    /// Whether `SO_BROADCAST` is set.
+    pub fn broadcast(&self) -> io::Result<bool> {
+        self.inner.get().broadcast()
+    }
+
+    /// Sets the `IP_TTL` option of the socket.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner.get().set_ttl(ttl)
+    }
+
+    /// The `IP_TTL` option of the socket.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.inner.get().ttl()
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.get().take_error()
+    }
+}
+
+super::conversions!(UdpSocket, net::UdpSocket);

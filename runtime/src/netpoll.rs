@@ -1,0 +1,510 @@
+//! Go's netpoller: goroutines wait for sockets without holding a thread.
+//!
+//! # The protocol
+//! A goroutine tries its call on the non-blocking socket; on `EAGAIN` it
+//! calls [`Registration::wait_read`] (or `wait_write`), which either
+//! consumes the direction's *ready flag* (an event came since the flag was
+//! last consumed: retry the call) or records the goroutine as that
+//! direction's one *waiter* and parks it (`IO wait`). An idle worker blocks
+//! in [`poll`] (`epoll_wait`); for each event it sets the flag of every
+//! direction the event reports, or, if a waiter is recorded there, takes
+//! the waiter out instead and unparks it, onto its own run queue. Busy
+//! workers call `poll` without blocking now and then, so events are seen
+//! while no worker is idle.
+//!
+//! Sockets are registered once, edge-triggered (see `epoll`), on their first
+//! wait: an event means "something changed", so the flag is a hint to retry,
+//! never a promise that the retry succeeds.
+//!
+//! # No lost wakeup
+//! Invariant: *after a waiter's call failed with `EAGAIN`, the next event
+//! for its direction either finds it recorded (and unparks it) or sets the
+//! flag it will consume before it parks.* Each direction's flag and waiter
+//! live under its descriptor's lock, and both the event and the waiter act
+//! on them in one critical section each, so one of the two orders holds.
+//! Edge-triggered epoll reports every change of readiness after our call
+//! (a change while the descriptor is already queued as ready is merged into
+//! that report, which is collected later still), so the event exists.
+//! Only the direction's one waiter consumes its flag: the socket layer lets
+//! one goroutine at a time wait per direction (Go's `fdMutex`), and it makes
+//! its call after it has the turn, so no earlier event can be consumed on its
+//! behalf by somebody else.
+//!
+//! # Stale events (Go's fdseq)
+//! `PollDesc` records are type-stable: they live in a slab that never frees
+//! them, and a closed socket's record is reused for the next one. Every
+//! registration has a sequence number, packed with the record's index into
+//! the event token; deregistering bumps it. An event still in flight for a
+//! closed socket carries the old number and is ignored, and a waiter woken
+//! by the deregistration sees that the number moved on and fails.
+//!
+//! # Orderings
+//! - Flags, waiters and sequence numbers are only touched under their
+//!   descriptor's mutex, which orders them (and the unparker handed over).
+//! - [`WAITERS`] is `SeqCst`: the scheduler reads it in its deadlock check
+//!   (`all_idle`) among other `SeqCst` accesses. A waiter counts itself
+//!   before it parks and uncounts itself only once it runs again, so a
+//!   goroutine on its way from the poller to a run queue is never taken for
+//!   a deadlocked program.
+//! - [`WAKE_PENDING`] is `SeqCst`: the scheduler's waker stores a worker's
+//!   `wake` flag, then calls [`wake_poller`]; the poller clears the pending
+//!   mark after draining the eventfd and only then returns to read the
+//!   flags. A waker that sees the mark still set (and skips the write) thus
+//!   comes before that clear in the single `SeqCst` order, and the poller's
+//!   later reads see what the waker stored.
+//! - The poller itself is published by a `OnceLock` (release/acquire).
+
+use crate::epoll::{Epoll, EventFd, Events, Interest};
+use crate::park::{self, Unparker, WaitReason};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Descriptors per slab chunk, and chunks at most: 1 Mi sockets polled at
+/// once, Linux's default limit of open files per process (`fs.nr_open`).
+const CHUNK: usize = 1024;
+const MAX_CHUNKS: usize = 1024;
+
+/// The token of the wake eventfd; descriptor tokens have index < 2^20.
+const WAKE_TOKEN: u64 = u64::MAX;
+
+/// Goroutines (and threads) that have recorded themselves as waiters and
+/// not yet resumed. `SeqCst`: see the module note.
+static WAITERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A wake write to the eventfd is outstanding (not yet drained), so
+/// another is not needed. `SeqCst`: see the module note.
+static WAKE_PENDING: AtomicBool = AtomicBool::new(false);
+/// When a poll last returned (`timer::now_nanos`), for the monitor's
+/// backstop. Relaxed: only a heuristic reads it.
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+
+/// The process's poller, created on the first registration.
+static POLLER: OnceLock<Poller> = OnceLock::new();
+
+struct Poller {
+    epoll: Epoll,
+    wake: EventFd,
+    slab: Slab,
+}
+
+/// One direction of a descriptor.
+#[derive(Default)]
+struct Side {
+    /// An event came since the waiter last looked.
+    ready: bool,
+    /// The goroutine (or thread) parked until the next event.
+    waiter: Option<Unparker>,
+}
+
+#[derive(Default)]
+struct DescState {
+    /// Bumped when the descriptor is deregistered.
+    seq: u32,
+    read: Side,
+    write: Side,
+}
+
+impl DescState {
+    fn side(&mut self, interest: Interest) -> &mut Side {
+        match interest {
+            Interest::Read => &mut self.read,
+            Interest::Write => &mut self.write,
+        }
+    }
+}
+
+/// The poller's record of one registered descriptor; never freed.
+struct PollDesc {
+    index: u32,
+    state: Mutex<DescState>,
+}
+
+impl PollDesc {
+    fn lock(&self) -> MutexGuard<'_, DescState> {
+        // Nothing panics under the lock; a poisoned state is still sound.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies an event of registration `seq`; returns who to unpark.
+    fn ready(&self, seq: u32, readable: bool, writable: bool) -> [Option<Unparker>; 2] {
+        let mut state = self.lock();
+        if state.seq != seq {
+            return [None, None]; // for a descriptor closed since
+        }
+        [
+            state.read.ready_now(readable),
+            state.write.ready_now(writable),
+        ]
+    }
+}
+
+impl Side {
+    /// If `event` reports this direction: takes the waiter out to be
+    /// unparked, or, with none recorded, sets the flag.
+    fn ready_now(&mut self, event: bool) -> Option<Unparker> {
+        if !event {
+            return None;
+        }
+        let waiter = self.waiter.take();
+        self.ready = waiter.is_none();
+        waiter
+    }
+}
+
+/// The records, allocated a chunk at a time and reused, never freed.
+struct Slab {
+    chunks: Box<[OnceLock<Box<[PollDesc]>>]>,
+    free: Mutex<FreeList>,
+}
+
+#[derive(Default)]
+struct FreeList {
+    /// Records given back, to reuse first.
+    reusable: Vec<u32>,
+    /// The first index never handed out.
+    fresh: u32,
+}
+
+impl Slab {
+    fn new() -> Slab {
+        Slab {
+            chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
+            free: Mutex::new(FreeList::default()),
+        }
+    }
+
+    fn alloc(&self) -> io::Result<&PollDesc> {
+        let index = {
+            let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            match free.reusable.pop() {
+                Some(index) => index,
+                None if (free.fresh as usize) < CHUNK * MAX_CHUNKS => {
+                    free.fresh += 1;
+                    free.fresh - 1
+                }
+                None => return Err(io::Error::from_raw_os_error(libc::EMFILE)),
+            }
+        };
+        let chunk = index as usize / CHUNK;
+        let records = self.chunks[chunk].get_or_init(|| {
+            (0..CHUNK)
+                .map(|i| PollDesc {
+                    index: (chunk * CHUNK + i) as u32,
+                    state: Mutex::default(),
+                })
+                .collect()
+        });
+        Ok(&records[index as usize % CHUNK])
+    }
+
+    /// The record with `index`, if its chunk exists.
+    fn get(&self, index: u32) -> Option<&PollDesc> {
+        let chunk = self.chunks.get(index as usize / CHUNK)?.get()?;
+        chunk.get(index as usize % CHUNK)
+    }
+
+    fn free(&self, desc: &PollDesc) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        free.reusable.push(desc.index);
+    }
+}
+
+/// An event token: the record's index and the registration's number.
+fn token(index: u32, seq: u32) -> u64 {
+    u64::from(seq) << 32 | u64::from(index)
+}
+
+fn untoken(token: u64) -> (u32, u32) {
+    (token as u32, (token >> 32) as u32)
+}
+
+/// The poller, created on first use.
+fn poller() -> io::Result<&'static Poller> {
+    if let Some(poller) = POLLER.get() {
+        return Ok(poller);
+    }
+    static CREATING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(poller) = POLLER.get() {
+        return Ok(poller);
+    }
+    let epoll = Epoll::new()?;
+    let wake = EventFd::new()?;
+    epoll.add_level(wake.as_raw_fd(), WAKE_TOKEN)?;
+    Ok(POLLER.get_or_init(|| Poller {
+        epoll,
+        wake,
+        slab: Slab::new(),
+    }))
+}
+
+/// A socket registered with the poller. Dropping it deregisters the socket,
+/// which must still be open then.
+pub(crate) struct Registration {
+    desc: &'static PollDesc,
+    seq: u32,
+    fd: RawFd,
+}
+
+/// Registers an open, non-blocking socket (creating the poller on first
+/// use). Keep `fd` open until the registration is dropped.
+pub(crate) fn register(fd: BorrowedFd<'_>) -> io::Result<Registration> {
+    let poller = poller()?;
+    let desc = poller.slab.alloc()?;
+    let seq = desc.lock().seq;
+    if let Err(e) = poller
+        .epoll
+        .add_edge(fd.as_raw_fd(), token(desc.index, seq))
+    {
+        poller.slab.free(desc);
+        return Err(e);
+    }
+    Ok(Registration {
+        desc,
+        seq,
+        fd: fd.as_raw_fd(),
+    })
+}
+
+impl Registration {
+    /// Waits until the socket may be readable (an event came since the
+    /// last wait), or `deadline` passes: then the error is `EAGAIN`
+    /// ([`timed_out`]), as from a socket whose `SO_RCVTIMEO` expired.
+    pub(crate) fn wait_read(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait(Interest::Read, deadline)
+    }
+
+    /// As [`wait_read`](Self::wait_read), for writing.
+    pub(crate) fn wait_write(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait(Interest::Write, deadline)
+    }
+
+    fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+        {
+            let mut state = self.desc.lock();
+            self.check_open(&state)?;
+            let side = state.side(interest);
+            if std::mem::take(&mut side.ready) {
+                return Ok(());
+            }
+            debug_assert!(side.waiter.is_none(), "two waiters on one direction");
+            side.waiter = Some(Unparker::current());
+            WAITERS.fetch_add(1, Ordering::SeqCst);
+        }
+        let result = self.park_as_waiter(interest, deadline);
+        WAITERS.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Parks until an event (or the deregistration) takes our waiter entry
+    /// out, or until `deadline`, when we take it out ourselves.
+    fn park_as_waiter(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            let expired = match deadline {
+                Some(deadline) => park::park_until(deadline, WaitReason::IoWait),
+                None => {
+                    park::park(WaitReason::IoWait);
+                    false
+                }
+            };
+            let mut state = self.desc.lock();
+            self.check_open(&state)?;
+            let side = state.side(interest);
+            if side.waiter.is_none() {
+                return Ok(()); // an event took us out
+            }
+            if expired {
+                side.waiter = None;
+                return Err(timed_out());
+            }
+            // A stale wakeup: park again.
+        }
+    }
+
+    fn check_open(&self, state: &DescState) -> io::Result<()> {
+        if state.seq == self.seq {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "use of closed network connection",
+            ))
+        }
+    }
+}
+
+impl Drop for Registration {
+    /// Leaves epoll, invalidates events in flight, wakes any waiter (with an
+    /// error), and gives the record back for reuse.
+    fn drop(&mut self) {
+        let poller = POLLER.get().expect("a registration implies the poller");
+        // Fails only if the descriptor is not registered or not open, which
+        // the socket layer rules out; nothing to undo either way.
+        let _ = poller.epoll.delete(self.fd);
+        let waiters = {
+            let mut guard = self.desc.lock();
+            let state = &mut *guard;
+            state.seq = state.seq.wrapping_add(1);
+            [&mut state.read, &mut state.write].map(|side| std::mem::take(side).waiter)
+        };
+        waiters.into_iter().flatten().for_each(Unparker::unpark);
+        poller.slab.free(self.desc);
+    }
+}
+
+/// The error of a wait whose deadline passed: `EAGAIN`, which std's socket
+/// calls return when their timeout expires (`ErrorKind::WouldBlock`).
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
+}
+
+/// Whether the poller exists (some fd was ever registered). Cheap: one
+/// atomic load.
+pub(crate) fn initialized() -> bool {
+    POLLER.get().is_some()
+}
+
+/// Goroutines (and threads) currently parked waiting for I/O readiness
+/// (counted until they run again).
+pub(crate) fn waiters() -> usize {
+    WAITERS.load(Ordering::SeqCst)
+}
+
+/// Waits for I/O events for at most `timeout` (`None`: until an event or
+/// [`wake_poller`]; `Some(ZERO)`: don't block), unparks every waiter whose
+/// fd became ready (`Unparker::unpark`, so from a worker thread they go on
+/// that worker's run queue), and returns how many it unparked.
+pub(crate) fn poll(timeout: Option<Duration>) -> usize {
+    let Some(poller) = POLLER.get() else {
+        return 0;
+    };
+    let mut events = Events::new();
+    if let Err(e) = poller.epoll.wait(&mut events, timeout) {
+        // Only a bug (a bad descriptor or buffer) makes epoll_wait fail.
+        eprintln!("fatal error: goro netpoll: epoll_wait failed: {e}");
+        std::process::abort();
+    }
+    LAST_POLL.store(crate::timer::now_nanos(), Ordering::Relaxed);
+    let blocking = timeout != Some(Duration::ZERO);
+    let mut unparked = 0;
+    for event in events.iter() {
+        if event.token == WAKE_TOKEN {
+            // Only the blocking poller drains: the wakeup is meant for it.
+            if blocking {
+                poller.wake.drain();
+                WAKE_PENDING.store(false, Ordering::SeqCst);
+            }
+            continue;
+        }
+        let (index, seq) = untoken(event.token);
+        let Some(desc) = poller.slab.get(index) else {
+            continue;
+        };
+        for waiter in desc
+            .ready(seq, event.readable, event.writable)
+            .into_iter()
+            .flatten()
+        {
+            waiter.unpark();
+            unparked += 1;
+        }
+    }
+    unparked
+}
+
+/// Nanoseconds since a [`poll`] last returned.
+pub(crate) fn since_last_poll() -> u64 {
+    crate::timer::now_nanos().saturating_sub(LAST_POLL.load(Ordering::Relaxed))
+}
+
+/// Makes a blocked [`poll`] return soon (an eventfd write, skipped while
+/// an earlier one is still pending). The scheduler calls it only when it
+/// knows a worker is blocked in `poll`.
+pub(crate) fn wake_poller() {
+    if let Some(poller) = POLLER.get() {
+        if !WAKE_PENDING.swap(true, Ordering::SeqCst) {
+            poller.wake.signal();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    fn nonblocking_pair() -> (UnixStream, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        assert_eq!(untoken(token(5, u32::MAX)), (5, u32::MAX));
+        assert_ne!(token((CHUNK * MAX_CHUNKS) as u32, u32::MAX), WAKE_TOKEN);
+    }
+
+    /// An event for a registration that was dropped (and whose record was
+    /// reused) is ignored.
+    #[test]
+    fn an_event_of_a_closed_registration_is_stale() {
+        let (a, _b) = nonblocking_pair();
+        let old = register(std::os::fd::AsFd::as_fd(&a)).unwrap();
+        let (desc, seq) = (old.desc, old.seq);
+        drop(old);
+        assert_eq!(desc.ready(seq, true, true).iter().flatten().count(), 0);
+        let state = desc.lock();
+        assert!(!state.read.ready && !state.write.ready);
+    }
+
+    /// A waiter parked on a socket whose registration is dropped wakes with
+    /// an error instead of sleeping forever.
+    #[test]
+    fn deregistering_wakes_a_waiter_with_an_error() {
+        let (a, _b) = nonblocking_pair();
+        let registration = register(std::os::fd::AsFd::as_fd(&a)).unwrap();
+        // A second handle on the same registration that never deregisters,
+        // for the waiter, so this thread can drop the real one meanwhile.
+        let view = std::mem::ManuallyDrop::new(Registration {
+            desc: registration.desc,
+            seq: registration.seq,
+            fd: registration.fd,
+        });
+        let waiter = crate::spawn(move || view.wait_read(None));
+        // Either the waiter parks first (and is woken by the drop), or it
+        // finds the registration gone: both must end in the error.
+        while WAITERS.load(Ordering::SeqCst) == 0 && !waiter.is_finished() {
+            std::thread::yield_now();
+        }
+        drop(registration);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotConnected);
+    }
+
+    /// Data written to a socket wakes the goroutine waiting to read it.
+    #[test]
+    fn a_readable_event_wakes_the_reader() {
+        let (a, mut b) = nonblocking_pair();
+        let reader = crate::spawn(move || {
+            let registration = register(std::os::fd::AsFd::as_fd(&a)).unwrap();
+            let mut buf = [0u8; 4];
+            loop {
+                match (&a).read(&mut buf) {
+                    Ok(n) => return buf[..n].to_vec(),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        registration.wait_read(None).unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        b.write_all(b"ping").unwrap();
+        assert_eq!(reader.join().unwrap(), b"ping");
+    }
+}

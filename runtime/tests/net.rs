@@ -1,0 +1,548 @@
+//! `goro::net`: sockets that park goroutines on the netpoller.
+//!
+//! Every test runs at GOMAXPROCS 1 and 4. Nothing waits by sleeping: a test
+//! that needs a goroutine parked on a socket watches `goro::dump()` for its
+//! `IO wait` state, and timing is never asserted.
+
+mod common;
+
+use common::with_procs;
+use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use goro::{GoroutineId, JoinHandle};
+use std::collections::HashSet;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs `body` at GOMAXPROCS 1 and 4.
+fn at_1_and_4(body: impl Fn()) {
+    for procs in [1, 4] {
+        with_procs(procs, &body);
+    }
+}
+
+/// Waits (from a plain thread) until goroutine `id` is parked on a socket.
+fn until_io_wait(id: GoroutineId) {
+    while !goro::dump()
+        .iter()
+        .any(|g| g.id == id && g.state == "IO wait")
+    {
+        std::thread::yield_now();
+    }
+}
+
+/// A connected pair: (the accepted side, the connecting side).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, peer) = listener.accept().unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    (server, client)
+}
+
+/// Accepts `n` connections, echoing each back until the client shuts its
+/// write half down.
+fn echo_server(listener: TcpListener, n: usize) -> JoinHandle<()> {
+    goro::spawn(move || {
+        let conns: Vec<JoinHandle<()>> = listener
+            .incoming()
+            .take(n)
+            .map(|conn| {
+                let conn = conn.unwrap();
+                goro::spawn(move || {
+                    let (mut from, mut to) = (&conn, &conn);
+                    io::copy(&mut from, &mut to).unwrap();
+                })
+            })
+            .collect();
+        conns.into_iter().for_each(|c| c.join().unwrap());
+    })
+}
+
+/// Client `id` sends `n` numbered lines from one goroutine while it reads
+/// the echoes in another, and checks that every line came back once.
+fn echo_client(addr: SocketAddr, id: usize, n: usize) {
+    let conn = Arc::new(TcpStream::connect(addr).unwrap());
+    let sender = {
+        let conn = conn.clone();
+        goro::spawn(move || {
+            for seq in 0..n {
+                (&*conn)
+                    .write_all(format!("{id}:{seq}\n").as_bytes())
+                    .unwrap();
+            }
+            conn.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let mut seen = HashSet::new();
+    for line in BufReader::new(&*conn).lines() {
+        let line = line.unwrap();
+        let (who, seq) = line.split_once(':').unwrap();
+        assert_eq!(who.parse::<usize>().unwrap(), id);
+        assert!(seen.insert(seq.parse::<usize>().unwrap()), "{line} twice");
+    }
+    assert_eq!(seen, (0..n).collect());
+    sender.join().unwrap();
+}
+
+#[test]
+fn a_hundred_clients_get_every_message_echoed_once() {
+    const CLIENTS: usize = 100;
+    const MESSAGES: usize = 200;
+    at_1_and_4(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = echo_server(listener, CLIENTS);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|id| goro::spawn(move || echo_client(addr, id, MESSAGES)))
+            .collect();
+        clients.into_iter().for_each(|c| c.join().unwrap());
+        server.join().unwrap();
+    });
+}
+
+#[test]
+fn a_parked_reader_is_woken_by_a_writer_goroutine() {
+    at_1_and_4(|| {
+        let (server, client) = tcp_pair();
+        let reader = goro::spawn(move || {
+            let mut buf = [0; 5];
+            (&server).read_exact(&mut buf).unwrap();
+            buf
+        });
+        until_io_wait(reader.id());
+        goro::spawn(move || (&client).write_all(b"wake!").unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(&reader.join().unwrap(), b"wake!");
+    });
+}
+
+#[test]
+fn one_worker_serves_hundreds_of_parked_sockets() {
+    const CONNS: usize = 300;
+    at_1_and_4(|| {
+        let pairs: Vec<(TcpStream, TcpStream)> = (0..CONNS).map(|_| tcp_pair()).collect();
+        let mut writers = Vec::new();
+        let readers: Vec<JoinHandle<u8>> = pairs
+            .into_iter()
+            .map(|(server, client)| {
+                writers.push(client);
+                goro::spawn(move || {
+                    let mut byte = [0];
+                    (&server).read_exact(&mut byte).unwrap();
+                    (&server).write_all(&byte).unwrap();
+                    byte[0]
+                })
+            })
+            .collect();
+        for reader in &readers {
+            until_io_wait(reader.id());
+        }
+        // Wake them in reverse order, each with its own byte.
+        for (i, client) in writers.iter().enumerate().rev() {
+            (&*client).write_all(&[i as u8]).unwrap();
+        }
+        for (i, (reader, client)) in readers.into_iter().zip(&writers).enumerate() {
+            assert_eq!(reader.join().unwrap(), i as u8);
+            let mut echo = [0];
+            (&*client).read_exact(&mut echo).unwrap();
+            assert_eq!(echo[0], i as u8);
+        }
+    });
+}
+
+/// A goroutine that computes without yielding holds its worker; sockets
+/// must still be served by the others. Not at GOMAXPROCS 1, where such a
+/// goroutine holds the only worker (goroutines are not preempted).
+#[test]
+fn sockets_are_served_while_a_goroutine_holds_its_worker() {
+    for procs in [2, 4] {
+        with_procs(procs, || {
+            let (first, first_peer) = tcp_pair();
+            let (second, second_peer) = tcp_pair();
+            let spinning = Arc::new(AtomicBool::new(false));
+            let done = Arc::new(AtomicBool::new(false));
+            let spinner = {
+                let (spinning, done) = (spinning.clone(), done.clone());
+                goro::spawn(move || {
+                    (&first).read_exact(&mut [0]).unwrap();
+                    spinning.store(true, Ordering::Release);
+                    while !done.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                })
+            };
+            let waiter = {
+                let done = done.clone();
+                goro::spawn(move || {
+                    (&second).read_exact(&mut [0]).unwrap();
+                    done.store(true, Ordering::Release);
+                })
+            };
+            until_io_wait(spinner.id());
+            until_io_wait(waiter.id());
+            // Not synchronisation: lets the idle workers pass the 10 ms after
+            // which they release stack memory and stop waking up, so that
+            // only a worker blocked in the poller can notice the socket.
+            std::thread::sleep(Duration::from_millis(50));
+            // The worker that polls runs the spinner from now on...
+            (&first_peer).write_all(&[1]).unwrap();
+            while !spinning.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            // ...so another must see this.
+            (&second_peer).write_all(&[2]).unwrap();
+            let start = Instant::now();
+            while !waiter.is_finished() {
+                if start.elapsed() > Duration::from_secs(20) {
+                    done.store(true, Ordering::Release);
+                    panic!("a socket was not served in 20 s while a goroutine held its worker");
+                }
+                std::thread::yield_now();
+            }
+            waiter.join().unwrap();
+            spinner.join().unwrap();
+        });
+    }
+}
+
+/// A read with a timeout and no data fails with `WouldBlock`; data sent
+/// afterwards is read normally.
+fn read_times_out_then_works(reader: &TcpStream, writer: &TcpStream) {
+    reader
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let mut buf = [0; 3];
+    let err = (&*reader).read(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    (&*writer).write_all(b"yes").unwrap();
+    (&*reader).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"yes");
+    reader.set_read_timeout(None).unwrap();
+}
+
+/// Writes until a write times out (`WouldBlock`), then lets the peer read
+/// everything written and checks that writing works again.
+fn write_times_out_then_works(writer: &TcpStream, reader: &TcpStream) {
+    writer
+        .set_write_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut written = 0;
+    let err = loop {
+        match (&*writer).write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    let mut drained = vec![0u8; written];
+    (&*reader).read_exact(&mut drained).unwrap();
+    assert!(drained.iter().all(|&b| b == 7));
+    (&*writer).write_all(b"more").unwrap();
+    let mut more = [0; 4];
+    (&*reader).read_exact(&mut more).unwrap();
+    assert_eq!(&more, b"more");
+    writer.set_write_timeout(None).unwrap();
+}
+
+#[test]
+fn timeouts_fail_with_would_block_and_the_connection_goes_on() {
+    at_1_and_4(|| {
+        let (server, client) = tcp_pair();
+        let (server, client) = (Arc::new(server), Arc::new(client));
+        // From a goroutine...
+        let (s, c) = (server.clone(), client.clone());
+        goro::spawn(move || {
+            read_times_out_then_works(&s, &c);
+            write_times_out_then_works(&s, &c);
+        })
+        .join()
+        .unwrap();
+        // ...and from a plain thread, as std does.
+        read_times_out_then_works(&client, &server);
+        write_times_out_then_works(&client, &server);
+    });
+}
+
+#[test]
+fn a_zero_timeout_is_invalid_as_in_std() {
+    let (server, _client) = tcp_pair();
+    let zero = Some(Duration::ZERO);
+    assert_eq!(
+        server.set_read_timeout(zero).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        server.set_write_timeout(zero).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let addr = server.local_addr().unwrap();
+    assert_eq!(
+        TcpStream::connect_timeout(&addr, Duration::ZERO)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    server
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    assert_eq!(server.read_timeout().unwrap(), Some(Duration::from_secs(3)));
+}
+
+/// Parks a goroutine reading `conn`; returns what its read returned.
+fn parked_reader(conn: Arc<TcpStream>) -> JoinHandle<usize> {
+    let reader = goro::spawn(move || (&*conn).read(&mut [0; 8]).unwrap());
+    until_io_wait(reader.id());
+    reader
+}
+
+#[test]
+fn shutdown_or_the_peer_closing_wakes_a_parked_reader_with_eof() {
+    at_1_and_4(|| {
+        // Our own shutdown, from another goroutine.
+        let (server, _client) = tcp_pair();
+        let server = Arc::new(server);
+        let reader = parked_reader(server.clone());
+        goro::spawn(move || server.shutdown(Shutdown::Both).unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(reader.join().unwrap(), 0);
+        // The peer closing its end.
+        let (server, client) = tcp_pair();
+        let reader = parked_reader(Arc::new(server));
+        drop(client);
+        assert_eq!(reader.join().unwrap(), 0);
+    });
+}
+
+#[test]
+fn plain_threads_and_goroutines_talk_both_ways() {
+    at_1_and_4(|| {
+        // A goroutine server, a plain-thread client.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = echo_server(listener, 1);
+        std::thread::spawn(move || echo_client(addr, 0, 500))
+            .join()
+            .unwrap();
+        server.join().unwrap();
+        // A plain-thread server, a goroutine client.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let (mut from, mut to) = (&conn, &conn);
+            io::copy(&mut from, &mut to).unwrap()
+        });
+        goro::spawn(move || echo_client(addr, 1, 500))
+            .join()
+            .unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            (0..500).map(|i| format!("1:{i}\n").len() as u64).sum()
+        );
+    });
+}
+
+#[test]
+fn udp_ping_pong_counts_every_round() {
+    const ROUNDS: u32 = 500;
+    at_1_and_4(|| {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let a_addr = a.local_addr().unwrap();
+        b.connect(a_addr).unwrap();
+        let ponger = goro::spawn(move || {
+            let mut buf = [0; 4];
+            for round in 0..ROUNDS {
+                let (n, from) = a.recv_from(&mut buf).unwrap();
+                assert_eq!(u32::from_le_bytes(buf[..n].try_into().unwrap()), round);
+                a.send_to(&(round + 1).to_le_bytes(), from).unwrap();
+            }
+        });
+        let pinger = goro::spawn(move || {
+            let mut buf = [0; 4];
+            for round in 0..ROUNDS {
+                b.send(&round.to_le_bytes()).unwrap();
+                let n = b.recv(&mut buf).unwrap();
+                assert_eq!(u32::from_le_bytes(buf[..n].try_into().unwrap()), round + 1);
+            }
+        });
+        pinger.join().unwrap();
+        ponger.join().unwrap();
+    });
+}
+
+#[test]
+fn a_udp_receive_times_out_with_would_block() {
+    at_1_and_4(|| {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let err = goro::spawn(move || socket.recv_from(&mut [0; 8]).unwrap_err())
+            .join()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    });
+}
+
+#[test]
+fn unix_streams_echo() {
+    const CLIENTS: usize = 20;
+    const MESSAGES: usize = 100;
+    at_1_and_4(|| {
+        let path = std::env::temp_dir().join(format!(
+            "goro-net-test-{}-{}.sock",
+            std::process::id(),
+            goro::gomaxprocs()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = goro::spawn(move || {
+            let conns: Vec<_> = listener
+                .incoming()
+                .take(CLIENTS)
+                .map(|conn| {
+                    let conn = conn.unwrap();
+                    goro::spawn(move || {
+                        let (mut from, mut to) = (&conn, &conn);
+                        io::copy(&mut from, &mut to).unwrap();
+                    })
+                })
+                .collect();
+            conns.into_iter().for_each(|c| c.join().unwrap());
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|id| {
+                let path = path.clone();
+                goro::spawn(move || {
+                    let conn = UnixStream::connect(&path).unwrap();
+                    let mut lines = BufReader::new(&conn).lines();
+                    for seq in 0..MESSAGES {
+                        (&conn)
+                            .write_all(format!("{id}:{seq}\n").as_bytes())
+                            .unwrap();
+                        assert_eq!(lines.next().unwrap().unwrap(), format!("{id}:{seq}"));
+                    }
+                    conn.shutdown(Shutdown::Write).unwrap();
+                    assert!(lines.next().is_none());
+                })
+            })
+            .collect();
+        clients.into_iter().for_each(|c| c.join().unwrap());
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+/// A port that was just free: bound, then released.
+fn closed_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    at_1_and_4(|| {
+        let addr = closed_port();
+        let from_goroutine = goro::spawn(move || TcpStream::connect(addr).unwrap_err())
+            .join()
+            .unwrap();
+        assert_eq!(from_goroutine.kind(), ErrorKind::ConnectionRefused);
+        let from_thread = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(from_thread.kind(), ErrorKind::ConnectionRefused);
+    });
+}
+
+/// A listener that completes no more handshakes: its backlog is 0 and one
+/// connection is already queued, so the kernel drops further SYNs and a
+/// connect stays pending. Returns the listener and the queued connection.
+fn full_listener() -> (std::net::TcpListener, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket we own; it only changes the backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let queued = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    (listener, queued)
+}
+
+#[test]
+fn connect_timeout_gives_up_with_timed_out() {
+    at_1_and_4(|| {
+        let (listener, _queued) = full_listener();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_millis(50);
+        let from_goroutine = goro::spawn(move || TcpStream::connect_timeout(&addr, timeout))
+            .join()
+            .unwrap();
+        assert_eq!(from_goroutine.unwrap_err().kind(), ErrorKind::TimedOut);
+        let from_thread = TcpStream::connect_timeout(&addr, timeout);
+        assert_eq!(from_thread.unwrap_err().kind(), ErrorKind::TimedOut);
+    });
+}
+
+/// Whether `fd` is in non-blocking mode.
+fn nonblocking(fd: &impl AsRawFd) -> bool {
+    // SAFETY: F_GETFL on an open descriptor only reads its flags.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    flags & libc::O_NONBLOCK != 0
+}
+
+#[test]
+fn sockets_convert_to_and_from_std() {
+    at_1_and_4(|| {
+        let (server, client) = tcp_pair();
+        assert!(nonblocking(&server));
+        // Used from a goroutine (so registered), then handed back to std.
+        let server = goro::spawn(move || {
+            let mut buf = [0; 2];
+            (&server).read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"hi");
+            server
+        });
+        (&client).write_all(b"hi").unwrap();
+        let std_server: std::net::TcpStream = server.join().unwrap().into();
+        assert!(!nonblocking(&std_server));
+        (&client).write_all(b"std").unwrap();
+        let mut buf = [0; 3];
+        (&std_server).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"std");
+        // And back again: non-blocking, and parking works.
+        let server = TcpStream::from(std_server);
+        assert!(nonblocking(&server));
+        let reader = goro::spawn(move || {
+            let mut buf = [0; 4];
+            (&server).read_exact(&mut buf).unwrap();
+            buf
+        });
+        until_io_wait(reader.id());
+        (&client).write_all(b"back").unwrap();
+        assert_eq!(&reader.join().unwrap(), b"back");
+    });
+}
+
+#[test]
+fn peek_leaves_the_data_to_read() {
+    at_1_and_4(|| {
+        let (server, client) = tcp_pair();
+        let peeker = goro::spawn(move || {
+            let mut peeked = [0; 4];
+            let n = server.peek(&mut peeked).unwrap();
+            let mut read = vec![0; n];
+            (&server).read_exact(&mut read).unwrap();
+            (peeked[..n].to_vec(), read)
+        });
+        until_io_wait(peeker.id());
+        (&client).write_all(b"look").unwrap();
+        let (peeked, read) = peeker.join().unwrap();
+        assert!(!peeked.is_empty());
+        assert_eq!(peeked, read);
+    });
+}
