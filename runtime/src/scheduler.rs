@@ -914,9 +914,10 @@ impl Runtime {
     }
 
     /// The monitor's round: takes the token of every worker that has run
-    /// one goroutine for [`FORCE_RETAKE`], or sat in a blocking call for a
-    /// round while work waits (or for [`FORCE_RETAKE`] in any case: Go's
-    /// `retake`). Returns how many it took.
+    /// one goroutine for [`FORCE_RETAKE`] while work waits for it, or sat in
+    /// a blocking call for a round while work waits (or for
+    /// [`FORCE_RETAKE`] in any case: Go's `retake`). Returns how many it
+    /// took.
     pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
         let started = self.started_count.load(Ordering::Acquire);
         samples.resize(
@@ -936,7 +937,7 @@ impl Runtime {
             }
             let stuck_for = now.saturating_duration_since(sample.since);
             let retake = match status & ((1 << PHASE_BITS) - 1) {
-                RUNNING => stuck_for >= FORCE_RETAKE,
+                RUNNING => stuck_for >= FORCE_RETAKE && self.work_waits_behind(shared),
                 BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
                 _ => false,
             };
@@ -952,6 +953,17 @@ impl Runtime {
     fn work_waits_on(&self, shared: &Shared) -> bool {
         !shared.stealer.is_empty()
             || self.nidle.load(Ordering::SeqCst) + self.searching.load(Ordering::SeqCst) == 0
+    }
+
+    /// Whether work waits behind a worker busy in one long goroutine: the
+    /// goroutine it woke last (only a revocation frees it), or queued work
+    /// while no other worker is idle or searching to take it. (A thread the
+    /// OS merely preempted for a while looks the same; revoking it when
+    /// nothing waits would only add a thread.)
+    fn work_waits_behind(&self, shared: &Shared) -> bool {
+        shared.runnext.is_occupied()
+            || ((!shared.stealer.is_empty() || !self.injector.is_empty())
+                && self.nidle.load(Ordering::SeqCst) + self.searching.load(Ordering::SeqCst) == 0)
     }
 
     /// Takes a stuck worker's token and, if work is waiting, gives it to

@@ -15,7 +15,7 @@
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
 //! after 50 quiet rounds up to 10 ms. When no worker runs a goroutine it
 //! sleeps until one does (`Runtime::wake_sysmon`), so an idle program uses
-//! no CPU.
+//! no CPU, and then goes on at the rhythm it had.
 
 use crate::scheduler::{Runtime, Sample};
 use std::time::{Duration, Instant};
@@ -46,8 +46,9 @@ fn run(rt: &'static Runtime) {
     let mut quiet = 0;
     loop {
         if quiet > QUIET_ROUNDS && rt.no_worker_busy() {
+            // Keeps its slow rhythm after: a server's workers idle between
+            // requests, and each wake should not start a burst of rounds.
             rt.sysmon_sleep();
-            (delay, quiet) = (MIN_DELAY, 0);
         }
         std::thread::park_timeout(delay);
         rt.fire_overdue_timers();
