@@ -33,13 +33,45 @@ fn ring_of_goroutines(n: usize, laps: usize) -> usize {
     total
 }
 
-/// Runs `stuck` in a goroutine, waits until it has started, checks that a
-/// ring of goroutines still does its work, then releases it.
+/// A server goroutine accepts `clients` connections and echoes a line on
+/// each; client goroutines check their answers. Returns the answers.
+fn server_answers(clients: usize) -> usize {
+    let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    goro::go!(move || {
+        for conn in listener.incoming().take(clients) {
+            let mut conn = conn.unwrap();
+            goro::go!(move || {
+                let mut line = [0u8; 8];
+                conn.read_exact(&mut line).unwrap();
+                conn.write_all(&line).unwrap();
+            });
+        }
+    });
+    let (tx, rx) = unbounded();
+    for i in 0..clients {
+        let tx = tx.clone();
+        goro::go!(move || {
+            let mut conn = goro::net::TcpStream::connect(addr).unwrap();
+            conn.write_all(&(i as u64).to_le_bytes()).unwrap();
+            let mut back = [0u8; 8];
+            conn.read_exact(&mut back).unwrap();
+            tx.send(u64::from_le_bytes(back) as usize == i).unwrap();
+        });
+    }
+    drop(tx);
+    rx.iter().filter(|&ok| ok).count()
+}
+
+/// Runs `stuck` in a goroutine, waits until it has started, checks that
+/// goroutines still run (a ring passing a token) and a server still
+/// accepts connections and answers, then releases it.
 fn others_run_while(stuck: impl FnOnce(&dyn Fn()) + Send + 'static, release: impl FnOnce()) {
     let (started_tx, started_rx) = bounded::<()>(1);
     let stuck = goro::go!(move || stuck(&|| started_tx.send(()).unwrap()));
     started_rx.recv().unwrap();
     assert_eq!(ring_of_goroutines(50, 20), 50 * 20);
+    assert_eq!(server_answers(20), 20);
     release();
     stuck.join().unwrap();
 }
