@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 /// Sends back everything it receives, until the client closes.
 fn echo(mut conn: TcpStream) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
-    let mut buf = [0u8; 16 * 1024];
+    let mut buf = [0u8; 4096];
     loop {
         let n = conn.read(&mut buf)?;
         if n == 0 {
