@@ -162,3 +162,38 @@ pub fn main_with(bin: &str, run: impl FnOnce(&str) -> Report) {
     }
     println!("{}", run(&name).to_json());
 }
+
+/// The listen address, the first argument of every server binary.
+pub fn listen_addr(bin: &str) -> String {
+    match std::env::args().nth(1) {
+        Some(a) if std::env::args().len() == 2 => a,
+        _ => {
+            eprintln!("usage: {bin} ADDR   (e.g. 127.0.0.1:18080; workers from GOMAXPROCS)");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to the hard limit (a
+/// server or load generator holding 10,000 connections needs more than the
+/// usual 1024). Returns the limit now in force.
+pub fn raise_nofile() -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return want.rlim_cur as u64;
+            }
+        }
+        lim.rlim_cur as u64
+    }
+}
+
+/// Size of the buffer every echo server reads into (Go's and goro's too):
+/// it sets most of the memory an idle connection costs.
+pub const ECHO_BUF: usize = 4096;
