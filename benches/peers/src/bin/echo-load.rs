@@ -17,7 +17,7 @@
 //! open, holds them until standard input closes, then exits. The runner
 //! reads the server's RSS meanwhile.
 //!
-//! Threads: the CPUs this process may run on. The open-files limit is
+//! Threads: the CPUs this process may run on (one: a current-thread runtime). The open-files limit is
 //! raised to its hard limit; connections close with SO_LINGER 0 (no
 //! TIME_WAIT), so repeated runs do not run out of local ports.
 
@@ -81,11 +81,12 @@ fn main() {
         std::process::exit(1);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    }
+    .expect("tokio runtime");
     let code = rt.block_on(async move {
         match args.hold {
             Some(n) => hold(&args, n).await,
