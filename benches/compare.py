@@ -31,6 +31,14 @@ exits 2 with the reason on stderr, and shows as n/a with it.
 
 To add a contender, append a Contender to CONTENDERS with a build function
 returning the path of its binary.
+
+--servers runs the server tests instead (see "Servers" below): every
+contender's HTTP hello-world and TCP echo server, `<server> 127.0.0.1:PORT`
+with env GOMAXPROCS=<p>, serving until killed; one fresh server process
+per measurement, driven by wrk (HTTP) and benches/peers' echo-load (TCP
+load, and idle connections held while the runner reads the server's RSS
+from /proc/PID/status). A server that cannot be built, a missing wrk, a
+server that dies: that cell is n/a with the reason.
 """
 
 import argparse
