@@ -254,9 +254,12 @@ def cargo_target_dir(manifest: Optional[Path] = None) -> Path:
     cmd = ["cargo", "metadata", "--format-version", "1", "--no-deps"]
     if manifest:
         cmd += ["--manifest-path", str(manifest)]
-    meta = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          text=True)
-    if meta.returncode == 0:
+    try:
+        meta = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    except OSError:
+        meta = None
+    if meta and meta.returncode == 0:
         try:
             return Path(json.loads(meta.stdout)["target_directory"])
         except (ValueError, KeyError):
@@ -285,7 +288,7 @@ def peers_release_dir(args) -> Path:
         try:
             if not args.no_build:
                 run_build(["cargo", "build", "--release", "--manifest-path",
-                           str(PEERS / "Cargo.toml")], ROOT, dict(os.environ), "peers-build.log")
+                           "benches/peers/Cargo.toml"], ROOT, dict(os.environ), "peers-build.log")
             _peers_built.append(cargo_target_dir(PEERS / "Cargo.toml") / "release")
         except BuildError as e:
             _peers_built.append(e)

@@ -34,8 +34,19 @@ pub struct Report {
 
 impl Report {
     /// A result without extra fields.
-    pub fn new(workload: &'static str, metric: &'static str, unit: &'static str, value: f64) -> Report {
-        Report { workload, metric, unit, value, extra: BTreeMap::new() }
+    pub fn new(
+        workload: &'static str,
+        metric: &'static str,
+        unit: &'static str,
+        value: f64,
+    ) -> Report {
+        Report {
+            workload,
+            metric,
+            unit,
+            value,
+            extra: BTreeMap::new(),
+        }
     }
 
     /// Adds an extra field.
@@ -46,8 +57,11 @@ impl Report {
 
     /// The JSON line.
     pub fn to_json(&self) -> String {
-        let extra: Vec<String> =
-            self.extra.iter().map(|(k, v)| format!("\"{k}\":{}", number(*v))).collect();
+        let extra: Vec<String> = self
+            .extra
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":{}", number(*v)))
+            .collect();
         format!(
             "{{\"workload\":\"{}\",\"metric\":\"{}\",\"unit\":\"{}\",\"value\":{},\"extra\":{{{}}}}}",
             self.workload,
@@ -185,7 +199,10 @@ pub fn raise_nofile() -> u64 {
             return 0;
         }
         if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
                 return want.rlim_cur as u64;
             }

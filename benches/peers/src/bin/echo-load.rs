@@ -47,13 +47,22 @@ fn usage(why: &str) -> ! {
 fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     let addr = it.next().unwrap_or_else(|| usage("no address"));
-    let mut a = Args { addr, conns: 1000, seconds: 5.0, size: 64, hold: None, http: false };
+    let mut a = Args {
+        addr,
+        conns: 1000,
+        seconds: 5.0,
+        size: 64,
+        hold: None,
+        http: false,
+    };
     while let Some(flag) = it.next() {
         if flag == "--http" {
             a.http = true;
             continue;
         }
-        let val = it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let val = it
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
         match flag.as_str() {
             "--conns" => a.conns = num(&flag, &val),
             "--duration" => a.seconds = num(&flag, &val),
@@ -62,14 +71,20 @@ fn parse_args() -> Args {
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
-    if a.conns == 0 || a.size == 0 || !(a.seconds > 0.0) || a.hold == Some(0) {
+    if a.conns == 0
+        || a.size == 0
+        || !a.seconds.is_finite()
+        || a.seconds <= 0.0
+        || a.hold == Some(0)
+    {
         usage("--conns, --size, --duration and --hold must be positive");
     }
     a
 }
 
 fn num<T: std::str::FromStr>(flag: &str, val: &str) -> T {
-    val.parse().unwrap_or_else(|_| usage(&format!("bad value for {flag}: {val}")))
+    val.parse()
+        .unwrap_or_else(|_| usage(&format!("bad value for {flag}: {val}")))
 }
 
 fn main() {
@@ -82,9 +97,14 @@ fn main() {
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     }
     .expect("tokio runtime");
     let code = rt.block_on(async move {
@@ -142,7 +162,8 @@ async fn open_all(addr: &str, n: usize, http: bool) -> Result<Vec<TcpStream>, St
 
 /// One `GET /` on `s`, reading the whole response (Content-Length bodies).
 async fn one_request(mut s: TcpStream) -> std::io::Result<TcpStream> {
-    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 512];
     loop {
@@ -174,7 +195,11 @@ async fn hold(args: &Args, n: usize) -> i32 {
             return 1;
         }
     };
-    println!("{{\"held\":{},\"open_ms\":{:.1}}}", conns.len(), t0.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "{{\"held\":{},\"open_ms\":{:.1}}}",
+        conns.len(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
     // Hold until standard input closes (read on a thread of its own).
     let _ = tokio::task::spawn_blocking(|| {
         let mut sink = Vec::new();

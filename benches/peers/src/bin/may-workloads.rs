@@ -120,10 +120,15 @@ fn parked() -> Report {
     const N: usize = 1_000_000;
     run(10_000); // small warm-up
     let (before, parked, d) = run(N);
-    Report::new("parked", "kib_rss_per_goroutine", "KiB", (parked - before) / N as f64)
-        .with("ns_per_goroutine", ns_per(d, N))
-        .with("rss_before_kib", before)
-        .with("rss_parked_kib", parked)
+    Report::new(
+        "parked",
+        "kib_rss_per_goroutine",
+        "KiB",
+        (parked - before) / N as f64,
+    )
+    .with("ns_per_goroutine", ns_per(d, N))
+    .with("rss_before_kib", before)
+    .with("rss_parked_kib", parked)
 }
 
 /// Two coroutines each call `yield_now` 1,000,000 times.
@@ -165,7 +170,11 @@ fn cpu() -> Report {
         }
         wg.wait();
         let d = start.elapsed();
-        let total = sums.lock().unwrap().iter().fold(0u64, |a, &s| a.wrapping_add(s));
+        let total = sums
+            .lock()
+            .unwrap()
+            .iter()
+            .fold(0u64, |a, &s| a.wrapping_add(s));
         (d, total)
     };
     run(CPU_ITERS / 50); // warm-up
@@ -190,9 +199,14 @@ fn idle() -> Report {
     };
     run(1000, Duration::from_millis(1)); // warm-up
     let (wall, busy) = run(1000, Duration::from_secs(2));
-    Report::new("idle", "pct_of_core", "%", 100.0 * busy.as_secs_f64() / wall.as_secs_f64())
-        .with("cpu_ms", ms(busy))
-        .with("wall_ms", ms(wall))
+    Report::new(
+        "idle",
+        "pct_of_core",
+        "%",
+        100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
+    )
+    .with("cpu_ms", ms(busy))
+    .with("wall_ms", ms(wall))
 }
 
 /// 100,000 coroutines each sleep 10 ms five times; wall time and lateness.
@@ -200,7 +214,8 @@ fn sleepers() -> Report {
     const ITERS: usize = 5;
     let nap = Duration::from_millis(10);
     let run = |n: usize| {
-        let late: Arc<Vec<AtomicU64>> = Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
+        let late: Arc<Vec<AtomicU64>> =
+            Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
         let wg = WaitGroup::new();
         let start = Instant::now();
         for g in 0..n {
@@ -347,7 +362,12 @@ fn mpmc() -> Report {
     const PER_PRODUCER: usize = 1_000_000;
     run(PER_PRODUCER / 100); // warm-up
     let d = run(PER_PRODUCER);
-    Report::new("mpmc", "ns_per_msg", "ns", ns_per(d, PRODUCERS * PER_PRODUCER))
+    Report::new(
+        "mpmc",
+        "ns_per_msg",
+        "ns",
+        ns_per(d, PRODUCERS * PER_PRODUCER),
+    )
 }
 
 /// Values dropped without being taken by the select loop (see `Val`).
@@ -438,7 +458,13 @@ fn select() -> Report {
 fn one_slot<T>() -> (SlotSender<T>, SlotReceiver<T>) {
     let (tx, rx) = mpsc::channel();
     let room = Arc::new(Semphore::new(1));
-    (SlotSender { tx, room: room.clone() }, SlotReceiver { rx, room })
+    (
+        SlotSender {
+            tx,
+            room: room.clone(),
+        },
+        SlotReceiver { rx, room },
+    )
 }
 
 struct SlotSender<T> {

@@ -132,10 +132,15 @@ async fn parked() -> Report {
     const N: usize = 1_000_000;
     run(10_000).await; // small warm-up
     let (before, parked, d) = run(N).await;
-    Report::new("parked", "kib_rss_per_goroutine", "KiB", (parked - before) / N as f64)
-        .with("ns_per_goroutine", ns_per(d, N))
-        .with("rss_before_kib", before)
-        .with("rss_parked_kib", parked)
+    Report::new(
+        "parked",
+        "kib_rss_per_goroutine",
+        "KiB",
+        (parked - before) / N as f64,
+    )
+    .with("ns_per_goroutine", ns_per(d, N))
+    .with("rss_before_kib", before)
+    .with("rss_parked_kib", parked)
 }
 
 /// Two tasks each call `yield_now` 1,000,000 times.
@@ -179,7 +184,11 @@ async fn cpu() -> Report {
         }
         wg.wait().await;
         let d = start.elapsed();
-        let total = sums.lock().unwrap().iter().fold(0u64, |a, &s| a.wrapping_add(s));
+        let total = sums
+            .lock()
+            .unwrap()
+            .iter()
+            .fold(0u64, |a, &s| a.wrapping_add(s));
         (d, total)
     }
     run(CPU_ITERS / 50).await; // warm-up
@@ -205,9 +214,14 @@ async fn idle() -> Report {
     }
     run(1000, Duration::from_millis(1)).await; // warm-up
     let (wall, busy) = run(1000, Duration::from_secs(2)).await;
-    Report::new("idle", "pct_of_core", "%", 100.0 * busy.as_secs_f64() / wall.as_secs_f64())
-        .with("cpu_ms", ms(busy))
-        .with("wall_ms", ms(wall))
+    Report::new(
+        "idle",
+        "pct_of_core",
+        "%",
+        100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
+    )
+    .with("cpu_ms", ms(busy))
+    .with("wall_ms", ms(wall))
 }
 
 /// 100,000 tasks each sleep 10 ms five times; wall time and lateness.
@@ -215,7 +229,8 @@ async fn sleepers() -> Report {
     const ITERS: usize = 5;
     async fn run(n: usize) -> (Duration, Vec<u64>) {
         let nap = Duration::from_millis(10);
-        let late: Arc<Vec<AtomicU64>> = Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
+        let late: Arc<Vec<AtomicU64>> =
+            Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
         let wg = WaitGroup::new();
         let start = Instant::now();
         wg.add(n as isize);
