@@ -13,7 +13,7 @@ use goro::chan::{bounded, unbounded};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, BarrierWaitResult};
 use util::run_at;
 
 /// Goroutines passing a token round a ring: work that needs a worker.
@@ -76,38 +76,32 @@ fn others_run_while(stuck: impl FnOnce(&dyn Fn()) + Send + 'static, release: imp
     stuck.join().unwrap();
 }
 
+/// [`others_run_while`] with a goroutine that calls `pause` in a loop until
+/// it is released.
+fn others_run_while_looping(pause: fn()) {
+    let released = Arc::new(AtomicBool::new(false));
+    let r = released.clone();
+    others_run_while(
+        move |started| {
+            started();
+            while !r.load(Ordering::SeqCst) {
+                pause();
+            }
+        },
+        move || released.store(true, Ordering::SeqCst),
+    );
+}
+
 #[test]
 fn a_thread_sleep_loop_does_not_stall_the_others() {
     run_at(1, || {
-        let released = Arc::new(AtomicBool::new(false));
-        let r = released.clone();
-        others_run_while(
-            move |started| {
-                started();
-                while !r.load(Ordering::SeqCst) {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-            },
-            move || released.store(true, Ordering::SeqCst),
-        );
+        others_run_while_looping(|| std::thread::sleep(std::time::Duration::from_millis(1)))
     });
 }
 
 #[test]
 fn a_busy_loop_does_not_stall_the_others() {
-    run_at(1, || {
-        let released = Arc::new(AtomicBool::new(false));
-        let r = released.clone();
-        others_run_while(
-            move |started| {
-                started();
-                while !r.load(Ordering::SeqCst) {
-                    std::hint::spin_loop();
-                }
-            },
-            move || released.store(true, Ordering::SeqCst),
-        );
-    });
+    run_at(1, || others_run_while_looping(std::hint::spin_loop));
 }
 
 #[test]
@@ -252,18 +246,23 @@ fn blocking_from_a_plain_thread_just_runs() {
     assert_eq!(goro::blocking(|| 6 * 7), 42);
 }
 
+/// Starts `n` goroutines, each blocked in a call that returns only once all
+/// `n` are in it: every call needs a thread of its own.
+fn blocking_calls_that_meet(n: usize) -> Vec<goro::JoinHandle<BarrierWaitResult>> {
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
+        .map(|_| {
+            let barrier = barrier.clone();
+            goro::go!(move || goro::blocking(|| barrier.wait()))
+        })
+        .collect()
+}
+
 /// Threads started for blocking calls exit once no longer needed.
 #[test]
 fn spare_threads_are_reclaimed() {
     run_at(1, || {
-        let barrier = Arc::new(Barrier::new(8));
-        let calls: Vec<_> = (0..8)
-            .map(|_| {
-                let barrier = barrier.clone();
-                goro::go!(move || goro::blocking(|| barrier.wait()))
-            })
-            .collect();
-        for call in calls {
+        for call in blocking_calls_that_meet(8) {
             call.join().unwrap();
         }
         assert!(goro::metrics().worker_threads >= 8);
@@ -294,14 +293,7 @@ fn exceeding_the_thread_limit_is_a_clear_fatal_error() {
 #[ignore = "run by exceeding_the_thread_limit_is_a_clear_fatal_error"]
 fn thread_limit_child() {
     goro::set_max_threads(4);
-    let barrier = Arc::new(Barrier::new(8));
-    let calls: Vec<_> = (0..8)
-        .map(|_| {
-            let barrier = barrier.clone();
-            goro::go!(move || goro::blocking(|| barrier.wait()))
-        })
-        .collect();
-    for call in calls {
+    for call in blocking_calls_that_meet(8) {
         let _ = call.join();
     }
     println!("unreachable: 8 blocking calls ran on 4 threads");

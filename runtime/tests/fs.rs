@@ -30,6 +30,15 @@ fn in_goroutine<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T 
         .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
 }
 
+/// Runs `body` in a goroutine at GOMAXPROCS 1 and 4, each time with a fresh
+/// directory tagged `tag`.
+fn in_goroutine_with_dir(tag: &str, body: fn(&TempDir)) {
+    at_1_and_4(|| {
+        let dir = TempDir::new(tag);
+        in_goroutine(move || body(&dir));
+    });
+}
+
 /// A fresh directory under the system's temporary directory, removed with
 /// its contents on drop.
 struct TempDir(PathBuf);
@@ -143,43 +152,40 @@ fn many_goroutines_write_and_read_back_many_files() {
 
 #[test]
 fn seek_moves_the_cursor_for_reads_and_writes() {
-    at_1_and_4(|| {
-        let dir = TempDir::new("seek");
-        in_goroutine(move || {
-            let path = dir.join("f");
-            let mut file = File::create_new(&path).unwrap();
-            let mut expected: Vec<u8> = (0..=255).collect();
-            file.write_all(&expected).unwrap();
-            assert_eq!(file.stream_position().unwrap(), 256);
+    in_goroutine_with_dir("seek", |dir| {
+        let path = dir.join("f");
+        let mut file = File::create_new(&path).unwrap();
+        let mut expected: Vec<u8> = (0..=255).collect();
+        file.write_all(&expected).unwrap();
+        assert_eq!(file.stream_position().unwrap(), 256);
 
-            assert_eq!(file.seek(SeekFrom::Start(10)).unwrap(), 10);
-            let mut five = [0; 5];
-            file.read_exact(&mut five).unwrap();
-            assert_eq!(five, [10, 11, 12, 13, 14]);
+        assert_eq!(file.seek(SeekFrom::Start(10)).unwrap(), 10);
+        let mut five = [0; 5];
+        file.read_exact(&mut five).unwrap();
+        assert_eq!(five, [10, 11, 12, 13, 14]);
 
-            assert_eq!(file.seek(SeekFrom::Current(-3)).unwrap(), 12);
-            file.write_all(b"xy").unwrap();
-            expected[12..14].copy_from_slice(b"xy");
+        assert_eq!(file.seek(SeekFrom::Current(-3)).unwrap(), 12);
+        file.write_all(b"xy").unwrap();
+        expected[12..14].copy_from_slice(b"xy");
 
-            assert_eq!(file.seek(SeekFrom::End(-2)).unwrap(), 254);
-            let mut tail = Vec::new();
-            file.read_to_end(&mut tail).unwrap();
-            assert_eq!(tail, [254, 255]);
+        assert_eq!(file.seek(SeekFrom::End(-2)).unwrap(), 254);
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, [254, 255]);
 
-            assert_eq!(file.seek(SeekFrom::End(4)).unwrap(), 260);
-            file.write_all(b"z").unwrap();
-            expected.extend_from_slice(&[0, 0, 0, 0, b'z']);
-            assert_eq!(file.metadata().unwrap().len(), 261);
+        assert_eq!(file.seek(SeekFrom::End(4)).unwrap(), 260);
+        file.write_all(b"z").unwrap();
+        expected.extend_from_slice(&[0, 0, 0, 0, b'z']);
+        assert_eq!(file.metadata().unwrap().len(), 261);
 
-            file.rewind().unwrap();
-            let mut all = Vec::new();
-            file.read_to_end(&mut all).unwrap();
-            assert_eq!(all, expected);
+        file.rewind().unwrap();
+        let mut all = Vec::new();
+        file.read_to_end(&mut all).unwrap();
+        assert_eq!(all, expected);
 
-            file.set_len(100).unwrap();
-            assert_eq!(file.stream_position().unwrap(), 261);
-            assert_eq!(fs::read(&path).unwrap(), expected[..100]);
-        });
+        file.set_len(100).unwrap();
+        assert_eq!(file.stream_position().unwrap(), 261);
+        assert_eq!(fs::read(&path).unwrap(), expected[..100]);
     });
 }
 
@@ -235,105 +241,99 @@ fn same_error<T: std::fmt::Debug, U: std::fmt::Debug>(
 
 #[test]
 fn errors_are_std_errors() {
-    at_1_and_4(|| {
-        let dir = TempDir::new("errors");
-        in_goroutine(move || {
-            let missing = dir.join("missing");
-            let not_found = ErrorKind::NotFound;
-            same_error(
-                File::open(&missing),
-                std::fs::File::open(&missing),
-                not_found,
-            );
-            same_error(fs::read(&missing), std::fs::read(&missing), not_found);
-            same_error(
-                fs::metadata(&missing),
-                std::fs::metadata(&missing),
-                not_found,
-            );
-            same_error(
-                fs::read_dir(&missing),
-                std::fs::read_dir(&missing),
-                not_found,
-            );
-            same_error(
-                fs::remove_file(&missing),
-                std::fs::remove_file(&missing),
-                not_found,
-            );
-            assert!(!fs::exists(&missing).unwrap());
+    in_goroutine_with_dir("errors", |dir| {
+        let missing = dir.join("missing");
+        let not_found = ErrorKind::NotFound;
+        same_error(
+            File::open(&missing),
+            std::fs::File::open(&missing),
+            not_found,
+        );
+        same_error(fs::read(&missing), std::fs::read(&missing), not_found);
+        same_error(
+            fs::metadata(&missing),
+            std::fs::metadata(&missing),
+            not_found,
+        );
+        same_error(
+            fs::read_dir(&missing),
+            std::fs::read_dir(&missing),
+            not_found,
+        );
+        same_error(
+            fs::remove_file(&missing),
+            std::fs::remove_file(&missing),
+            not_found,
+        );
+        assert!(!fs::exists(&missing).unwrap());
 
-            let present = dir.join("present");
-            fs::write(&present, "kept").unwrap();
-            assert!(fs::exists(&present).unwrap());
-            let exists = ErrorKind::AlreadyExists;
-            let std_new = std::fs::File::create_new(&present);
-            same_error(File::create_new(&present), std_new, exists);
-            let ours = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&present);
-            same_error(ours, std::fs::File::create_new(&present), exists);
-            same_error(
-                fs::create_dir(dir.path()),
-                std::fs::create_dir(dir.path()),
-                exists,
-            );
-            assert_eq!(fs::read_to_string(&present).unwrap(), "kept");
+        let present = dir.join("present");
+        fs::write(&present, "kept").unwrap();
+        assert!(fs::exists(&present).unwrap());
+        let exists = ErrorKind::AlreadyExists;
+        let std_new = std::fs::File::create_new(&present);
+        same_error(File::create_new(&present), std_new, exists);
+        let ours = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&present);
+        same_error(ours, std::fs::File::create_new(&present), exists);
+        same_error(
+            fs::create_dir(dir.path()),
+            std::fs::create_dir(dir.path()),
+            exists,
+        );
+        assert_eq!(fs::read_to_string(&present).unwrap(), "kept");
 
-            fs::write(&present, [0xff, 0xfe]).unwrap();
-            let invalid = std::fs::read_to_string(&present);
-            same_error(
-                fs::read_to_string(&present),
-                invalid,
-                ErrorKind::InvalidData,
-            );
-        });
+        fs::write(&present, [0xff, 0xfe]).unwrap();
+        let invalid = std::fs::read_to_string(&present);
+        same_error(
+            fs::read_to_string(&present),
+            invalid,
+            ErrorKind::InvalidData,
+        );
     });
 }
 
 #[test]
 fn path_operations() {
-    at_1_and_4(|| {
-        let dir = TempDir::new("paths");
-        in_goroutine(move || {
-            let a = dir.join("a");
-            fs::write(&a, "alpha").unwrap();
-            let (b, c) = (dir.join("b"), dir.join("c"));
-            assert_eq!(fs::copy(&a, &b).unwrap(), 5);
-            fs::rename(&b, &c).unwrap();
-            assert!(!fs::exists(&b).unwrap());
-            assert_eq!(fs::read_to_string(&c).unwrap(), "alpha");
+    in_goroutine_with_dir("paths", |dir| {
+        let a = dir.join("a");
+        fs::write(&a, "alpha").unwrap();
+        let (b, c) = (dir.join("b"), dir.join("c"));
+        assert_eq!(fs::copy(&a, &b).unwrap(), 5);
+        fs::rename(&b, &c).unwrap();
+        assert!(!fs::exists(&b).unwrap());
+        assert_eq!(fs::read_to_string(&c).unwrap(), "alpha");
 
-            fs::hard_link(&a, dir.join("h")).unwrap();
-            assert_eq!(fs::metadata(&a).unwrap().nlink(), 2);
-            fs::remove_file(dir.join("h")).unwrap();
-            assert_eq!(fs::metadata(&a).unwrap().nlink(), 1);
+        fs::hard_link(&a, dir.join("h")).unwrap();
+        assert_eq!(fs::metadata(&a).unwrap().nlink(), 2);
+        fs::remove_file(dir.join("h")).unwrap();
+        assert_eq!(fs::metadata(&a).unwrap().nlink(), 1);
 
-            let link = dir.join("link");
-            std::os::unix::fs::symlink("a", &link).unwrap();
-            assert_eq!(fs::read_link(&link).unwrap(), Path::new("a"));
-            assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
-            assert!(fs::metadata(&link).unwrap().is_file());
-            assert_eq!(
-                fs::canonicalize(&link).unwrap(),
-                fs::canonicalize(&a).unwrap()
-            );
+        let link = dir.join("link");
+        std::os::unix::fs::symlink("a", &link).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("a"));
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(fs::metadata(&link).unwrap().is_file());
+        assert_eq!(
+            fs::canonicalize(&link).unwrap(),
+            fs::canonicalize(&a).unwrap()
+        );
 
-            fs::set_permissions(&a, std::fs::Permissions::from_mode(0o640)).unwrap();
-            assert_eq!(
-                fs::metadata(&a).unwrap().permissions().mode() & 0o777,
-                0o640
-            );
+        fs::set_permissions(&a, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
 
-            let deep = dir.join("x/y/z");
-            fs::create_dir_all(&deep).unwrap();
-            fs::remove_dir(&deep).unwrap();
-            fs::create_dir(&deep).unwrap();
-            fs::write(deep.join("f"), "").unwrap();
-            fs::remove_dir_all(dir.join("x")).unwrap();
-            assert!(!fs::exists(dir.join("x")).unwrap());
-        });
+        let deep = dir.join("x/y/z");
+        fs::create_dir_all(&deep).unwrap();
+        fs::remove_dir(&deep).unwrap();
+        fs::create_dir(&deep).unwrap();
+        fs::write(deep.join("f"), "").unwrap();
+        fs::remove_dir_all(dir.join("x")).unwrap();
+        assert!(!fs::exists(dir.join("x")).unwrap());
     });
 }
 
@@ -410,45 +410,42 @@ fn a_file_moves_between_threads_and_goroutines() {
 
 #[test]
 fn shared_references_read_write_and_seek() {
-    at_1_and_4(|| {
-        let dir = TempDir::new("by-ref");
-        in_goroutine(move || {
-            let mut options = OpenOptions::new();
-            options.read(true).write(true).create(true).truncate(true);
-            let file = options.open(dir.join("f")).unwrap();
-            let mut w = &file;
-            w.write_all(b"hello, ").unwrap();
-            assert_eq!(w.write(b"world").unwrap(), 5);
-            let pieces = [IoSlice::new(b"!"), IoSlice::new(b"\n")];
-            assert_eq!(w.write_vectored(&pieces).unwrap(), 2);
-            w.flush().unwrap();
+    in_goroutine_with_dir("by-ref", |dir| {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(true);
+        let file = options.open(dir.join("f")).unwrap();
+        let mut w = &file;
+        w.write_all(b"hello, ").unwrap();
+        assert_eq!(w.write(b"world").unwrap(), 5);
+        let pieces = [IoSlice::new(b"!"), IoSlice::new(b"\n")];
+        assert_eq!(w.write_vectored(&pieces).unwrap(), 2);
+        w.flush().unwrap();
 
-            let mut r = &file;
-            r.rewind().unwrap();
-            let mut text = String::new();
-            assert_eq!(r.read_to_string(&mut text).unwrap(), 14);
-            assert_eq!(text, "hello, world!\n");
+        let mut r = &file;
+        r.rewind().unwrap();
+        let mut text = String::new();
+        assert_eq!(r.read_to_string(&mut text).unwrap(), 14);
+        assert_eq!(text, "hello, world!\n");
 
-            r.seek(SeekFrom::Start(0)).unwrap();
-            let (mut a, mut b) = ([0; 5], [0; 2]);
-            let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
-            assert_eq!(r.read_vectored(&mut bufs).unwrap(), 7);
-            assert_eq!((&a, &b), (b"hello", b", "));
-            let mut three = [0; 3];
-            assert_eq!(r.read(&mut three).unwrap(), 3);
-            assert_eq!(&three, b"wor");
+        r.seek(SeekFrom::Start(0)).unwrap();
+        let (mut a, mut b) = ([0; 5], [0; 2]);
+        let mut bufs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+        assert_eq!(r.read_vectored(&mut bufs).unwrap(), 7);
+        assert_eq!((&a, &b), (b"hello", b", "));
+        let mut three = [0; 3];
+        assert_eq!(r.read(&mut three).unwrap(), 3);
+        assert_eq!(&three, b"wor");
 
-            // A clone shares the cursor.
-            let clone = file.try_clone().unwrap();
-            let mut rest = String::new();
-            (&clone).read_to_string(&mut rest).unwrap();
-            assert_eq!(rest, "ld!\n");
-            assert_eq!(r.read(&mut three).unwrap(), 0);
+        // A clone shares the cursor.
+        let clone = file.try_clone().unwrap();
+        let mut rest = String::new();
+        (&clone).read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "ld!\n");
+        assert_eq!(r.read(&mut three).unwrap(), 0);
 
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .unwrap();
-            assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        });
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
     });
 }
 

@@ -46,20 +46,26 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
 /// Accepts `n` connections, echoing each back until the client shuts its
 /// write half down.
 fn echo_server(listener: TcpListener, n: usize) -> JoinHandle<()> {
-    goro::spawn(move || {
-        let conns: Vec<JoinHandle<()>> = listener
-            .incoming()
-            .take(n)
-            .map(|conn| {
-                let conn = conn.unwrap();
-                goro::spawn(move || {
-                    let (mut from, mut to) = (&conn, &conn);
-                    io::copy(&mut from, &mut to).unwrap();
-                })
+    goro::spawn(move || echo_each(listener.incoming().take(n)))
+}
+
+/// Echoes each of `conns` back, each in a goroutine of its own, until its
+/// client shuts its write half down; returns when all are done.
+fn echo_each<C>(conns: impl Iterator<Item = io::Result<C>>)
+where
+    C: Send + 'static,
+    for<'a> &'a C: Read + Write,
+{
+    let echoes: Vec<JoinHandle<()>> = conns
+        .map(|conn| {
+            let conn = conn.unwrap();
+            goro::spawn(move || {
+                let (mut from, mut to) = (&conn, &conn);
+                io::copy(&mut from, &mut to).unwrap();
             })
-            .collect();
-        conns.into_iter().for_each(|c| c.join().unwrap());
-    })
+        })
+        .collect();
+    echoes.into_iter().for_each(|e| e.join().unwrap());
 }
 
 /// Client `id` sends `n` numbered lines from one goroutine while it reads
@@ -404,20 +410,7 @@ fn unix_streams_echo() {
         ));
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
-        let server = goro::spawn(move || {
-            let conns: Vec<_> = listener
-                .incoming()
-                .take(CLIENTS)
-                .map(|conn| {
-                    let conn = conn.unwrap();
-                    goro::spawn(move || {
-                        let (mut from, mut to) = (&conn, &conn);
-                        io::copy(&mut from, &mut to).unwrap();
-                    })
-                })
-                .collect();
-            conns.into_iter().for_each(|c| c.join().unwrap());
-        });
+        let server = goro::spawn(move || echo_each(listener.incoming().take(CLIENTS)));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|id| {
                 let path = path.clone();

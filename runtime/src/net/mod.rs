@@ -61,9 +61,19 @@
 /// Conversions to and from std, and raw descriptors: a socket from std is
 /// put in non-blocking mode; one given back to std (or as a raw descriptor)
 /// leaves the poller and is put back in blocking mode. `O_NONBLOCK` belongs
-/// to the open socket, so clones made with `try_clone` share it.
+/// to the open socket, so clones made with `try_clone` share it. Also the
+/// private `new`, which makes every socket the type creates.
 macro_rules! conversions {
     ($goro:ident, $std:ty) => {
+        impl $goro {
+            /// Takes over a std socket, putting it in non-blocking mode.
+            fn new(socket: $std) -> std::io::Result<$goro> {
+                Ok($goro {
+                    inner: $crate::net::Evented::new(socket)?,
+                })
+            }
+        }
+
         impl From<$std> for $goro {
             /// Takes over a std socket, putting it in non-blocking mode.
             fn from(socket: $std) -> $goro {
@@ -122,6 +132,66 @@ macro_rules! conversions {
 }
 use conversions;
 
+/// `Read` and `Write` for a stream and for a shared reference to it, so
+/// that one goroutine can read while another writes. A write goes straight
+/// to the socket: `flush` has nothing to do.
+macro_rules! read_write {
+    ($goro:ident) => {
+        impl std::io::Read for $goro {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Read for &$goro {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner
+                    .read(|mut stream| std::io::Read::read(&mut stream, buf))
+            }
+        }
+
+        impl std::io::Write for $goro {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Write for &$goro {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner
+                    .write(|mut stream| std::io::Write::write(&mut stream, buf))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+use read_write;
+
+/// Methods whose call never waits, so they hand it straight to the std
+/// socket (`self.inner.get()`): each is given as its doc comment and its
+/// signature.
+macro_rules! delegate {
+    ($(
+        $(#[$doc:meta])*
+        pub fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.inner.get().$name($($arg),*)
+            }
+        )*
+    };
+}
+use delegate;
+
 mod tcp;
 mod udp;
 mod unix;
@@ -147,6 +217,43 @@ pub(crate) trait Socket: AsFd {
     /// The socket's timeout for calls in `interest` (std keeps it in the
     /// kernel: `SO_RCVTIMEO`, `SO_SNDTIMEO`); `None` for listeners.
     fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>>;
+}
+
+/// Implements [`Socket`] for std's sockets: listeners have no timeouts,
+/// the others std's read and write timeouts.
+macro_rules! impl_socket {
+    (listeners: $($listener:ty),*; others: $($other:ty),*;) => {
+        $(
+            impl Socket for $listener {
+                fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                    <$listener>::set_nonblocking(self, nonblocking)
+                }
+
+                fn timeout(&self, _: Interest) -> io::Result<Option<Duration>> {
+                    Ok(None)
+                }
+            }
+        )*
+        $(
+            impl Socket for $other {
+                fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+                    <$other>::set_nonblocking(self, nonblocking)
+                }
+
+                fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>> {
+                    match interest {
+                        Interest::Read => self.read_timeout(),
+                        Interest::Write => self.write_timeout(),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+impl_socket! {
+    listeners: std::net::TcpListener, std::os::unix::net::UnixListener;
+    others: std::net::TcpStream, std::net::UdpSocket, std::os::unix::net::UnixStream;
 }
 
 /// Setting or clearing `O_NONBLOCK` fails only on a descriptor that is not

@@ -1,34 +1,11 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::{each_addr, Evented, Socket};
+use super::{each_addr, Evented};
 use crate::epoll::Interest;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
-
-impl Socket for net::TcpListener {
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        net::TcpListener::set_nonblocking(self, nonblocking)
-    }
-
-    fn timeout(&self, _: Interest) -> io::Result<Option<Duration>> {
-        Ok(None)
-    }
-}
-
-impl Socket for net::TcpStream {
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        net::TcpStream::set_nonblocking(self, nonblocking)
-    }
-
-    fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>> {
-        match interest {
-            Interest::Read => self.read_timeout(),
-            Interest::Write => self.write_timeout(),
-        }
-    }
-}
 
 /// A TCP socket server, listening for connections: std's
 /// [`TcpListener`](std::net::TcpListener) whose `accept` parks the calling
@@ -94,33 +71,23 @@ impl TcpListener {
     /// Creates a listener bound to `addr` (each address it resolves to in
     /// turn, as std does); port 0 picks a free port.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = each_addr(addr, net::TcpListener::bind)?;
-        Ok(TcpListener {
-            inner: Evented::new(listener)?,
-        })
+        TcpListener::new(each_addr(addr, net::TcpListener::bind)?)
     }
 
-    /// The local address it listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+    super::delegate! {
+        /// The local address it listens on.
+        pub fn local_addr(&self) -> io::Result<SocketAddr>;
     }
 
     /// A new handle on the same listening socket.
     pub fn try_clone(&self) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            inner: Evented::new(self.inner.get().try_clone()?)?,
-        })
+        TcpListener::new(self.inner.get().try_clone()?)
     }
 
     /// Waits for a connection and returns it with its peer's address.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.inner.read(|listener| listener.accept())?;
-        Ok((
-            TcpStream {
-                inner: Evented::new(stream)?,
-            },
-            peer,
-        ))
+        Ok((TcpStream::new(stream)?, peer))
     }
 
     /// An iterator over the connections as they come (`accept` in a loop).
@@ -128,19 +95,15 @@ impl TcpListener {
         Incoming { listener: self }
     }
 
-    /// Sets the `IP_TTL` option of the socket.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
-    }
+    super::delegate! {
+        /// Sets the `IP_TTL` option of the socket.
+        pub fn set_ttl(&self, ttl: u32) -> io::Result<()>;
 
-    /// The `IP_TTL` option of the socket.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
-    }
+        /// The `IP_TTL` option of the socket.
+        pub fn ttl(&self) -> io::Result<u32>;
 
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 
@@ -172,9 +135,7 @@ impl TcpStream {
     /// A non-blocking connect: start it, wait until the socket is writable,
     /// then read the outcome from `SO_ERROR`.
     fn connect_until(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-        let stream = TcpStream {
-            inner: Evented::new(new_socket(addr)?)?,
-        };
+        let stream = TcpStream::new(new_socket(addr)?)?;
         match start_connect(stream.as_fd(), addr) {
             Ok(()) => return Ok(stream),
             // Interrupted: the connect goes on in the background all the same.
@@ -202,49 +163,37 @@ impl TcpStream {
         }
     }
 
-    /// The remote address it is connected to.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
-    }
+    super::delegate! {
+        /// The remote address it is connected to.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The local address of the connection.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
-    }
+        /// The local address of the connection.
+        pub fn local_addr(&self) -> io::Result<SocketAddr>;
 
-    /// Shuts down the read half, the write half, or both. A goroutine
-    /// parked reading wakes and reads end of stream.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        /// Shuts down the read half, the write half, or both. A goroutine
+        /// parked reading wakes and reads end of stream.
+        pub fn shutdown(&self, how: Shutdown) -> io::Result<()>;
     }
 
     /// A new handle on the same connection (sharing its timeouts).
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            inner: Evented::new(self.inner.get().try_clone()?)?,
-        })
+        TcpStream::new(self.inner.get().try_clone()?)
     }
 
-    /// Sets how long a read waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_read_timeout(timeout)
-    }
+    super::delegate! {
+        /// Sets how long a read waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// Sets how long a write waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_write_timeout(timeout)
-    }
+        /// Sets how long a write waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// The read timeout, if any.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().read_timeout()
-    }
+        /// The read timeout, if any.
+        pub fn read_timeout(&self) -> io::Result<Option<Duration>>;
 
-    /// The write timeout, if any.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().write_timeout()
+        /// The write timeout, if any.
+        pub fn write_timeout(&self) -> io::Result<Option<Duration>>;
     }
 
     /// Reads without removing the data from the socket's queue, waiting as
@@ -253,29 +202,21 @@ impl TcpStream {
         self.inner.read(|stream| stream.peek(buf))
     }
 
-    /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.get().set_nodelay(nodelay)
-    }
+    super::delegate! {
+        /// Sets `TCP_NODELAY` (no Nagle delay for small writes).
+        pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
 
-    /// Whether `TCP_NODELAY` is set.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.get().nodelay()
-    }
+        /// Whether `TCP_NODELAY` is set.
+        pub fn nodelay(&self) -> io::Result<bool>;
 
-    /// Sets the `IP_TTL` option of the socket.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
-    }
+        /// Sets the `IP_TTL` option of the socket.
+        pub fn set_ttl(&self, ttl: u32) -> io::Result<()>;
 
-    /// The `IP_TTL` option of the socket.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
-    }
+        /// The `IP_TTL` option of the socket.
+        pub fn ttl(&self) -> io::Result<u32>;
 
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 
@@ -360,37 +301,6 @@ impl RawAddr {
     }
 }
 
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(|mut stream| stream.read(buf))
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(|mut stream| stream.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 super::conversions!(TcpListener, net::TcpListener);
 super::conversions!(TcpStream, net::TcpStream);
+super::read_write!(TcpStream);

@@ -1,23 +1,9 @@
 //! UDP: [`UdpSocket`].
 
-use super::{each_addr, resolve, Evented, Socket};
-use crate::epoll::Interest;
+use super::{each_addr, resolve, Evented};
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
-
-impl Socket for net::UdpSocket {
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        net::UdpSocket::set_nonblocking(self, nonblocking)
-    }
-
-    fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>> {
-        match interest {
-            Interest::Read => self.read_timeout(),
-            Interest::Write => self.write_timeout(),
-        }
-    }
-}
 
 /// A UDP socket: std's [`UdpSocket`](std::net::UdpSocket) whose receives
 /// and sends park the calling goroutine instead of blocking its thread.
@@ -48,10 +34,7 @@ impl UdpSocket {
     /// Creates a socket bound to `addr` (each address it resolves to in
     /// turn, as std does); port 0 picks a free port.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let socket = each_addr(addr, net::UdpSocket::bind)?;
-        Ok(UdpSocket {
-            inner: Evented::new(socket)?,
-        })
+        UdpSocket::new(each_addr(addr, net::UdpSocket::bind)?)
     }
 
     /// Waits for a datagram; returns its length (the rest of a datagram
@@ -98,68 +81,48 @@ impl UdpSocket {
         self.inner.read(|socket| socket.peek(buf))
     }
 
-    /// The connected address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
-    }
+    super::delegate! {
+        /// The connected address.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The local address of the socket.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        /// The local address of the socket.
+        pub fn local_addr(&self) -> io::Result<SocketAddr>;
     }
 
     /// A new handle on the same socket (sharing its timeouts).
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            inner: Evented::new(self.inner.get().try_clone()?)?,
-        })
+        UdpSocket::new(self.inner.get().try_clone()?)
     }
 
-    /// Sets how long a receive waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_read_timeout(timeout)
-    }
+    super::delegate! {
+        /// Sets how long a receive waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// Sets how long a send waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_write_timeout(timeout)
-    }
+        /// Sets how long a send waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// The read timeout, if any.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().read_timeout()
-    }
+        /// The read timeout, if any.
+        pub fn read_timeout(&self) -> io::Result<Option<Duration>>;
 
-    /// The write timeout, if any.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().write_timeout()
-    }
+        /// The write timeout, if any.
+        pub fn write_timeout(&self) -> io::Result<Option<Duration>>;
 
-    /// Sets `SO_BROADCAST` (may send to a broadcast address).
-    pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
-        self.inner.get().set_broadcast(broadcast)
-    }
+        /// Sets `SO_BROADCAST` (may send to a broadcast address).
+        pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()>;
 
-    /// Whether `SO_BROADCAST` is set.
-    pub fn broadcast(&self) -> io::Result<bool> {
-        self.inner.get().broadcast()
-    }
+        /// Whether `SO_BROADCAST` is set.
+        pub fn broadcast(&self) -> io::Result<bool>;
 
-    /// Sets the `IP_TTL` option of the socket.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
-    }
+        /// Sets the `IP_TTL` option of the socket.
+        pub fn set_ttl(&self, ttl: u32) -> io::Result<()>;
 
-    /// The `IP_TTL` option of the socket.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
-    }
+        /// The `IP_TTL` option of the socket.
+        pub fn ttl(&self) -> io::Result<u32>;
 
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 

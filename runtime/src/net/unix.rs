@@ -1,35 +1,11 @@
 //! Unix-domain stream sockets: [`UnixListener`] and [`UnixStream`].
 
-use super::{Evented, Socket};
-use crate::epoll::Interest;
-use std::io::{self, Read, Write};
+use super::Evented;
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
-
-impl Socket for net::UnixListener {
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        net::UnixListener::set_nonblocking(self, nonblocking)
-    }
-
-    fn timeout(&self, _: Interest) -> io::Result<Option<Duration>> {
-        Ok(None)
-    }
-}
-
-impl Socket for net::UnixStream {
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        net::UnixStream::set_nonblocking(self, nonblocking)
-    }
-
-    fn timeout(&self, interest: Interest) -> io::Result<Option<Duration>> {
-        match interest {
-            Interest::Read => self.read_timeout(),
-            Interest::Write => self.write_timeout(),
-        }
-    }
-}
 
 /// A Unix-domain socket server: std's
 /// [`UnixListener`](std::os::unix::net::UnixListener) whose `accept` parks
@@ -93,20 +69,13 @@ impl UnixListener {
     /// Creates a listener bound to the socket file `path` (which must not
     /// exist yet).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            inner: Evented::new(net::UnixListener::bind(path)?)?,
-        })
+        UnixListener::new(net::UnixListener::bind(path)?)
     }
 
     /// Waits for a connection and returns it with its peer's address.
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, peer) = self.inner.read(|listener| listener.accept())?;
-        Ok((
-            UnixStream {
-                inner: Evented::new(stream)?,
-            },
-            peer,
-        ))
+        Ok((UnixStream::new(stream)?, peer))
     }
 
     /// An iterator over the connections as they come (`accept` in a loop).
@@ -114,21 +83,19 @@ impl UnixListener {
         UnixIncoming { listener: self }
     }
 
-    /// The local address it listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+    super::delegate! {
+        /// The local address it listens on.
+        pub fn local_addr(&self) -> io::Result<SocketAddr>;
     }
 
     /// A new handle on the same listening socket.
     pub fn try_clone(&self) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            inner: Evented::new(self.inner.get().try_clone()?)?,
-        })
+        UnixListener::new(self.inner.get().try_clone()?)
     }
 
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+    super::delegate! {
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 
@@ -145,107 +112,52 @@ impl UnixStream {
     /// while the listener's backlog is full, and cannot be waited for with
     /// the poller, so it runs inside [`blocking`](crate::blocking).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let stream = crate::blocking(|| net::UnixStream::connect(path))?;
-        Ok(UnixStream {
-            inner: Evented::new(stream)?,
-        })
+        UnixStream::new(crate::blocking(|| net::UnixStream::connect(path))?)
     }
 
     /// A pair of connected sockets.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = net::UnixStream::pair()?;
-        Ok((
-            UnixStream {
-                inner: Evented::new(a)?,
-            },
-            UnixStream {
-                inner: Evented::new(b)?,
-            },
-        ))
+        Ok((UnixStream::new(a)?, UnixStream::new(b)?))
     }
 
-    /// The local address of the connection.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
-    }
+    super::delegate! {
+        /// The local address of the connection.
+        pub fn local_addr(&self) -> io::Result<SocketAddr>;
 
-    /// The remote address it is connected to.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
-    }
+        /// The remote address it is connected to.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr>;
 
-    /// Shuts down the read half, the write half, or both. A goroutine
-    /// parked reading wakes and reads end of stream.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        /// Shuts down the read half, the write half, or both. A goroutine
+        /// parked reading wakes and reads end of stream.
+        pub fn shutdown(&self, how: Shutdown) -> io::Result<()>;
     }
 
     /// A new handle on the same connection (sharing its timeouts).
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            inner: Evented::new(self.inner.get().try_clone()?)?,
-        })
+        UnixStream::new(self.inner.get().try_clone()?)
     }
 
-    /// Sets how long a read waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_read_timeout(timeout)
-    }
+    super::delegate! {
+        /// Sets how long a read waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// Sets how long a write waits before failing with `WouldBlock`
-    /// (`None`: forever). A zero duration is an `InvalidInput` error.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.get().set_write_timeout(timeout)
-    }
+        /// Sets how long a write waits before failing with `WouldBlock`
+        /// (`None`: forever). A zero duration is an `InvalidInput` error.
+        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
-    /// The read timeout, if any.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().read_timeout()
-    }
+        /// The read timeout, if any.
+        pub fn read_timeout(&self) -> io::Result<Option<Duration>>;
 
-    /// The write timeout, if any.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.get().write_timeout()
-    }
+        /// The write timeout, if any.
+        pub fn write_timeout(&self) -> io::Result<Option<Duration>>;
 
-    /// Takes the socket's pending error (`SO_ERROR`), if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(|mut stream| stream.read(buf))
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(|mut stream| stream.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        /// Takes the socket's pending error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 
 super::conversions!(UnixListener, net::UnixListener);
 super::conversions!(UnixStream, net::UnixStream);
+super::read_write!(UnixStream);
