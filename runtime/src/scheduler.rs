@@ -173,13 +173,11 @@ pub(crate) struct Runtime {
     threads: AtomicUsize,
     max_threads: AtomicUsize,
     /// Workers without a token, waiting for one (slot indices).
-    pool: Mutex<Vec<usize>>,
-    npooled: AtomicUsize,
+    pool: WorkerList,
     /// Workers whose token the monitor took while they ran a goroutine.
     revoked_running: AtomicUsize,
     /// Indices of sleeping workers.
-    idle: Mutex<Vec<usize>>,
-    nidle: AtomicUsize,
+    idle: WorkerList,
     /// Workers looking for work (at most one is woken for new work).
     searching: AtomicUsize,
     /// Live goroutines (Go's `NumGoroutine`), one counter per worker plus
@@ -215,6 +213,63 @@ pub(crate) struct Sample {
 /// How long one goroutine may hold a worker before the monitor hands the
 /// worker's token to another thread (Go's `forcePreemptNS`).
 const FORCE_RETAKE: Duration = Duration::from_millis(10);
+
+/// Worker indices (the idle workers, the pooled ones) with a count that is
+/// read without the lock. `SeqCst` on the count: it is one side of the
+/// Dekker pairs in the module note (a producer reads it after pushing work;
+/// the monitor reads it against its sleeping flag).
+#[derive(Default)]
+struct WorkerList {
+    list: Mutex<Vec<usize>>,
+    len: AtomicUsize,
+}
+
+impl WorkerList {
+    fn locked(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    fn push(&self, index: usize) {
+        self.locked().push(index);
+        self.len.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Takes `index` off the list; false if someone else already did.
+    fn remove(&self, index: usize) -> bool {
+        let mut list = self.locked();
+        let Some(pos) = list.iter().position(|&i| i == index) else {
+            return false;
+        };
+        list.swap_remove(pos);
+        self.len.fetch_sub(1, Ordering::SeqCst);
+        true
+    }
+
+    /// Takes the most recently added index that `prefer` accepts, else the
+    /// most recent one.
+    fn pop_preferring(&self, prefer: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut list = self.locked();
+        let pos = list
+            .iter()
+            .rposition(|&i| prefer(i))
+            .or(list.len().checked_sub(1))?;
+        let index = list.remove(pos);
+        self.len.fetch_sub(1, Ordering::SeqCst);
+        Some(index)
+    }
+
+    fn last(&self) -> Option<usize> {
+        self.locked().last().copied()
+    }
+
+    fn for_each(&self, f: impl FnMut(usize)) {
+        self.locked().iter().copied().for_each(f);
+    }
+}
 
 /// Which worker slots are in use.
 #[derive(Default)]
@@ -399,11 +454,9 @@ impl Runtime {
             started_count: AtomicUsize::new(0),
             threads: AtomicUsize::new(0),
             max_threads: AtomicUsize::new(MAX_THREADS),
-            pool: Mutex::new(Vec::new()),
-            npooled: AtomicUsize::new(0),
+            pool: WorkerList::default(),
             revoked_running: AtomicUsize::new(0),
-            idle: Mutex::new(Vec::new()),
-            nidle: AtomicUsize::new(0),
+            idle: WorkerList::default(),
             searching: AtomicUsize::new(0),
             live: (0..=MAX_PROCS).map(|_| CachePadded::default()).collect(),
             watch_deadline: AtomicU64::new(NEVER),
@@ -455,15 +508,7 @@ impl Runtime {
         if !self.take_free_token() {
             return false;
         }
-        let pooled = {
-            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            let index = pool.pop();
-            if index.is_some() {
-                self.npooled.fetch_sub(1, Ordering::SeqCst);
-            }
-            index
-        };
-        match pooled {
+        match self.pool.pop_preferring(|_| true) {
             Some(index) => {
                 let shared = self.shared(index);
                 shared.granted.store(true, Ordering::Release);
@@ -632,7 +677,7 @@ impl Runtime {
     /// none sleeps and a token is free, gives it to a thread.
     fn notify_work(&'static self) {
         fence(Ordering::SeqCst);
-        if self.nidle.load(Ordering::Relaxed) == 0 {
+        if self.idle.len() == 0 {
             if self.holders.load(Ordering::Relaxed) < self.nprocs.load(Ordering::Relaxed) {
                 self.grant_token();
             }
@@ -655,21 +700,9 @@ impl Runtime {
 
     /// Wakes one idle worker (it starts out searching). Returns false if none.
     fn wake_idle(&self) -> bool {
-        let index = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            // Not the poller while others idle: it stays in epoll_wait.
-            let poller = self.poller.load(Ordering::SeqCst);
-            let index = idle
-                .iter()
-                .rposition(|&i| i + 1 != poller)
-                .or(idle.len().checked_sub(1))
-                .map(|pos| idle.remove(pos));
-            if index.is_some() {
-                self.nidle.fetch_sub(1, Ordering::SeqCst);
-            }
-            index
-        };
-        match index {
+        // Not the poller while others idle: it stays in epoll_wait.
+        let poller = self.poller.load(Ordering::SeqCst);
+        match self.idle.pop_preferring(|i| i + 1 != poller) {
             Some(index) => {
                 self.unpark_worker(index);
                 true
@@ -706,8 +739,7 @@ impl Runtime {
     /// Whether no worker thread runs a goroutine: each sleeps idle or
     /// waits in the pool.
     pub(crate) fn no_worker_busy(&self) -> bool {
-        self.nidle.load(Ordering::SeqCst) + self.npooled.load(Ordering::SeqCst)
-            >= self.threads.load(Ordering::SeqCst)
+        self.idle.len() + self.pool.len() >= self.threads.load(Ordering::SeqCst)
     }
 
     /// Whether nothing runs or can run until something outside the
@@ -760,7 +792,7 @@ impl Runtime {
         (
             self.injector.len(),
             local,
-            self.nidle.load(Ordering::Relaxed),
+            self.idle.len(),
             self.searching.load(Ordering::Relaxed),
         )
     }
@@ -812,7 +844,7 @@ impl Runtime {
         if self.watcher.load(Ordering::SeqCst) {
             // The watcher sleeps too long: wake it to recompute.
             self.poke_all_idle();
-        } else if self.nidle.load(Ordering::Relaxed) > 0 {
+        } else if self.idle.len() > 0 {
             self.poke_idle();
         }
     }
@@ -836,16 +868,12 @@ impl Runtime {
 
     /// Pokes every idle worker (see [`Runtime::poke`]).
     fn poke_all_idle(&self) {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        for &i in idle.iter() {
-            self.poke(i);
-        }
+        self.idle.for_each(|i| self.poke(i));
     }
 
     /// Pokes one idle worker (see [`Runtime::poke`]).
     fn poke_idle(&self) {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(&i) = idle.last() {
+        if let Some(i) = self.idle.last() {
             self.poke(i);
         }
     }
@@ -951,8 +979,7 @@ impl Runtime {
     /// Whether work would wait for a worker stuck in a blocking call: its
     /// queue holds goroutines, or no other worker is idle or searching.
     fn work_waits_on(&self, shared: &Shared) -> bool {
-        !shared.stealer.is_empty()
-            || self.nidle.load(Ordering::SeqCst) + self.searching.load(Ordering::SeqCst) == 0
+        !shared.stealer.is_empty() || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
     }
 
     /// Whether work waits behind a worker busy in one long goroutine: the
@@ -963,7 +990,7 @@ impl Runtime {
     fn work_waits_behind(&self, shared: &Shared) -> bool {
         shared.runnext.is_occupied()
             || ((!shared.stealer.is_empty() || !self.injector.is_empty())
-                && self.nidle.load(Ordering::SeqCst) + self.searching.load(Ordering::SeqCst) == 0)
+                && self.idle.len() + self.searching.load(Ordering::SeqCst) == 0)
     }
 
     /// Takes a stuck worker's token and, if work is waiting, gives it to
@@ -1380,11 +1407,7 @@ impl Worker {
                 return;
             }
         }
-        {
-            let mut idle = self.rt.idle.lock().unwrap_or_else(|p| p.into_inner());
-            idle.push(self.index);
-            self.rt.nidle.fetch_add(1, Ordering::SeqCst);
-        }
+        self.rt.idle.push(self.index);
         fence(Ordering::SeqCst);
         if self.rt.has_visible_work() && self.leave_idle_list() {
             return;
@@ -1398,17 +1421,11 @@ impl Worker {
     /// Takes this worker off the idle list; false if a waker already did
     /// (then a wake is on its way and we are counted as searching).
     fn leave_idle_list(&self) -> bool {
-        let mut idle = self.rt.idle.lock().unwrap_or_else(|p| p.into_inner());
-        match idle.iter().position(|&i| i == self.index) {
-            Some(pos) => {
-                idle.swap_remove(pos);
-                self.rt.nidle.fetch_sub(1, Ordering::SeqCst);
-                drop(idle);
-                self.rt.worker_woke();
-                true
-            }
-            None => false,
+        let left = self.rt.idle.remove(self.index);
+        if left {
+            self.rt.worker_woke();
         }
+        left
     }
 
     /// Whether a sleeping worker must go back to its loop to give up its
@@ -1548,11 +1565,7 @@ impl Worker {
     /// (false: the thread is not needed and exits).
     fn wait_in_pool(&self) -> bool {
         let shared = self.shared;
-        {
-            let mut pool = self.rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-            pool.push(self.index);
-            self.rt.npooled.fetch_add(1, Ordering::SeqCst);
-        }
+        self.rt.pool.push(self.index);
         let mut deadline = Some(Instant::now() + POOL_IDLE);
         loop {
             if shared.granted.swap(false, Ordering::Acquire) {
@@ -1561,28 +1574,16 @@ impl Worker {
             }
             match deadline {
                 Some(at) if Instant::now() >= at => {
-                    if self.leave_pool() {
+                    if self.rt.pool.remove(self.index) {
                         return false;
                     }
-                    // A granter took us off the list: its grant is coming.
+                    // A granter took us off the list (false above): its
+                    // grant is coming.
                     deadline = None;
                 }
                 Some(at) => std::thread::park_timeout(at - Instant::now()),
                 None => std::thread::park(),
             }
-        }
-    }
-
-    /// Takes this worker off the pool list; false if a granter already did.
-    fn leave_pool(&self) -> bool {
-        let mut pool = self.rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-        match pool.iter().position(|&i| i == self.index) {
-            Some(pos) => {
-                pool.swap_remove(pos);
-                self.rt.npooled.fetch_sub(1, Ordering::SeqCst);
-                true
-            }
-            None => false,
         }
     }
 }
