@@ -1,8 +1,10 @@
 //! Channel workloads: pingpong, daisychain, mpmc, select, sieve. Each is the
 //! Go program of the same name in `benches/go/chan.go`: same sizes, same
-//! structure, same self-checks, same metric.
+//! structure, same self-checks, same metric; sizes, checks and reports
+//! are in `spec`.
 
-use crate::{fail, ms, ns_per, Report};
+use crate::report::Report;
+use crate::spec;
 use goro::chan::{self, Receiver, Sender};
 use goro::select;
 use goro::sync::WaitGroup;
@@ -21,10 +23,7 @@ pub fn pingpong() -> Report {
         goro::spawn(move || {
             for i in 0..n {
                 ping_tx.send(i).unwrap();
-                let v = pong_rx.recv().unwrap();
-                if v != i {
-                    fail(&format!("pingpong: got {v}, want {i}"));
-                }
+                spec::pingpong::check(i, pong_rx.recv().unwrap());
             }
             a.done();
         });
@@ -38,10 +37,8 @@ pub fn pingpong() -> Report {
         wg.wait();
         start.elapsed()
     };
-    const N: usize = 1_000_000;
-    run(10_000); // warm-up
-    let d = run(N);
-    Report::new("pingpong", "ns_per_roundtrip", "ns", ns_per(d, N))
+    run(spec::pingpong::WARMUP);
+    spec::pingpong::report(run(spec::pingpong::N))
 }
 
 /// One hop through a chain of 10,000 goroutines linked by unbuffered
@@ -49,10 +46,8 @@ pub fn pingpong() -> Report {
 /// values into the left end while main reads them from the right end.
 /// Metric: time / (100 * 10000).
 pub fn daisychain() -> Report {
-    const N: usize = 10_000;
-    const VALUES: usize = 100;
     let (first, mut left) = chan::bounded::<usize>(0);
-    for _ in 0..N {
+    for _ in 0..spec::daisychain::LINKS {
         let (right_tx, right_rx) = chan::bounded::<usize>(0);
         goro::spawn(move || link(left, right_tx));
         left = right_rx;
@@ -66,19 +61,16 @@ pub fn daisychain() -> Report {
             }
         });
         for i in 0..k {
-            let v = last.recv().unwrap();
-            if v != i + N {
-                fail(&format!("daisychain: got {v}, want {}", i + N));
-            }
+            spec::daisychain::check(i, last.recv().unwrap());
         }
     };
-    pass(10); // warm-up: every link has run and touched its stack
+    pass(spec::daisychain::WARMUP);
     let start = Instant::now();
-    pass(VALUES);
+    pass(spec::daisychain::VALUES);
     let d = start.elapsed();
     first.close(); // shut the chain down
     for _ in &last {}
-    Report::new("daisychain", "ns_per_hop", "ns", ns_per(d, VALUES * N))
+    spec::daisychain::report(d)
 }
 
 /// One link of the daisy chain: Go's `for v := range left { right <- v+1 }`
@@ -93,10 +85,9 @@ fn link(left: Receiver<usize>, right: Sender<usize>) {
 /// one channel of capacity 1024; 4 consumers sum until it is closed (after
 /// all producers finish); the total is checked.
 pub fn mpmc() -> Report {
-    const PRODUCERS: usize = 4;
-    const CONSUMERS: usize = 4;
+    use spec::mpmc::{CONSUMERS, PRODUCERS};
     let run = |per_producer: usize| -> Duration {
-        let (tx, rx) = chan::bounded::<usize>(1024);
+        let (tx, rx) = chan::bounded::<usize>(spec::mpmc::CAP);
         let (sums_tx, sums_rx) = chan::bounded::<usize>(CONSUMERS);
         let prod = WaitGroup::new();
         let start = Instant::now();
@@ -121,21 +112,11 @@ pub fn mpmc() -> Report {
         tx.close();
         let total: usize = (0..CONSUMERS).map(|_| sums_rx.recv().unwrap()).sum();
         let d = start.elapsed();
-        let want = PRODUCERS * per_producer * (per_producer + 1) / 2;
-        if total != want {
-            fail(&format!("mpmc: sum {total}, want {want}"));
-        }
+        spec::mpmc::check(total, per_producer);
         d
     };
-    const PER_PRODUCER: usize = 1_000_000;
-    run(PER_PRODUCER / 100); // warm-up
-    let d = run(PER_PRODUCER);
-    Report::new(
-        "mpmc",
-        "ns_per_msg",
-        "ns",
-        ns_per(d, PRODUCERS * PER_PRODUCER),
-    )
+    run(spec::mpmc::WARMUP);
+    spec::mpmc::report(run(spec::mpmc::PER_PRODUCER))
 }
 
 /// A two-way select: two channels of capacity 128, each fed 1..=1,000,000
@@ -143,8 +124,8 @@ pub fn mpmc() -> Report {
 /// 2,000,000 values and checks both sums.
 pub fn select() -> Report {
     let run = |n: usize| -> Duration {
-        let (a_tx, a) = chan::bounded::<usize>(128);
-        let (b_tx, b) = chan::bounded::<usize>(128);
+        let (a_tx, a) = chan::bounded::<usize>(spec::select::CAP);
+        let (b_tx, b) = chan::bounded::<usize>(spec::select::CAP);
         let feed = move |ch: Sender<usize>| {
             move || {
                 for i in 1..=n {
@@ -166,16 +147,11 @@ pub fn select() -> Report {
         }
         let d = start.elapsed();
         drop((a_tx, b_tx));
-        let want = n * (n + 1) / 2;
-        if sa != want || sb != want {
-            fail(&format!("select: sums {sa}, {sb}, want {want}"));
-        }
+        spec::select::check(sa, sb, n);
         d
     };
-    const N: usize = 1_000_000;
-    run(N / 100); // warm-up
-    let d = run(N);
-    Report::new("select", "ns_per_select", "ns", ns_per(d, 2 * N))
+    run(spec::select::WARMUP);
+    spec::select::report(run(spec::select::N))
 }
 
 /// The classic concurrent prime sieve: a generator feeds 2, 3, 4, … into a
@@ -198,14 +174,10 @@ pub fn sieve() -> Report {
         std::mem::forget(ch);
         prime
     };
-    primes(300); // warm-up
+    primes(spec::sieve::WARMUP);
     let start = Instant::now();
-    let p = primes(3000);
-    let d = start.elapsed();
-    if p != 27449 {
-        fail(&format!("sieve: 3000th prime {p}, want 27449"));
-    }
-    Report::new("sieve", "ms_total", "ms", ms(d))
+    let p = primes(spec::sieve::PRIMES);
+    spec::sieve::report(start.elapsed(), p)
 }
 
 /// Sends 2, 3, 4, … on `ch`.

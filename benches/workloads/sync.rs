@@ -1,7 +1,9 @@
 //! Sync workloads: mutex, waitgroup. Each is the Go program of the same
-//! name in `benches/go`, line for line.
+//! name in `benches/go`, line for line; sizes, checks and reports are in
+//! `spec`.
 
-use crate::{fail, ns_per, Report};
+use crate::report::Report;
+use crate::spec;
 use goro::sync::{Mutex, WaitGroup};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -26,20 +28,11 @@ pub fn mutex() -> Report {
         }
         wg.wait();
         let d = start.elapsed();
-        let counter = *counter.lock();
-        if counter != goroutines * iters {
-            fail(&format!(
-                "mutex: counter {counter}, want {}",
-                goroutines * iters
-            ));
-        }
+        spec::mutex::check(*counter.lock(), goroutines, iters);
         d
     };
-    const GOROUTINES: usize = 1000;
-    const ITERS: usize = 1000;
-    run(100, 100); // warm-up
-    let d = run(GOROUTINES, ITERS);
-    Report::new("mutex", "ns_per_lock", "ns", ns_per(d, GOROUTINES * ITERS))
+    run(spec::mutex::WARMUP, spec::mutex::WARMUP);
+    spec::mutex::report(run(spec::mutex::TASKS, spec::mutex::ITERS))
 }
 
 /// WaitGroup fan-in: 10 rounds of 100,000 goroutines that each add their
@@ -62,16 +55,10 @@ pub fn waitgroup() -> Report {
             wg.wait();
         }
         let d = start.elapsed();
-        let want = reps as i64 * n as i64 * (n as i64 - 1) / 2;
-        let got = sum.load(Ordering::Relaxed);
-        if got != want {
-            fail(&format!("waitgroup: sum {got}, want {want}"));
-        }
+        spec::waitgroup::check(sum.load(Ordering::Relaxed), n, reps);
         d
     };
-    const N: usize = 100_000;
-    const REPS: usize = 10;
-    run(N, 1); // warm-up
-    let d = run(N, REPS);
-    Report::new("waitgroup", "ns_per_goroutine", "ns", ns_per(d, N * REPS))
+    use spec::waitgroup::{N, REPS, WARMUP_REPS};
+    run(N, WARMUP_REPS);
+    spec::waitgroup::report(run(N, REPS))
 }

@@ -1,10 +1,16 @@
-//! Shared pieces of the peers' workload binaries (`may-workloads`,
-//! `tokio-workloads`): the one-JSON-line report of `benches/workloads`, and
-//! the measurements every workload uses. The protocol is described in
-//! `benches/compare.py`.
+//! Shared pieces of the peers' binaries. The one-JSON-line report and the
+//! measurements (`report`) and each workload's sizes, checks and report
+//! (`spec`) are goro's own files from `benches/workloads`, included here so
+//! that there is one copy of each; the rest is the peers' own: argument
+//! handling, and the tokio and may helpers their binaries share. The
+//! protocol is described in `benches/compare.py`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+#[path = "../../workloads/report.rs"]
+mod report;
+#[path = "../../workloads/spec.rs"]
+pub mod spec;
+
+pub use report::{cpu_time, fail, ms, ns_per, rss_kib, Report};
 
 /// The workload names, in the order of `benches/compare.py`.
 pub const WORKLOADS: &[&str] = &[
@@ -23,64 +29,6 @@ pub const WORKLOADS: &[&str] = &[
     "waitgroup",
 ];
 
-/// One workload's result.
-pub struct Report {
-    workload: &'static str,
-    metric: &'static str,
-    unit: &'static str,
-    value: f64,
-    extra: BTreeMap<&'static str, f64>,
-}
-
-impl Report {
-    /// A result without extra fields.
-    pub fn new(
-        workload: &'static str,
-        metric: &'static str,
-        unit: &'static str,
-        value: f64,
-    ) -> Report {
-        Report {
-            workload,
-            metric,
-            unit,
-            value,
-            extra: BTreeMap::new(),
-        }
-    }
-
-    /// Adds an extra field.
-    pub fn with(mut self, key: &'static str, value: f64) -> Report {
-        self.extra.insert(key, value);
-        self
-    }
-
-    /// The JSON line.
-    pub fn to_json(&self) -> String {
-        let extra: Vec<String> = self
-            .extra
-            .iter()
-            .map(|(k, v)| format!("\"{k}\":{}", number(*v)))
-            .collect();
-        format!(
-            "{{\"workload\":\"{}\",\"metric\":\"{}\",\"unit\":\"{}\",\"value\":{},\"extra\":{{{}}}}}",
-            self.workload,
-            self.metric,
-            self.unit,
-            number(self.value),
-            extra.join(",")
-        )
-    }
-}
-
-fn number(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".to_string()
-    }
-}
-
 /// The worker count: `GOMAXPROCS` if set to a positive integer, else the
 /// number of CPUs this process may run on.
 pub fn procs() -> usize {
@@ -91,75 +39,12 @@ pub fn procs() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Nanoseconds of `d` per one of `n` operations.
-pub fn ns_per(d: Duration, n: usize) -> f64 {
-    d.as_nanos() as f64 / n as f64
-}
-
-/// `d` in milliseconds.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Reports a failed self-check; the runner treats a non-zero exit as "n/a".
-pub fn fail(msg: &str) -> ! {
-    eprintln!("workloads: {msg}");
-    std::process::exit(1)
-}
-
 /// Reports that this runtime has no faithful equivalent of a workload: the
 /// reason goes to stderr and the exit code is 2, which the runner shows as
 /// "n/a" with the reason.
 pub fn not_available(workload: &str, reason: &str) -> ! {
     eprintln!("{workload}: not run: {reason}");
     std::process::exit(2)
-}
-
-/// Resident set size of this process in KiB (VmRSS).
-pub fn rss_kib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or_else(|| fail("rss: no VmRSS in /proc/self/status"))
-}
-
-/// Process CPU time (user + system) so far.
-pub fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the zeroed struct we pass it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-/// The cpu workload's unit of work, as Go's `xorshiftSum`.
-pub fn xorshift_sum(t: usize, iters: usize) -> u64 {
-    let mut x = (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut sum = 0u64;
-    for _ in 0..iters {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        sum = sum.wrapping_add(x);
-    }
-    sum
-}
-
-/// Parameters of the cpu workload, as in Go and goro.
-pub const CPU_TASKS: usize = 64;
-pub const CPU_ITERS: usize = 6_000_000;
-
-/// Sorted lateness samples (ns) to the sleepers report's percentiles (us).
-pub fn percentile_us(sorted: &[u64], p: usize) -> f64 {
-    if sorted.is_empty() {
-        fail("sleepers: no samples");
-    }
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)] as f64 / 1e3
 }
 
 /// Dispatches `argv[1]` to one of `run(name)`'s workloads and prints its
@@ -214,3 +99,135 @@ pub fn raise_nofile() -> u64 {
 /// Size of the buffer every echo server reads into (Go's and goro's too):
 /// it sets most of the memory an idle connection costs.
 pub const ECHO_BUF: usize = 4096;
+
+/// What the tokio binaries share.
+pub mod tokio_rt {
+    use super::{listen_addr, procs, raise_nofile};
+    use std::future::Future;
+    use std::sync::atomic::{AtomicIsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::runtime::Runtime;
+    use tokio::sync::Notify;
+
+    /// A multi-threaded runtime with `worker_threads` = GOMAXPROCS (default:
+    /// the CPUs).
+    pub fn runtime() -> std::io::Result<Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(procs())
+            .enable_all()
+            .build()
+    }
+
+    /// Go's `sync.WaitGroup` for tasks: a counter, and a `Notify` whose
+    /// stored permit makes a `done` that runs before `wait` starts waiting
+    /// not lost.
+    #[derive(Clone)]
+    pub struct WaitGroup(Arc<(AtomicIsize, Notify)>);
+
+    impl WaitGroup {
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> WaitGroup {
+            WaitGroup(Arc::new((AtomicIsize::new(0), Notify::new())))
+        }
+
+        #[inline]
+        pub fn add(&self, n: isize) {
+            self.0 .0.fetch_add(n, Ordering::AcqRel);
+        }
+
+        #[inline]
+        pub fn done(&self) {
+            if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.0 .1.notify_one();
+            }
+        }
+
+        pub async fn wait(&self) {
+            while self.0 .0.load(Ordering::Acquire) != 0 {
+                self.0 .1.notified().await;
+            }
+        }
+    }
+
+    /// Spawns `n` tasks running `f(0)`, …, `f(n - 1)` (each task gets a
+    /// clone of `f`) and waits for all of them with a `WaitGroup`.
+    pub async fn spawn_and_wait<F, Fut>(n: usize, f: F)
+    where
+        F: FnOnce(usize) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let wg = WaitGroup::new();
+        wg.add(n as isize);
+        for i in 0..n {
+            let (wg, f) = (wg.clone(), f.clone());
+            tokio::spawn(async move {
+                f(i).await;
+                wg.done();
+            });
+        }
+        wg.wait().await;
+    }
+
+    /// The tokio servers' main: the address from the command line, the open
+    /// files limit raised, then on `runtime()` an accept loop that spawns
+    /// `handle(stream)` for every connection (called in the loop, so what
+    /// it does before its future runs happens before the next accept).
+    pub fn serve<F, Fut>(bin: &str, handle: F)
+    where
+        F: Fn(TcpStream) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let addr = listen_addr(bin);
+        raise_nofile();
+        let rt = runtime().expect("tokio runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind(&addr).await.unwrap_or_else(|e| {
+                eprintln!("{bin}: bind {addr}: {e}");
+                std::process::exit(1)
+            });
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(handle(stream));
+                    }
+                    // Out of file descriptors and the like: wait, then go on.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        })
+    }
+}
+
+/// What the may binaries share.
+pub mod may_rt {
+    use super::procs;
+    use may::go;
+    use may::sync::WaitGroup;
+
+    /// GOMAXPROCS workers (default: the CPUs), not pinned to cores (Go,
+    /// goro and tokio do not pin).
+    pub fn configure() {
+        may::config().set_workers(procs());
+        may::config().set_worker_pin(false);
+    }
+
+    /// Spawns `n` coroutines running `f(0)`, …, `f(n - 1)` (each gets a
+    /// clone of `f`) and waits for all of them: may's `WaitGroup` counts
+    /// clones, and each coroutine drops its clone when done.
+    pub fn spawn_and_wait<F>(n: usize, f: F)
+    where
+        F: FnOnce(usize) + Clone + Send + 'static,
+    {
+        let wg = WaitGroup::new();
+        for i in 0..n {
+            let (wg, f) = (wg.clone(), f.clone());
+            go!(move || {
+                f(i);
+                drop(wg);
+            });
+        }
+        wg.wait();
+    }
+}

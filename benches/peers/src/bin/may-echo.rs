@@ -3,7 +3,7 @@
 //! back whatever it reads through a 4 KiB buffer. Workers = GOMAXPROCS
 //! (default: the CPUs), not pinned; TCP_NODELAY is set, as Go does.
 
-use goro_peers::{listen_addr, procs, raise_nofile, ECHO_BUF};
+use goro_peers::{listen_addr, may_rt, raise_nofile, ECHO_BUF};
 use may::go;
 use may::net::{TcpListener, TcpStream};
 use std::io::{Read, Write};
@@ -11,8 +11,7 @@ use std::io::{Read, Write};
 fn main() {
     let addr = listen_addr("may-echo");
     raise_nofile();
-    may::config().set_workers(procs());
-    may::config().set_worker_pin(false);
+    may_rt::configure();
     let listener = TcpListener::bind(&addr).unwrap_or_else(|e| {
         eprintln!("may-echo: bind {addr}: {e}");
         std::process::exit(1)

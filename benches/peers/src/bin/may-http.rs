@@ -4,7 +4,7 @@
 //! may_minihttp does them). Workers = GOMAXPROCS (default: the CPUs), not
 //! pinned.
 
-use goro_peers::{listen_addr, procs, raise_nofile};
+use goro_peers::{listen_addr, may_rt, raise_nofile};
 use may_minihttp::{HttpServer, HttpService, Request, Response};
 use std::io;
 
@@ -22,8 +22,7 @@ impl HttpService for Hello {
 fn main() {
     let addr = listen_addr("may-http");
     raise_nofile();
-    may::config().set_workers(procs());
-    may::config().set_worker_pin(false);
+    may_rt::configure();
     let server = HttpServer(Hello).start(&addr).unwrap_or_else(|e| {
         eprintln!("may-http: bind {addr}: {e}");
         std::process::exit(1)

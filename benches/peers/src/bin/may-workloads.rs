@@ -17,20 +17,19 @@
 //!   received a value and then loses the race is cancelled and its value
 //!   dropped (may issue 102). The select workload counts such losses and
 //!   reports "not run" with their number when there are any.
+//!
+//! Sizes, self-checks and reports are goro's (`goro_peers::spec`).
 
-use goro_peers::{
-    cpu_time, main_with, ms, not_available, ns_per, percentile_us, procs, rss_kib, xorshift_sum,
-    Report, CPU_ITERS, CPU_TASKS,
-};
+use goro_peers::may_rt::{self, spawn_and_wait};
+use goro_peers::{cpu_time, fail, main_with, not_available, rss_kib, spec, Report};
 use may::go;
 use may::sync::{mpmc, mpsc, Mutex, Semphore, WaitGroup};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    may::config().set_workers(procs());
-    may::config().set_worker_pin(false);
+    may_rt::configure();
     main_with("may-workloads", |name| {
         let name = name.to_string();
         // The body's coroutine gets a roomier stack than the default, for
@@ -42,7 +41,7 @@ fn main() {
                 .stack_size(0x10000)
                 .spawn(move || run(&name))
         };
-        main.unwrap_or_else(|e| goro_peers::fail(&format!("spawn: {e}")))
+        main.unwrap_or_else(|e| fail(&format!("spawn: {e}")))
             .join()
             .unwrap_or_else(|e| {
                 let why = e
@@ -50,7 +49,7 @@ fn main() {
                     .map(String::as_str)
                     .or_else(|| e.downcast_ref::<&str>().copied())
                     .unwrap_or("no message");
-                goro_peers::fail(&format!("the workload's coroutine panicked: {why}"))
+                fail(&format!("the workload's coroutine panicked: {why}"))
             })
     });
     // Leave the sieve's blocked coroutines and the like to the OS.
@@ -72,12 +71,14 @@ fn run(name: &str) -> Report {
         "mutex" => mutex(),
         "sleepers" => sleepers(),
         "waitgroup" => waitgroup(),
-        other => goro_peers::fail(&format!("unknown workload {other}")),
+        other => fail(&format!("unknown workload {other}")),
     }
 }
 
 /// Spawn 1,000,000 coroutines that only drop their WaitGroup clone; wait.
 fn spawn() -> Report {
+    // Not `spawn_and_wait`: the coroutine is all that is measured here, and
+    // it holds nothing but the WaitGroup.
     let run = |n: usize| {
         let wg = WaitGroup::new();
         let start = Instant::now();
@@ -88,10 +89,8 @@ fn spawn() -> Report {
         wg.wait();
         start.elapsed()
     };
-    const N: usize = 1_000_000;
-    run(100_000); // warm-up
-    let d = run(N);
-    Report::new("spawn", "ns_per_goroutine", "ns", ns_per(d, N))
+    run(spec::spawn::WARMUP);
+    spec::spawn::report(run(spec::spawn::N))
 }
 
 /// 1,000,000 coroutines block receiving on one channel; RSS growth per
@@ -117,129 +116,74 @@ fn parked() -> Report {
         done.wait();
         (before, parked, start.elapsed())
     };
-    const N: usize = 1_000_000;
-    run(10_000); // small warm-up
-    let (before, parked, d) = run(N);
-    Report::new(
-        "parked",
-        "kib_rss_per_goroutine",
-        "KiB",
-        (parked - before) / N as f64,
-    )
-    .with("ns_per_goroutine", ns_per(d, N))
-    .with("rss_before_kib", before)
-    .with("rss_parked_kib", parked)
+    run(spec::parked::WARMUP);
+    let (before, parked, d) = run(spec::parked::N);
+    spec::parked::report(before, parked, d)
 }
 
 /// Two coroutines each call `yield_now` 1,000,000 times.
 fn yield_loop() -> Report {
     let run = |n: usize| {
-        let wg = WaitGroup::new();
         let start = Instant::now();
-        for _ in 0..2 {
-            let wg = wg.clone();
-            go!(move || {
-                for _ in 0..n {
-                    may::coroutine::yield_now();
-                }
-                drop(wg);
-            });
-        }
-        wg.wait();
+        spawn_and_wait(spec::yield_loop::TASKS, move |_| {
+            for _ in 0..n {
+                may::coroutine::yield_now();
+            }
+        });
         start.elapsed()
     };
-    const N: usize = 1_000_000;
-    run(10_000); // warm-up
-    let d = run(N);
-    Report::new("yield", "ns_per_yield", "ns", ns_per(d, 2 * N))
+    run(spec::yield_loop::WARMUP);
+    spec::yield_loop::report(run(spec::yield_loop::N))
 }
 
 /// 64 CPU-bound coroutines; ms from first spawn to last result.
 fn cpu() -> Report {
     let run = |iters: usize| {
-        let sums = Arc::new(std::sync::Mutex::new(vec![0u64; CPU_TASKS]));
-        let wg = WaitGroup::new();
+        let sums = Arc::new(spec::cpu::Sums::new(spec::cpu::TASKS));
+        let task_sums = sums.clone();
         let start = Instant::now();
-        for t in 0..CPU_TASKS {
-            let (wg, sums) = (wg.clone(), sums.clone());
-            go!(move || {
-                let s = xorshift_sum(t, iters);
-                sums.lock().unwrap()[t] = s;
-                drop(wg);
-            });
-        }
-        wg.wait();
-        let d = start.elapsed();
-        let total = sums
-            .lock()
-            .unwrap()
-            .iter()
-            .fold(0u64, |a, &s| a.wrapping_add(s));
-        (d, total)
+        spawn_and_wait(spec::cpu::TASKS, move |t| {
+            task_sums.set(t, spec::cpu::xorshift_sum(t, iters));
+        });
+        (start.elapsed(), sums.total())
     };
-    run(CPU_ITERS / 50); // warm-up
-    let (d, total) = run(CPU_ITERS);
-    Report::new("cpu", "ms_total", "ms", ms(d)).with("checksum", (total & 0xFFFF_FFFF) as f64)
+    run(spec::cpu::WARMUP_ITERS);
+    let (d, total) = run(spec::cpu::ITERS);
+    spec::cpu::report(d, total)
 }
 
 /// 1000 coroutines sleep 2 s; process CPU time as % of one core.
 fn idle() -> Report {
     let run = |n: usize, nap: Duration| {
-        let wg = WaitGroup::new();
         let (cpu0, start) = (cpu_time(), Instant::now());
-        for _ in 0..n {
-            let wg = wg.clone();
-            go!(move || {
-                may::coroutine::sleep(nap);
-                drop(wg);
-            });
-        }
-        wg.wait();
+        spawn_and_wait(n, move |_| may::coroutine::sleep(nap));
         (start.elapsed(), cpu_time() - cpu0)
     };
-    run(1000, Duration::from_millis(1)); // warm-up
-    let (wall, busy) = run(1000, Duration::from_secs(2));
-    Report::new(
-        "idle",
-        "pct_of_core",
-        "%",
-        100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
-    )
-    .with("cpu_ms", ms(busy))
-    .with("wall_ms", ms(wall))
+    run(spec::idle::TASKS, spec::idle::WARMUP_NAP);
+    let (wall, busy) = run(spec::idle::TASKS, spec::idle::NAP);
+    spec::idle::report(wall, busy)
 }
 
 /// 100,000 coroutines each sleep 10 ms five times; wall time and lateness.
 fn sleepers() -> Report {
-    const ITERS: usize = 5;
-    let nap = Duration::from_millis(10);
+    use spec::sleepers::{Lateness, ITERS, NAP};
     let run = |n: usize| {
-        let late: Arc<Vec<AtomicU64>> =
-            Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
-        let wg = WaitGroup::new();
+        let late = Arc::new(Lateness::new(n));
+        let task_late = late.clone();
         let start = Instant::now();
-        for g in 0..n {
-            let (wg, late) = (wg.clone(), late.clone());
-            go!(move || {
-                for i in 0..ITERS {
-                    let t0 = Instant::now();
-                    may::coroutine::sleep(nap);
-                    let over = t0.elapsed().saturating_sub(nap);
-                    late[g * ITERS + i].store(over.as_nanos() as u64, Ordering::Relaxed);
-                }
-                drop(wg);
-            });
-        }
-        wg.wait();
-        let mut late: Vec<u64> = late.iter().map(|l| l.load(Ordering::Relaxed)).collect();
-        late.sort_unstable();
+        spawn_and_wait(n, move |g| {
+            for i in 0..ITERS {
+                let t0 = Instant::now();
+                may::coroutine::sleep(NAP);
+                task_late.record(g, i, t0);
+            }
+        });
+        let late = late.sorted();
         (start.elapsed(), late)
     };
-    run(1000); // warm-up
-    let (d, late) = run(100_000);
-    Report::new("sleepers", "ms_wall", "ms", ms(d))
-        .with("late_p50_us", percentile_us(&late, 50))
-        .with("late_p99_us", percentile_us(&late, 99))
+    run(spec::sleepers::WARMUP);
+    let (d, late) = run(spec::sleepers::TASKS);
+    spec::sleepers::report(d, &late)
 }
 
 /// A handoff between two coroutines over two (unbounded) mpsc channels;
@@ -254,10 +198,7 @@ fn pingpong() -> Report {
         go!(move || {
             for i in 0..n {
                 ping_tx.send(i).unwrap();
-                let v = pong_rx.recv().unwrap();
-                if v != i {
-                    goro_peers::fail(&format!("pingpong: got {v}, want {i}"));
-                }
+                spec::pingpong::check(i, pong_rx.recv().unwrap());
             }
             drop(a);
         });
@@ -271,20 +212,16 @@ fn pingpong() -> Report {
         wg.wait();
         start.elapsed()
     };
-    const N: usize = 1_000_000;
-    run(10_000); // warm-up
-    let d = run(N);
-    Report::new("pingpong", "ns_per_roundtrip", "ns", ns_per(d, N))
+    run(spec::pingpong::WARMUP);
+    spec::pingpong::report(run(spec::pingpong::N))
 }
 
 /// A chain of 10,000 coroutines linked by (unbounded) mpsc channels, each
 /// forwarding value+1; a feeder pushes 100 values in while main reads them
 /// at the end.
 fn daisychain() -> Report {
-    const N: usize = 10_000;
-    const VALUES: usize = 100;
     let (first, mut left) = mpsc::channel::<usize>();
-    for _ in 0..N {
+    for _ in 0..spec::daisychain::LINKS {
         let (right_tx, right_rx) = mpsc::channel::<usize>();
         go!(move || link(left, right_tx));
         left = right_rx;
@@ -298,19 +235,16 @@ fn daisychain() -> Report {
             }
         });
         for i in 0..k {
-            let v = last.recv().unwrap();
-            if v != i + N {
-                goro_peers::fail(&format!("daisychain: got {v}, want {}", i + N));
-            }
+            spec::daisychain::check(i, last.recv().unwrap());
         }
     };
-    pass(10); // warm-up
+    pass(spec::daisychain::WARMUP);
     let start = Instant::now();
-    pass(VALUES);
+    pass(spec::daisychain::VALUES);
     let d = start.elapsed();
     drop(first); // shut the chain down
     while last.recv().is_ok() {}
-    Report::new("daisychain", "ns_per_hop", "ns", ns_per(d, VALUES * N))
+    spec::daisychain::report(d)
 }
 
 /// One link of the daisy chain: forwards v+1 until `left` closes.
@@ -325,8 +259,7 @@ fn link(left: mpsc::Receiver<usize>, right: mpsc::Sender<usize>) {
 /// 4 producers each send 1..=1,000,000 into one (unbounded, multi-consumer)
 /// channel; 4 consumers sum until it closes; the total is checked.
 fn mpmc() -> Report {
-    const PRODUCERS: usize = 4;
-    const CONSUMERS: usize = 4;
+    use spec::mpmc::{CONSUMERS, PRODUCERS};
     let run = |per_producer: usize| {
         let (tx, rx) = mpmc::channel::<usize>();
         let (sums_tx, sums_rx) = mpsc::channel::<usize>();
@@ -353,21 +286,11 @@ fn mpmc() -> Report {
         drop(rx);
         let total: usize = (0..CONSUMERS).map(|_| sums_rx.recv().unwrap()).sum();
         let d = start.elapsed();
-        let want = PRODUCERS * per_producer * (per_producer + 1) / 2;
-        if total != want {
-            goro_peers::fail(&format!("mpmc: sum {total}, want {want}"));
-        }
+        spec::mpmc::check(total, per_producer);
         d
     };
-    const PER_PRODUCER: usize = 1_000_000;
-    run(PER_PRODUCER / 100); // warm-up
-    let d = run(PER_PRODUCER);
-    Report::new(
-        "mpmc",
-        "ns_per_msg",
-        "ns",
-        ns_per(d, PRODUCERS * PER_PRODUCER),
-    )
+    run(spec::mpmc::WARMUP);
+    spec::mpmc::report(run(spec::mpmc::PER_PRODUCER))
 }
 
 /// Values dropped without being taken by the select loop (see `Val`).
@@ -440,16 +363,11 @@ fn select() -> Report {
             );
         }
         drop((a_tx, b_tx));
-        let want = n * (n + 1) / 2;
-        if sa != want || sb != want {
-            goro_peers::fail(&format!("select: sums {sa}, {sb}, want {want}"));
-        }
+        spec::select::check(sa, sb, n);
         d
     };
-    const N: usize = 1_000_000;
-    run(N / 100); // warm-up
-    let d = run(N);
-    Report::new("select", "ns_per_select", "ns", ns_per(d, 2 * N))
+    run(spec::select::WARMUP);
+    spec::select::report(run(spec::select::N))
 }
 
 /// A channel with room for one value: may's channels are unbounded, so a
@@ -510,14 +428,10 @@ fn sieve() -> Report {
         std::mem::forget(ch);
         prime
     };
-    primes(300); // warm-up
+    primes(spec::sieve::WARMUP);
     let start = Instant::now();
-    let p = primes(3000);
-    let d = start.elapsed();
-    if p != 27449 {
-        goro_peers::fail(&format!("sieve: 3000th prime {p}, want 27449"));
-    }
-    Report::new("sieve", "ms_total", "ms", ms(d))
+    let p = primes(spec::sieve::PRIMES);
+    spec::sieve::report(start.elapsed(), p)
 }
 
 /// Sends 2, 3, 4, … on `ch`.
@@ -543,30 +457,19 @@ fn filter(input: SlotReceiver<usize>, out: SlotSender<usize>, prime: usize) {
 fn mutex() -> Report {
     let run = |tasks: usize, iters: usize| {
         let counter = Arc::new(Mutex::new(0usize));
-        let wg = WaitGroup::new();
+        let task_counter = counter.clone();
         let start = Instant::now();
-        for _ in 0..tasks {
-            let (counter, wg) = (counter.clone(), wg.clone());
-            go!(move || {
-                for _ in 0..iters {
-                    *counter.lock().unwrap() += 1;
-                }
-                drop(wg);
-            });
-        }
-        wg.wait();
+        spawn_and_wait(tasks, move |_| {
+            for _ in 0..iters {
+                *task_counter.lock().unwrap() += 1;
+            }
+        });
         let d = start.elapsed();
-        let counter = *counter.lock().unwrap();
-        if counter != tasks * iters {
-            goro_peers::fail(&format!("mutex: counter {counter}, want {}", tasks * iters));
-        }
+        spec::mutex::check(*counter.lock().unwrap(), tasks, iters);
         d
     };
-    const TASKS: usize = 1000;
-    const ITERS: usize = 1000;
-    run(100, 100); // warm-up
-    let d = run(TASKS, ITERS);
-    Report::new("mutex", "ns_per_lock", "ns", ns_per(d, TASKS * ITERS))
+    run(spec::mutex::WARMUP, spec::mutex::WARMUP);
+    spec::mutex::report(run(spec::mutex::TASKS, spec::mutex::ITERS))
 }
 
 /// WaitGroup fan-in: 10 rounds of 100,000 coroutines that each add their
@@ -577,27 +480,16 @@ fn waitgroup() -> Report {
         let sum = Arc::new(AtomicI64::new(0));
         let start = Instant::now();
         for _ in 0..reps {
-            let wg = WaitGroup::new();
-            for i in 0..n {
-                let (sum, wg) = (sum.clone(), wg.clone());
-                go!(move || {
-                    sum.fetch_add(i as i64, Ordering::Relaxed);
-                    drop(wg);
-                });
-            }
-            wg.wait();
+            let sum = sum.clone();
+            spawn_and_wait(n, move |i| {
+                sum.fetch_add(i as i64, Ordering::Relaxed);
+            });
         }
         let d = start.elapsed();
-        let want = reps as i64 * n as i64 * (n as i64 - 1) / 2;
-        let got = sum.load(Ordering::Relaxed);
-        if got != want {
-            goro_peers::fail(&format!("waitgroup: sum {got}, want {want}"));
-        }
+        spec::waitgroup::check(sum.load(Ordering::Relaxed), n, reps);
         d
     };
-    const N: usize = 100_000;
-    const REPS: usize = 10;
-    run(N, 1); // warm-up
-    let d = run(N, REPS);
-    Report::new("waitgroup", "ns_per_goroutine", "ns", ns_per(d, N * REPS))
+    use spec::waitgroup::{N, REPS, WARMUP_REPS};
+    run(N, WARMUP_REPS);
+    spec::waitgroup::report(run(N, REPS))
 }

@@ -3,33 +3,12 @@
 //! whatever it reads through a 4 KiB buffer. `worker_threads` = GOMAXPROCS
 //! (default: the CPUs); TCP_NODELAY is set on each connection, as Go does.
 
-use goro_peers::{listen_addr, procs, raise_nofile, ECHO_BUF};
+use goro_peers::{tokio_rt, ECHO_BUF};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 fn main() {
-    let addr = listen_addr("tokio-echo");
-    raise_nofile();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(procs())
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        let listener = TcpListener::bind(&addr).await.unwrap_or_else(|e| {
-            eprintln!("tokio-echo: bind {addr}: {e}");
-            std::process::exit(1)
-        });
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    tokio::spawn(echo(stream));
-                }
-                // Out of file descriptors and the like: wait, then go on.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
-    });
+    tokio_rt::serve("tokio-echo", echo);
 }
 
 async fn echo(mut stream: TcpStream) {

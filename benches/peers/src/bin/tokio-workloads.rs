@@ -8,28 +8,25 @@
 //! Where tokio differs from Go:
 //! - tokio has no unbuffered channel: `mpsc::channel(1)` stands in for Go's
 //!   `make(chan int)` (pingpong, daisychain, sieve).
-//! - tokio has no WaitGroup: a counter plus `Notify` (below) stands in.
+//! - tokio has no WaitGroup: a counter plus `Notify` (`tokio_rt::WaitGroup`)
+//!   stands in.
 //! - mpmc: tokio has no multi-consumer channel, so that workload is not run.
+//!
+//! Sizes, self-checks and reports are goro's (`goro_peers::spec`).
 
-use goro_peers::{
-    cpu_time, main_with, ms, not_available, ns_per, percentile_us, procs, rss_kib, xorshift_sum,
-    Report, CPU_ITERS, CPU_TASKS,
-};
-use std::sync::atomic::{AtomicI64, AtomicIsize, AtomicU64, Ordering};
+use goro_peers::tokio_rt::{self, spawn_and_wait, WaitGroup};
+use goro_peers::{cpu_time, fail, main_with, not_available, rss_kib, spec, Report};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Mutex, Notify};
+use tokio::sync::{mpsc, watch, Mutex};
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(procs())
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| goro_peers::fail(&format!("tokio runtime: {e}")));
+    let rt = tokio_rt::runtime().unwrap_or_else(|e| fail(&format!("tokio runtime: {e}")));
     main_with("tokio-workloads", |name| {
         let name = name.to_string();
         rt.block_on(async move { tokio::spawn(run(name)).await })
-            .unwrap_or_else(|e| goro_peers::fail(&format!("workload task: {e}")))
+            .unwrap_or_else(|e| fail(&format!("workload task: {e}")))
     });
     // Leave the sieve's blocked tasks and the like to the OS.
     std::process::exit(0);
@@ -54,39 +51,14 @@ async fn run(name: String) -> Report {
         "mutex" => mutex().await,
         "sleepers" => sleepers().await,
         "waitgroup" => waitgroup().await,
-        other => goro_peers::fail(&format!("unknown workload {other}")),
-    }
-}
-
-/// Go's `sync.WaitGroup` for tasks: a counter, and a `Notify` whose stored
-/// permit makes a `done` that runs before `wait` starts waiting not lost.
-#[derive(Clone)]
-struct WaitGroup(Arc<(AtomicIsize, Notify)>);
-
-impl WaitGroup {
-    fn new() -> WaitGroup {
-        WaitGroup(Arc::new((AtomicIsize::new(0), Notify::new())))
-    }
-
-    fn add(&self, n: isize) {
-        self.0 .0.fetch_add(n, Ordering::AcqRel);
-    }
-
-    fn done(&self) {
-        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0 .1.notify_one();
-        }
-    }
-
-    async fn wait(&self) {
-        while self.0 .0.load(Ordering::Acquire) != 0 {
-            self.0 .1.notified().await;
-        }
+        other => fail(&format!("unknown workload {other}")),
     }
 }
 
 /// Spawn 1,000,000 tasks that only call `wg.done()`; wait for all.
 async fn spawn() -> Report {
+    // Not `spawn_and_wait`: the task is all that is measured here, and it
+    // holds nothing but the WaitGroup.
     async fn run(n: usize) -> Duration {
         let wg = WaitGroup::new();
         let start = Instant::now();
@@ -98,10 +70,8 @@ async fn spawn() -> Report {
         wg.wait().await;
         start.elapsed()
     }
-    const N: usize = 1_000_000;
-    run(100_000).await; // warm-up
-    let d = run(N).await;
-    Report::new("spawn", "ns_per_goroutine", "ns", ns_per(d, N))
+    run(spec::spawn::WARMUP).await;
+    spec::spawn::report(run(spec::spawn::N).await)
 }
 
 /// 1,000,000 tasks wait on one gate; RSS growth per task once all have
@@ -129,133 +99,77 @@ async fn parked() -> Report {
         done.wait().await;
         (before, parked, start.elapsed())
     }
-    const N: usize = 1_000_000;
-    run(10_000).await; // small warm-up
-    let (before, parked, d) = run(N).await;
-    Report::new(
-        "parked",
-        "kib_rss_per_goroutine",
-        "KiB",
-        (parked - before) / N as f64,
-    )
-    .with("ns_per_goroutine", ns_per(d, N))
-    .with("rss_before_kib", before)
-    .with("rss_parked_kib", parked)
+    run(spec::parked::WARMUP).await;
+    let (before, parked, d) = run(spec::parked::N).await;
+    spec::parked::report(before, parked, d)
 }
 
 /// Two tasks each call `yield_now` 1,000,000 times.
 async fn yield_loop() -> Report {
     async fn run(n: usize) -> Duration {
-        let wg = WaitGroup::new();
         let start = Instant::now();
-        wg.add(2);
-        for _ in 0..2 {
-            let wg = wg.clone();
-            tokio::spawn(async move {
-                for _ in 0..n {
-                    tokio::task::yield_now().await;
-                }
-                wg.done();
-            });
-        }
-        wg.wait().await;
+        spawn_and_wait(spec::yield_loop::TASKS, move |_| async move {
+            for _ in 0..n {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
         start.elapsed()
     }
-    const N: usize = 1_000_000;
-    run(10_000).await; // warm-up
-    let d = run(N).await;
-    Report::new("yield", "ns_per_yield", "ns", ns_per(d, 2 * N))
+    run(spec::yield_loop::WARMUP).await;
+    spec::yield_loop::report(run(spec::yield_loop::N).await)
 }
 
 /// 64 CPU-bound tasks; ms from first spawn to last result.
 async fn cpu() -> Report {
     async fn run(iters: usize) -> (Duration, u64) {
-        let sums = Arc::new(std::sync::Mutex::new(vec![0u64; CPU_TASKS]));
-        let wg = WaitGroup::new();
+        let sums = Arc::new(spec::cpu::Sums::new(spec::cpu::TASKS));
+        let task_sums = sums.clone();
         let start = Instant::now();
-        wg.add(CPU_TASKS as isize);
-        for t in 0..CPU_TASKS {
-            let (wg, sums) = (wg.clone(), sums.clone());
-            tokio::spawn(async move {
-                let s = xorshift_sum(t, iters);
-                sums.lock().unwrap()[t] = s;
-                wg.done();
-            });
-        }
-        wg.wait().await;
-        let d = start.elapsed();
-        let total = sums
-            .lock()
-            .unwrap()
-            .iter()
-            .fold(0u64, |a, &s| a.wrapping_add(s));
-        (d, total)
+        spawn_and_wait(spec::cpu::TASKS, move |t| async move {
+            task_sums.set(t, spec::cpu::xorshift_sum(t, iters));
+        })
+        .await;
+        (start.elapsed(), sums.total())
     }
-    run(CPU_ITERS / 50).await; // warm-up
-    let (d, total) = run(CPU_ITERS).await;
-    Report::new("cpu", "ms_total", "ms", ms(d)).with("checksum", (total & 0xFFFF_FFFF) as f64)
+    run(spec::cpu::WARMUP_ITERS).await;
+    let (d, total) = run(spec::cpu::ITERS).await;
+    spec::cpu::report(d, total)
 }
 
 /// 1000 tasks sleep 2 s; process CPU time as % of one core.
 async fn idle() -> Report {
     async fn run(n: usize, nap: Duration) -> (Duration, Duration) {
-        let wg = WaitGroup::new();
         let (cpu0, start) = (cpu_time(), Instant::now());
-        wg.add(n as isize);
-        for _ in 0..n {
-            let wg = wg.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(nap).await;
-                wg.done();
-            });
-        }
-        wg.wait().await;
+        spawn_and_wait(n, move |_| tokio::time::sleep(nap)).await;
         (start.elapsed(), cpu_time() - cpu0)
     }
-    run(1000, Duration::from_millis(1)).await; // warm-up
-    let (wall, busy) = run(1000, Duration::from_secs(2)).await;
-    Report::new(
-        "idle",
-        "pct_of_core",
-        "%",
-        100.0 * busy.as_secs_f64() / wall.as_secs_f64(),
-    )
-    .with("cpu_ms", ms(busy))
-    .with("wall_ms", ms(wall))
+    run(spec::idle::TASKS, spec::idle::WARMUP_NAP).await;
+    let (wall, busy) = run(spec::idle::TASKS, spec::idle::NAP).await;
+    spec::idle::report(wall, busy)
 }
 
 /// 100,000 tasks each sleep 10 ms five times; wall time and lateness.
 async fn sleepers() -> Report {
-    const ITERS: usize = 5;
+    use spec::sleepers::{Lateness, ITERS, NAP};
     async fn run(n: usize) -> (Duration, Vec<u64>) {
-        let nap = Duration::from_millis(10);
-        let late: Arc<Vec<AtomicU64>> =
-            Arc::new((0..n * ITERS).map(|_| AtomicU64::new(0)).collect());
-        let wg = WaitGroup::new();
+        let late = Arc::new(Lateness::new(n));
+        let task_late = late.clone();
         let start = Instant::now();
-        wg.add(n as isize);
-        for g in 0..n {
-            let (wg, late) = (wg.clone(), late.clone());
-            tokio::spawn(async move {
-                for i in 0..ITERS {
-                    let t0 = Instant::now();
-                    tokio::time::sleep(nap).await;
-                    let over = t0.elapsed().saturating_sub(nap);
-                    late[g * ITERS + i].store(over.as_nanos() as u64, Ordering::Relaxed);
-                }
-                wg.done();
-            });
-        }
-        wg.wait().await;
-        let mut late: Vec<u64> = late.iter().map(|l| l.load(Ordering::Relaxed)).collect();
-        late.sort_unstable();
+        spawn_and_wait(n, move |g| async move {
+            for i in 0..ITERS {
+                let t0 = Instant::now();
+                tokio::time::sleep(NAP).await;
+                task_late.record(g, i, t0);
+            }
+        })
+        .await;
+        let late = late.sorted();
         (start.elapsed(), late)
     }
-    run(1000).await; // warm-up
-    let (d, late) = run(100_000).await;
-    Report::new("sleepers", "ms_wall", "ms", ms(d))
-        .with("late_p50_us", percentile_us(&late, 50))
-        .with("late_p99_us", percentile_us(&late, 99))
+    run(spec::sleepers::WARMUP).await;
+    let (d, late) = run(spec::sleepers::TASKS).await;
+    spec::sleepers::report(d, &late)
 }
 
 /// A handoff between two tasks over two `mpsc::channel(1)`s (tokio's
@@ -271,10 +185,7 @@ async fn pingpong() -> Report {
         tokio::spawn(async move {
             for i in 0..n {
                 ping_tx.send(i).await.unwrap();
-                let v = pong_rx.recv().await.unwrap();
-                if v != i {
-                    goro_peers::fail(&format!("pingpong: got {v}, want {i}"));
-                }
+                spec::pingpong::check(i, pong_rx.recv().await.unwrap());
             }
             a.done();
         });
@@ -288,19 +199,15 @@ async fn pingpong() -> Report {
         wg.wait().await;
         start.elapsed()
     }
-    const N: usize = 1_000_000;
-    run(10_000).await; // warm-up
-    let d = run(N).await;
-    Report::new("pingpong", "ns_per_roundtrip", "ns", ns_per(d, N))
+    run(spec::pingpong::WARMUP).await;
+    spec::pingpong::report(run(spec::pingpong::N).await)
 }
 
 /// A chain of 10,000 tasks linked by `mpsc::channel(1)`s, each forwarding
 /// value+1; a feeder pushes 100 values in while main reads them at the end.
 async fn daisychain() -> Report {
-    const N: usize = 10_000;
-    const VALUES: usize = 100;
     let (first, mut left) = mpsc::channel::<usize>(1);
-    for _ in 0..N {
+    for _ in 0..spec::daisychain::LINKS {
         let (right_tx, right_rx) = mpsc::channel::<usize>(1);
         tokio::spawn(link(left, right_tx));
         left = right_rx;
@@ -314,19 +221,16 @@ async fn daisychain() -> Report {
             }
         });
         for i in 0..k {
-            let v = last.recv().await.unwrap();
-            if v != i + N {
-                goro_peers::fail(&format!("daisychain: got {v}, want {}", i + N));
-            }
+            spec::daisychain::check(i, last.recv().await.unwrap());
         }
     }
-    pass(&first, &mut last, 10).await; // warm-up
+    pass(&first, &mut last, spec::daisychain::WARMUP).await;
     let start = Instant::now();
-    pass(&first, &mut last, VALUES).await;
+    pass(&first, &mut last, spec::daisychain::VALUES).await;
     let d = start.elapsed();
     drop(first); // shut the chain down
     while last.recv().await.is_some() {}
-    Report::new("daisychain", "ns_per_hop", "ns", ns_per(d, VALUES * N))
+    spec::daisychain::report(d)
 }
 
 /// One link of the daisy chain: forwards v+1 until `left` closes.
@@ -343,8 +247,8 @@ async fn link(mut left: mpsc::Receiver<usize>, right: mpsc::Sender<usize>) {
 /// (`select!` polls its branches in a random order, as Go's select does.)
 async fn select() -> Report {
     async fn run(n: usize) -> Duration {
-        let (a_tx, mut a) = mpsc::channel::<usize>(128);
-        let (b_tx, mut b) = mpsc::channel::<usize>(128);
+        let (a_tx, mut a) = mpsc::channel::<usize>(spec::select::CAP);
+        let (b_tx, mut b) = mpsc::channel::<usize>(spec::select::CAP);
         let feed = |ch: mpsc::Sender<usize>| async move {
             for i in 1..=n {
                 ch.send(i).await.unwrap();
@@ -363,16 +267,11 @@ async fn select() -> Report {
         }
         let d = start.elapsed();
         drop((a_tx, b_tx));
-        let want = n * (n + 1) / 2;
-        if sa != want || sb != want {
-            goro_peers::fail(&format!("select: sums {sa}, {sb}, want {want}"));
-        }
+        spec::select::check(sa, sb, n);
         d
     }
-    const N: usize = 1_000_000;
-    run(N / 100).await; // warm-up
-    let d = run(N).await;
-    Report::new("select", "ns_per_select", "ns", ns_per(d, 2 * N))
+    run(spec::select::WARMUP).await;
+    spec::select::report(run(spec::select::N).await)
 }
 
 /// The concurrent prime sieve over `mpsc::channel(1)`s: the first 3000
@@ -392,14 +291,10 @@ async fn sieve() -> Report {
         std::mem::forget(ch);
         prime
     }
-    primes(300).await; // warm-up
+    primes(spec::sieve::WARMUP).await;
     let start = Instant::now();
-    let p = primes(3000).await;
-    let d = start.elapsed();
-    if p != 27449 {
-        goro_peers::fail(&format!("sieve: 3000th prime {p}, want 27449"));
-    }
-    Report::new("sieve", "ms_total", "ms", ms(d))
+    let p = primes(spec::sieve::PRIMES).await;
+    spec::sieve::report(start.elapsed(), p)
 }
 
 /// Sends 2, 3, 4, … on `ch`.
@@ -425,31 +320,20 @@ async fn filter(mut input: mpsc::Receiver<usize>, out: mpsc::Sender<usize>, prim
 async fn mutex() -> Report {
     async fn run(tasks: usize, iters: usize) -> Duration {
         let counter = Arc::new(Mutex::new(0usize));
-        let wg = WaitGroup::new();
+        let task_counter = counter.clone();
         let start = Instant::now();
-        wg.add(tasks as isize);
-        for _ in 0..tasks {
-            let (counter, wg) = (counter.clone(), wg.clone());
-            tokio::spawn(async move {
-                for _ in 0..iters {
-                    *counter.lock().await += 1;
-                }
-                wg.done();
-            });
-        }
-        wg.wait().await;
+        spawn_and_wait(tasks, move |_| async move {
+            for _ in 0..iters {
+                *task_counter.lock().await += 1;
+            }
+        })
+        .await;
         let d = start.elapsed();
-        let counter = *counter.lock().await;
-        if counter != tasks * iters {
-            goro_peers::fail(&format!("mutex: counter {counter}, want {}", tasks * iters));
-        }
+        spec::mutex::check(*counter.lock().await, tasks, iters);
         d
     }
-    const TASKS: usize = 1000;
-    const ITERS: usize = 1000;
-    run(100, 100).await; // warm-up
-    let d = run(TASKS, ITERS).await;
-    Report::new("mutex", "ns_per_lock", "ns", ns_per(d, TASKS * ITERS))
+    run(spec::mutex::WARMUP, spec::mutex::WARMUP).await;
+    spec::mutex::report(run(spec::mutex::TASKS, spec::mutex::ITERS).await)
 }
 
 /// WaitGroup fan-in: 10 rounds of 100,000 tasks that each add their index
@@ -459,28 +343,17 @@ async fn waitgroup() -> Report {
         let sum = Arc::new(AtomicI64::new(0));
         let start = Instant::now();
         for _ in 0..reps {
-            let wg = WaitGroup::new();
-            wg.add(n as isize);
-            for i in 0..n {
-                let (sum, wg) = (sum.clone(), wg.clone());
-                tokio::spawn(async move {
-                    sum.fetch_add(i as i64, Ordering::Relaxed);
-                    wg.done();
-                });
-            }
-            wg.wait().await;
+            let sum = sum.clone();
+            spawn_and_wait(n, move |i| async move {
+                sum.fetch_add(i as i64, Ordering::Relaxed);
+            })
+            .await;
         }
         let d = start.elapsed();
-        let want = reps as i64 * n as i64 * (n as i64 - 1) / 2;
-        let got = sum.load(Ordering::Relaxed);
-        if got != want {
-            goro_peers::fail(&format!("waitgroup: sum {got}, want {want}"));
-        }
+        spec::waitgroup::check(sum.load(Ordering::Relaxed), n, reps);
         d
     }
-    const N: usize = 100_000;
-    const REPS: usize = 10;
-    run(N, 1).await; // warm-up
-    let d = run(N, REPS).await;
-    Report::new("waitgroup", "ns_per_goroutine", "ns", ns_per(d, N * REPS))
+    use spec::waitgroup::{N, REPS, WARMUP_REPS};
+    run(N, WARMUP_REPS).await;
+    spec::waitgroup::report(run(N, REPS).await)
 }
