@@ -8,4 +8,4 @@ python3 benches/compare.py --rounds 5 --procs 1,2 \
     --out target/compare/table.md --json target/compare/results.json
 python3 benches/compare.py --servers \
     --out target/compare/servers.md --json target/compare/servers.json
-python3 benches/chart.py target/compare/results.json docs/performance.svg
+python3 benches/chart.py target/compare/results.json docs/performance.svg target/compare/servers.json
