@@ -32,9 +32,10 @@
 //!   global one and waits in the pool; a pooled thread not needed for
 //!   [`POOL_IDLE`] exits, leaving its slot (queue, timers, stack cache) for
 //!   the next thread. At most `set_max_threads` threads exist at once.
-//! - `runnext` sits behind a small lock, so that the goroutine a stuck
-//!   worker woke last can be taken from it; the owner skips the lock when
-//!   it sees the slot empty.
+//! - When the monitor revokes a stuck worker's token it also moves the
+//!   goroutine in that worker's `runnext` (the one it woke last) to the
+//!   global queue; `runnext` sits behind a small lock for that, which the
+//!   owner skips when it sees the slot empty.
 //! - Once a socket has been registered with the netpoller, one idle worker
 //!   (the *poller*) sleeps in `netpoll::poll` instead of on its parker, and
 //!   wakes with the goroutines whose sockets became ready on its run queue
@@ -194,6 +195,8 @@ pub(crate) struct Runtime {
     /// A thread blocked while every worker idled: an idle worker must run
     /// the deadlock check (the last worker to idle ran it too early).
     check_requested: AtomicBool,
+    /// Successful takes from the injector (see `Shared::robbed`).
+    injector_takes: AtomicU64,
     /// The monitor thread, and whether it sleeps until a worker wakes.
     sysmon: OnceLock<Thread>,
     sysmon_sleeping: AtomicBool,
@@ -203,11 +206,15 @@ pub(crate) struct Runtime {
     poller: AtomicUsize,
 }
 
-/// What the monitor saw of a worker last time it changed.
+/// What the monitor saw of a worker when its status last changed: the
+/// status, when, and how much work others had taken from it and from the
+/// global queue by then.
 #[derive(Clone, Copy)]
 pub(crate) struct Sample {
     status: u64,
     since: Instant,
+    robbed: u64,
+    injector_takes: u64,
 }
 
 /// How long one goroutine may hold a worker before the monitor hands the
@@ -318,6 +325,9 @@ struct Shared {
     status: AtomicU64,
     /// The monitor took this worker's token.
     revoked: AtomicBool,
+    /// Successful steals from this worker's queue (the monitor's evidence
+    /// that its work is not starving). Relaxed: a counter.
+    robbed: AtomicU64,
     /// A thread holding a token schedules here (so memory handed back here
     /// will be freed).
     active: AtomicBool,
@@ -329,8 +339,9 @@ struct Shared {
     returned: Injector<GRef>,
 }
 
-/// A `runnext` slot: the owner fills and empties it as it schedules; a
-/// thief empties it only when the owner is stuck (its token revoked).
+/// A `runnext` slot: the owner fills and empties it as it schedules; the
+/// monitor empties it when it revokes the owner's token (the goroutine in
+/// it would wait for the stuck one otherwise).
 /// `occupied` mirrors the slot (written under the lock): only the owner
 /// fills the slot, so when the owner reads `occupied` false the slot is
 /// empty, and it need not take the lock to find that out.
@@ -342,14 +353,6 @@ struct RunNext {
 
 // SAFETY: the slot is only touched under the lock, and `GRef` is `Send`.
 unsafe impl Sync for RunNext {}
-
-impl Shared {
-    /// Whether a stuck worker (token revoked) has a goroutine in `runnext`
-    /// that others should take.
-    fn stranded_runnext(&self) -> bool {
-        self.revoked.load(Ordering::Relaxed) && self.runnext.is_occupied()
-    }
-}
 
 impl RunNext {
     fn new() -> RunNext {
@@ -372,7 +375,7 @@ impl RunNext {
 
     /// Empties the slot. The lock is skipped when it is seen empty, which
     /// is exact for the owner (see the type's note) and a harmless miss
-    /// for a thief.
+    /// for the monitor.
     fn take(&self) -> Option<GRef> {
         if !self.is_occupied() {
             return None;
@@ -465,6 +468,7 @@ impl Runtime {
                 + usize::from(crate::signal::install_quit_dump())
                 + usize::from(crate::inspect::schedtrace_period().is_some()),
             check_requested: AtomicBool::new(false),
+            injector_takes: AtomicU64::new(0),
             sysmon: OnceLock::new(),
             sysmon_sleeping: AtomicBool::new(false),
             poller: AtomicUsize::new(0),
@@ -587,6 +591,7 @@ impl Runtime {
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
             revoked: AtomicBool::new(false),
+            robbed: AtomicU64::new(0),
             active: AtomicBool::new(false),
             stacks: Mutex::new(StackCache::default()),
             timers: TimerHeap::default(),
@@ -827,10 +832,7 @@ impl Runtime {
             return true;
         }
         let started = self.started_count.load(Ordering::Acquire);
-        (0..started).any(|i| {
-            let shared = self.shared(i);
-            !shared.stealer.is_empty() || shared.stranded_runnext()
-        })
+        (0..started).any(|i| !self.shared(i).stealer.is_empty())
     }
 
     /// A timer was added with deadline `when`: make sure an idle worker will
@@ -948,11 +950,14 @@ impl Runtime {
     /// took.
     pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
         let started = self.started_count.load(Ordering::Acquire);
+        let injector_takes = self.injector_takes.load(Ordering::Relaxed);
         samples.resize(
             started,
             Sample {
                 status: SCHEDULING,
                 since: now,
+                robbed: 0,
+                injector_takes,
             },
         );
         let mut taken = 0;
@@ -960,12 +965,17 @@ impl Runtime {
             let shared = self.shared(index);
             let status = shared.status.load(Ordering::Relaxed);
             if status != sample.status || !shared.active.load(Ordering::Relaxed) {
-                *sample = Sample { status, since: now };
+                *sample = Sample {
+                    status,
+                    since: now,
+                    robbed: shared.robbed.load(Ordering::Relaxed),
+                    injector_takes,
+                };
                 continue;
             }
             let stuck_for = now.saturating_duration_since(sample.since);
             let retake = match status & ((1 << PHASE_BITS) - 1) {
-                RUNNING => stuck_for >= FORCE_RETAKE && self.work_waits_behind(shared),
+                RUNNING => stuck_for >= FORCE_RETAKE && self.work_starves_behind(shared, sample),
                 BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
                 _ => false,
             };
@@ -982,15 +992,18 @@ impl Runtime {
         !shared.stealer.is_empty() || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
     }
 
-    /// Whether work waits behind a worker busy in one long goroutine: the
-    /// goroutine it woke last (only a revocation frees it), or queued work
-    /// while no other worker is idle or searching to take it. (A thread the
-    /// OS merely preempted for a while looks the same; revoking it when
-    /// nothing waits would only add a thread.)
-    fn work_waits_behind(&self, shared: &Shared) -> bool {
+    /// Whether work starves behind a worker busy in one long goroutine
+    /// since `sample`: the goroutine it woke last (only a revocation frees
+    /// it), its queue with nobody stealing from it, or the global queue with
+    /// nobody taking from it. While others take its work, a long goroutine
+    /// (or a thread the OS merely preempted) is left alone: a revocation
+    /// would only add a thread competing for the same cores.
+    fn work_starves_behind(&self, shared: &Shared, sample: &Sample) -> bool {
         shared.runnext.is_occupied()
-            || ((!shared.stealer.is_empty() || !self.injector.is_empty())
-                && self.idle.len() + self.searching.load(Ordering::SeqCst) == 0)
+            || (!shared.stealer.is_empty()
+                && shared.robbed.load(Ordering::Relaxed) == sample.robbed)
+            || (!self.injector.is_empty()
+                && self.injector_takes.load(Ordering::Relaxed) == sample.injector_takes)
     }
 
     /// Takes a stuck worker's token and, if work is waiting, gives it to
@@ -1005,6 +1018,10 @@ impl Runtime {
         }
         self.revoked_running.fetch_add(1, Ordering::SeqCst);
         self.holders.fetch_sub(1, Ordering::AcqRel);
+        if let Some(g) = shared.runnext.take() {
+            // It would wait for the stuck goroutine: it goes to the others.
+            self.injector.push(g);
+        }
         if self.has_visible_work() {
             self.grant_token();
         }
@@ -1328,7 +1345,10 @@ impl Worker {
     fn steal_from_injector(&self) -> Option<GRef> {
         loop {
             match self.rt.injector.steal_batch_and_pop(&self.queue) {
-                Steal::Success(g) => return Some(g),
+                Steal::Success(g) => {
+                    self.rt.injector_takes.fetch_add(1, Ordering::Relaxed);
+                    return Some(g);
+                }
                 Steal::Empty => return None,
                 Steal::Retry => continue,
             }
@@ -1348,14 +1368,11 @@ impl Worker {
                 if victim == self.index {
                     continue;
                 }
-                match self
-                    .rt
-                    .shared(victim)
-                    .stealer
-                    .steal_batch_and_pop(&self.queue)
-                {
+                let victim = self.rt.shared(victim);
+                match victim.stealer.steal_batch_and_pop(&self.queue) {
                     Steal::Success(g) => {
                         WorkerStats::bump(&self.shared().stats.steals);
+                        victim.robbed.fetch_add(1, Ordering::Relaxed);
                         return Some(g);
                     }
                     Steal::Empty => {}
@@ -1363,19 +1380,9 @@ impl Worker {
                 }
             }
             if !retry {
-                return self.steal_stranded_runnext(started);
+                return None;
             }
         }
-    }
-
-    /// Takes the `runnext` of a worker whose token the monitor revoked: it
-    /// is stuck in one goroutine, and would not run it before that ends.
-    fn steal_stranded_runnext(&self, started: usize) -> Option<GRef> {
-        (0..started)
-            .filter(|&i| i != self.index)
-            .map(|i| self.rt.shared(i))
-            .filter(|s| s.revoked.load(Ordering::Relaxed))
-            .find_map(|s| s.runnext.take())
     }
 
     fn next_random(&self) -> u64 {

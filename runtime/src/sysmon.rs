@@ -5,8 +5,10 @@
 //! or blocking read, a long CPU loop) keeps its worker. The monitor makes
 //! sure the rest still run: each round it samples every worker's status
 //! word (goroutines run, and what the thread does now), and a worker seen
-//! in the same goroutine for 10 ms, or in a blocking call for a round while
-//! work waits, loses its token; the token goes to a pooled or new thread
+//! in the same goroutine for 10 ms while work starves behind it (nobody
+//! stole from its queue or took from the global queue meanwhile, or it
+//! holds a woken goroutine in `runnext`), or in a blocking call for a round
+//! while work waits, loses its token; the token goes to a pooled or new thread
 //! (see the scheduler's "Tokens"). It also fires timers nobody fired, and
 //! polls the network when goroutines wait for I/O and nobody has polled
 //! for 10 ms (every worker busy in long runs, none blocked in the poller).
