@@ -275,6 +275,40 @@ fn timeouts_fail_with_would_block_and_the_connection_goes_on() {
     });
 }
 
+/// A timeout set on a clone, after the original already waited without
+/// one, applies to the original too (the kernel keeps one per socket).
+#[test]
+fn a_timeout_set_on_a_clone_applies_after_an_untimed_wait() {
+    at_1_and_4(|| {
+        let (server, client) = tcp_pair();
+        let clone = server.try_clone().unwrap();
+        goro::spawn(move || {
+            let mut server = server;
+            let mut client = client;
+            // A read that waits with no timeout, until the client writes.
+            let writer = goro::spawn(move || {
+                client.write_all(b"x").unwrap();
+                client
+            });
+            let mut byte = [0u8];
+            server.read_exact(&mut byte).unwrap();
+            let _client = writer.join().unwrap();
+            // Now a timeout, set through the clone: the next read gives up.
+            clone
+                .set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            let err = server.read(&mut byte).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldBlock);
+            assert_eq!(
+                server.read_timeout().unwrap(),
+                Some(Duration::from_millis(20))
+            );
+        })
+        .join()
+        .unwrap();
+    });
+}
+
 #[test]
 fn a_zero_timeout_is_invalid_as_in_std() {
     let (server, _client) = tcp_pair();

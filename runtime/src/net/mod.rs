@@ -12,7 +12,11 @@
 //! `SO_SNDTIMEO`, so clones share them and they survive conversion to and
 //! from std. Each call waits at most that long, then fails with
 //! [`ErrorKind::WouldBlock`](std::io::ErrorKind::WouldBlock), as std's do on
-//! Linux; the socket stays usable.
+//! Linux; the socket stays usable. goro reads them from the kernel once and
+//! keeps them (shared by `try_clone` handles, updated by `set_*_timeout`),
+//! since a call that waits needs its deadline and a system call per wait
+//! would cost as much as the read itself; a timeout set through a std or raw
+//! handle of the same socket is seen after the next goro `set_*_timeout`.
 //!
 //! Name resolution ([`ToSocketAddrs`]) may wait on DNS, so it runs inside
 //! [`blocking`](crate::blocking).
@@ -192,6 +196,41 @@ macro_rules! delegate {
 }
 use delegate;
 
+/// The read and write timeout methods of a socket type, std's, keeping
+/// the [`Evented`] socket's cached timeouts in step.
+macro_rules! timeout_methods {
+    () => {
+        /// Sets how long a read (or receive) waits before failing with
+        /// `WouldBlock` (`None`: forever). A zero duration is an
+        /// `InvalidInput` error.
+        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+            self.inner.get().set_read_timeout(timeout)?;
+            self.inner.forget_timeouts();
+            Ok(())
+        }
+
+        /// Sets how long a write (or send) waits before failing with
+        /// `WouldBlock` (`None`: forever). A zero duration is an
+        /// `InvalidInput` error.
+        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+            self.inner.get().set_write_timeout(timeout)?;
+            self.inner.forget_timeouts();
+            Ok(())
+        }
+
+        /// The read timeout, if any.
+        pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+            self.inner.get().read_timeout()
+        }
+
+        /// The write timeout, if any.
+        pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+            self.inner.get().write_timeout()
+        }
+    };
+}
+use timeout_methods;
+
 mod tcp;
 mod udp;
 mod unix;
@@ -206,7 +245,8 @@ use crate::netpoll::{self, Registration};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A std socket type that goro drives in non-blocking mode.
@@ -271,7 +311,48 @@ pub(crate) struct Evented<S: Socket> {
     /// The turn of goroutines' reads and writes (Go's `fdMutex`).
     read_turn: crate::sync::Mutex<()>,
     write_turn: crate::sync::Mutex<()>,
+    /// The socket's timeouts, shared with its `try_clone` handles.
+    timeouts: Arc<TimeoutCache>,
     io: S,
+}
+
+/// A socket's read and write timeouts as last read from the kernel. Each
+/// slot: 0, not read yet; 1, none; else the timeout in nanoseconds plus 2.
+/// Relaxed: each slot is one value, and a reader that misses a fresh store
+/// at worst reads the kernel again.
+#[derive(Default)]
+struct TimeoutCache {
+    slots: [AtomicU64; 2],
+}
+
+impl TimeoutCache {
+    /// The timeout for `interest`, read with `read` if not known yet.
+    fn get(
+        &self,
+        interest: Interest,
+        read: impl FnOnce() -> io::Result<Option<Duration>>,
+    ) -> io::Result<Option<Duration>> {
+        let slot = &self.slots[interest as usize];
+        match slot.load(Ordering::Relaxed) {
+            0 => {
+                let timeout = read()?;
+                let nanos = timeout.map_or(1, |t| {
+                    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 2) + 2
+                });
+                slot.store(nanos, Ordering::Relaxed);
+                Ok(timeout)
+            }
+            1 => Ok(None),
+            nanos => Ok(Some(Duration::from_nanos(nanos - 2))),
+        }
+    }
+
+    /// The timeouts changed: read them again when next needed.
+    fn forget(&self) {
+        self.slots
+            .iter()
+            .for_each(|s| s.store(0, Ordering::Relaxed));
+    }
 }
 
 impl<S: Socket> Evented<S> {
@@ -283,8 +364,22 @@ impl<S: Socket> Evented<S> {
             registering: Mutex::new(()),
             read_turn: crate::sync::Mutex::new(()),
             write_turn: crate::sync::Mutex::new(()),
+            timeouts: Arc::default(),
             io,
         })
+    }
+
+    /// Another handle on the same socket (`io`, a clone of ours): it shares
+    /// our cached timeouts, as the kernel shares the timeouts themselves.
+    pub(crate) fn clone_with(&self, io: S) -> io::Result<Evented<S>> {
+        let mut clone = Evented::new(io)?;
+        clone.timeouts = self.timeouts.clone();
+        Ok(clone)
+    }
+
+    /// The timeouts changed (see [`TimeoutCache`]).
+    pub(crate) fn forget_timeouts(&self) {
+        self.timeouts.forget();
     }
 
     /// [`new`](Self::new) for `From<std socket>`, which cannot fail.
@@ -348,8 +443,8 @@ impl<S: Socket> Evented<S> {
     /// When a call starting now must give up, from the socket's timeout.
     fn deadline(&self, interest: Interest) -> io::Result<Option<Instant>> {
         Ok(self
-            .io
-            .timeout(interest)?
+            .timeouts
+            .get(interest, || self.io.timeout(interest))?
             .and_then(|t| Instant::now().checked_add(t)))
     }
 

@@ -91,24 +91,14 @@ impl UdpSocket {
 
     /// A new handle on the same socket (sharing its timeouts).
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        UdpSocket::new(self.inner.get().try_clone()?)
+        Ok(UdpSocket {
+            inner: self.inner.clone_with(self.inner.get().try_clone()?)?,
+        })
     }
 
+    super::timeout_methods!();
+
     super::delegate! {
-        /// Sets how long a receive waits before failing with `WouldBlock`
-        /// (`None`: forever). A zero duration is an `InvalidInput` error.
-        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-
-        /// Sets how long a send waits before failing with `WouldBlock`
-        /// (`None`: forever). A zero duration is an `InvalidInput` error.
-        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-
-        /// The read timeout, if any.
-        pub fn read_timeout(&self) -> io::Result<Option<Duration>>;
-
-        /// The write timeout, if any.
-        pub fn write_timeout(&self) -> io::Result<Option<Duration>>;
-
         /// Sets `SO_BROADCAST` (may send to a broadcast address).
         pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()>;
 

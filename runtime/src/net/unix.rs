@@ -135,24 +135,14 @@ impl UnixStream {
 
     /// A new handle on the same connection (sharing its timeouts).
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        UnixStream::new(self.inner.get().try_clone()?)
+        Ok(UnixStream {
+            inner: self.inner.clone_with(self.inner.get().try_clone()?)?,
+        })
     }
 
+    super::timeout_methods!();
+
     super::delegate! {
-        /// Sets how long a read waits before failing with `WouldBlock`
-        /// (`None`: forever). A zero duration is an `InvalidInput` error.
-        pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-
-        /// Sets how long a write waits before failing with `WouldBlock`
-        /// (`None`: forever). A zero duration is an `InvalidInput` error.
-        pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-
-        /// The read timeout, if any.
-        pub fn read_timeout(&self) -> io::Result<Option<Duration>>;
-
-        /// The write timeout, if any.
-        pub fn write_timeout(&self) -> io::Result<Option<Duration>>;
-
         /// Takes the socket's pending error (`SO_ERROR`), if any.
         pub fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
