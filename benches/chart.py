@@ -46,7 +46,8 @@ PRIMARY = {
 
 # Server tests (`compare.py --servers`): the metrics charted, in order, and
 # those where higher is better (drawn as Go / x so that left is better).
-SERVER_CHARTED = ["req_per_s", "msgs_per_s", "kib_per_conn", "p99_us"]
+SERVER_CHARTED = ["req_per_s", "msgs_per_s", "server_cpu_us_per_req", "server_cpu_us_per_msg",
+                  "kib_per_conn", "p99_us"]
 HIGHER_IS_BETTER = {"req_per_s", "msgs_per_s"}
 
 
@@ -97,7 +98,8 @@ def server_label(test, metric):
     else:
         name = test.replace("-idle", " idle")
     what = {"req_per_s": "req/s", "msgs_per_s": "msg/s", "kib_per_conn": "KiB/conn",
-            "p99_us": "p99 latency"}.get(metric, metric)
+            "p99_us": "p99 latency", "server_cpu_us_per_req": "server CPU/req",
+            "server_cpu_us_per_msg": "server CPU/msg"}.get(metric, metric)
     if metric in HIGHER_IS_BETTER:
         what += " (Go &#247; x)"
     return f"{name} {what}"

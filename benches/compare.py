@@ -621,11 +621,13 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
 
 # test name -> (server kind, what it measures)
 SERVER_TESTS = {
-    "http": ("http", "wrk -t1 -c100 -d{d:g}s --latency: requests/s and latency"),
+    "http": ("http", "wrk -t1 -c100 -d{d:g}s --latency: requests/s, latency, and the "
+             "server's CPU time per request"),
     "http-idle": ("http", "{hold} idle keep-alive connections (one request each, then idle): "
                   "server RSS growth per connection"),
     "echo": ("echo", "echo-load, {size}-byte messages, one in flight per connection, {d:g} s, at "
-             "{conns} connections: messages/s and round-trip latency"),
+             "{conns} connections: messages/s, round-trip latency, and the server's CPU "
+             "time per message"),
     "echo-idle": ("echo", "{hold} idle connections: server RSS growth per connection"),
 }
 # The main metric of each test (the JSON "metric"); echo rows are named
@@ -738,6 +740,26 @@ def rss_kib_of(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return float(line.split()[1])
     raise ValueError(f"no VmRSS in /proc/{pid}/status")
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """User plus system CPU time a process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_server_cpu(server, load: Callable[[], dict], rate_key: str, duration: float,
+                    per: str) -> dict:
+    """Runs `load` and adds the server's CPU time per request or message,
+    in microseconds: when the load tool, not the server, is the limit, this
+    is what tells the servers apart."""
+    before = cpu_seconds_of(server.proc.pid)
+    res = load()
+    used = cpu_seconds_of(server.proc.pid) - before
+    done = res[rate_key] * duration
+    if done > 0:
+        res[f"server_cpu_us_per_{per}"] = used * 1e6 / done
+    return res
 
 
 def last_line(path: Path) -> str:
@@ -928,9 +950,14 @@ def run_server_test(c: Contender, test: str, conns: int, procs: int, rnd: int,
         server = Server(binary, f"{c.name}-{kind}", procs, server_cpus)
         server.wait_accepting()
         if test == "http":
-            res = run_wrk(server.addr, args.duration, tool_cpus)
+            res = with_server_cpu(server, lambda: run_wrk(server.addr, args.duration, tool_cpus),
+                                  "req_per_s", args.duration, "req")
         elif test == "echo":
-            res = run_echo_load(tool, server.addr, conns, args.duration, args.size, tool_cpus)
+            res = with_server_cpu(
+                server,
+                lambda: run_echo_load(tool, server.addr, conns, args.duration, args.size,
+                                      tool_cpus),
+                "msgs_per_s", args.duration, "msg")
         else:
             res = run_hold(tool, server, args.hold, test == "http-idle", tool_cpus)
         why = server.dead()
