@@ -47,6 +47,9 @@ pub(crate) struct Event {
     pub(crate) readable: bool,
     /// A write would not block (space, a finished connect, or an error).
     pub(crate) writable: bool,
+    /// The peer closed its end, or the socket failed: reads will not block
+    /// again (they return end of stream or the error).
+    pub(crate) hung_up: bool,
 }
 
 /// The events one [`Epoll::wait`] filled in.
@@ -70,10 +73,12 @@ impl Events {
             // Copies out of the packed struct: no reference to its fields.
             let (bits, token) = (raw.events, raw.u64);
             let failed = bits & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0;
+            let hung_up = failed || bits & libc::EPOLLRDHUP as u32 != 0;
             Event {
                 token,
-                readable: failed || bits & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0,
+                readable: hung_up || bits & libc::EPOLLIN as u32 != 0,
                 writable: failed || bits & libc::EPOLLOUT as u32 != 0,
+                hung_up,
             }
         })
     }

@@ -54,7 +54,7 @@
 //!   later reads see what the waker stored.
 //! - The poller itself is published by a `OnceLock` (release/acquire).
 
-use crate::epoll::{Epoll, EventFd, Events, Interest};
+use crate::epoll::{Epoll, Event, EventFd, Events, Interest};
 use crate::park::{self, Unparker, WaitReason};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -97,6 +97,9 @@ struct Side {
     ready: bool,
     /// The goroutine (or thread) parked until the next event.
     waiter: Option<Unparker>,
+    /// (Read side) an event said the peer closed or the socket failed; it
+    /// stays so.
+    hung_up: bool,
 }
 
 #[derive(Default)]
@@ -129,11 +132,18 @@ impl PollDesc {
     }
 
     /// Applies an event of registration `seq`; returns who to unpark.
-    fn ready(&self, seq: u32, readable: bool, writable: bool) -> [Option<Unparker>; 2] {
+    fn ready(&self, seq: u32, event: &Event) -> [Option<Unparker>; 2] {
+        let Event {
+            readable,
+            writable,
+            hung_up,
+            ..
+        } = *event;
         let mut state = self.lock();
         if state.seq != seq {
             return [None, None]; // for a descriptor closed since
         }
+        state.read.hung_up |= hung_up;
         [
             state.read.ready_now(readable),
             state.write.ready_now(writable),
@@ -277,6 +287,13 @@ impl Registration {
         self.wait(Interest::Read, deadline)
     }
 
+    /// Whether an event has said the peer closed its end (or the socket
+    /// failed): then a read returns at once, and end of stream may be
+    /// pending even after a read that returned data.
+    pub(crate) fn read_hung_up(&self) -> bool {
+        self.desc.lock().read.hung_up
+    }
+
     /// As [`wait_read`](Self::wait_read), for writing.
     pub(crate) fn wait_write(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.wait(Interest::Write, deadline)
@@ -403,11 +420,7 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
         let Some(desc) = poller.slab.get(index) else {
             continue;
         };
-        for waiter in desc
-            .ready(seq, event.readable, event.writable)
-            .into_iter()
-            .flatten()
-        {
+        for waiter in desc.ready(seq, &event).into_iter().flatten() {
             waiter.unpark();
             unparked += 1;
         }
@@ -458,7 +471,13 @@ mod tests {
         let old = register(std::os::fd::AsFd::as_fd(&a)).unwrap();
         let (desc, seq) = (old.desc, old.seq);
         drop(old);
-        assert_eq!(desc.ready(seq, true, true).iter().flatten().count(), 0);
+        let both = Event {
+            token: 0,
+            readable: true,
+            writable: true,
+            hung_up: false,
+        };
+        assert_eq!(desc.ready(seq, &both).iter().flatten().count(), 0);
         let state = desc.lock();
         assert!(!state.read.ready && !state.write.ready);
     }

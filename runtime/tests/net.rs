@@ -334,6 +334,42 @@ fn a_zero_timeout_is_invalid_as_in_std() {
     assert_eq!(server.read_timeout().unwrap(), Some(Duration::from_secs(3)));
 }
 
+/// A read that returns less than asked for (the queue was empty) makes
+/// the next wait for readiness first; but when the peer's end of stream
+/// came in with the data, its event has already been seen: the next read
+/// must return it, not wait for an event that will never come.
+#[test]
+fn end_of_stream_right_behind_data_is_seen() {
+    at_1_and_4(|| {
+        let (server, mut client) = tcp_pair();
+        let (go_on, resume) = goro::chan::bounded::<()>(0);
+        let reader = goro::spawn(move || {
+            let mut server = server;
+            let mut buf = [0u8; 64];
+            // Waits (registering with the poller), then a short read.
+            assert_eq!(server.read(&mut buf).unwrap(), 5);
+            // Away while the rest and the end of stream arrive.
+            resume.recv().unwrap();
+            let n = server.read(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"words");
+            server.read(&mut buf).unwrap()
+        });
+        until_io_wait(reader.id());
+        client.write_all(b"last ").unwrap();
+        client.flush().unwrap();
+        while !goro::dump()
+            .iter()
+            .any(|g| g.id == reader.id() && g.state == "chan receive")
+        {
+            std::thread::yield_now();
+        }
+        client.write_all(b"words").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        go_on.send(()).unwrap();
+        assert_eq!(reader.join().unwrap(), 0, "end of stream");
+    });
+}
+
 /// Parks a goroutine reading `conn`; returns what its read returned.
 fn parked_reader(conn: Arc<TcpStream>) -> JoinHandle<usize> {
     let reader = goro::spawn(move || (&*conn).read(&mut [0; 8]).unwrap());

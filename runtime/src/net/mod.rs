@@ -149,8 +149,9 @@ macro_rules! read_write {
 
         impl std::io::Read for &$goro {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let len = buf.len();
                 self.inner
-                    .read(|mut stream| std::io::Read::read(&mut stream, buf))
+                    .read_stream(len, |mut stream| std::io::Read::read(&mut stream, buf))
             }
         }
 
@@ -245,7 +246,7 @@ use crate::netpoll::{self, Registration};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -313,6 +314,11 @@ pub(crate) struct Evented<S: Socket> {
     write_turn: crate::sync::Mutex<()>,
     /// The socket's timeouts, shared with its `try_clone` handles.
     timeouts: Arc<TimeoutCache>,
+    /// A goroutine's stream read came back short: the receive queue was
+    /// empty, so the next read waits for readiness first (see
+    /// [`read_stream`](Self::read_stream)). Only touched with the read turn
+    /// held.
+    drained: AtomicBool,
     io: S,
 }
 
@@ -365,6 +371,7 @@ impl<S: Socket> Evented<S> {
             read_turn: crate::sync::Mutex::new(()),
             write_turn: crate::sync::Mutex::new(()),
             timeouts: Arc::default(),
+            drained: AtomicBool::new(false),
             io,
         })
     }
@@ -413,18 +420,61 @@ impl<S: Socket> Evented<S> {
         self.retry(Interest::Write, call)
     }
 
-    fn retry<R>(
+    /// A read of up to `len` bytes from a stream socket (`call` reads).
+    /// A read that returns fewer bytes than asked for emptied the receive
+    /// queue, so the goroutine's next read waits for readiness before it
+    /// tries: a request-response loop then makes one read per request, not
+    /// a second that fails with `EAGAIN` (tokio does the same). Data that
+    /// arrives later raises an edge-triggered event, which that wait sees.
+    /// Not after the peer hung up: its end of stream may be pending behind
+    /// the data, with its event already seen.
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        call: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let turn = on_goroutine().then(|| self.read_turn.lock());
+        let wait_first = turn.is_some() && len > 0 && self.drained.swap(false, Ordering::Relaxed);
+        let n = self.attempt(Interest::Read, wait_first, call)?;
+        if turn.is_some() && 0 < n && n < len && !self.peer_hung_up() {
+            self.drained.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    /// Whether the poller has reported that the peer closed (or the socket
+    /// failed): end of stream may then be pending behind a short read, with
+    /// no event to come for it. An unregistered socket gets its current
+    /// state reported when it registers, at its first wait.
+    fn peer_hung_up(&self) -> bool {
+        self.registration
+            .get()
+            .is_some_and(Registration::read_hung_up)
+    }
+
+    fn retry<R>(&self, interest: Interest, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        let _turn = on_goroutine().then(|| self.turn(interest).lock());
+        self.attempt(interest, false, call)
+    }
+
+    /// Runs `call` until it does not fail with `WouldBlock`, waiting for the
+    /// socket in between (and first, if `wait_first`), until the timeout.
+    fn attempt<R>(
         &self,
         interest: Interest,
+        wait_first: bool,
         mut call: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        let _turn = on_goroutine().then(|| self.turn(interest).lock());
         let mut deadline = None;
+        let mut try_now = !wait_first;
         loop {
-            match call(&self.io) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return done,
+            if try_now {
+                match call(&self.io) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    done => return done,
+                }
             }
+            try_now = true;
             let until = match deadline {
                 Some(until) => until,
                 None => *deadline.insert(self.deadline(interest)?),
