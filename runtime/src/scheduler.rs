@@ -256,14 +256,14 @@ impl WorkerList {
         true
     }
 
-    /// Takes the most recently added index that `prefer` accepts, else the
-    /// most recent one.
-    fn pop_preferring(&self, prefer: impl Fn(usize) -> bool) -> Option<usize> {
+    /// Takes the most recently added index other than `skip` that `prefer`
+    /// accepts, else the most recent one other than `skip`.
+    fn pop_preferring(&self, skip: Option<usize>, prefer: impl Fn(usize) -> bool) -> Option<usize> {
         let mut list = self.locked();
         let pos = list
             .iter()
-            .rposition(|&i| prefer(i))
-            .or(list.len().checked_sub(1))?;
+            .rposition(|&i| Some(i) != skip && prefer(i))
+            .or_else(|| list.iter().rposition(|&i| Some(i) != skip))?;
         let index = list.remove(pos);
         self.len.fetch_sub(1, Ordering::SeqCst);
         Some(index)
@@ -512,7 +512,7 @@ impl Runtime {
         if !self.take_free_token() {
             return false;
         }
-        match self.pool.pop_preferring(|_| true) {
+        match self.pool.pop_preferring(None, |_| true) {
             Some(index) => {
                 let shared = self.shared(index);
                 shared.granted.store(true, Ordering::Release);
@@ -705,9 +705,14 @@ impl Runtime {
 
     /// Wakes one idle worker (it starts out searching). Returns false if none.
     fn wake_idle(&self) -> bool {
-        // Not the poller while others idle: it stays in epoll_wait.
+        // Not the poller while others idle: it stays in epoll_wait. Never
+        // ourselves: the poller readying goroutines is still on the idle
+        // list, and about to leave it to run them.
         let poller = self.poller.load(Ordering::SeqCst);
-        match self.idle.pop_preferring(|i| i + 1 != poller) {
+        match self
+            .idle
+            .pop_preferring(current_worker_index(), |i| i + 1 != poller)
+        {
             Some(index) => {
                 self.unpark_worker(index);
                 true
