@@ -23,7 +23,7 @@ fn slow_hello(_: &Request) -> Response {
     goro::sleep(LATENCY);
     Response {
         status: 200,
-        body: b"Hello, World!".to_vec(),
+        body: b"Hello, World!".as_slice().into(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! are parsed with `httparse`.
 
 use goro::net::{TcpListener, TcpStream};
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,8 +35,8 @@ pub struct Request<'a> {
 pub struct Response {
     /// The status code, e.g. 200.
     pub status: u16,
-    /// The body.
-    pub body: Vec<u8>,
+    /// The body (borrowed when it is a constant: no allocation per request).
+    pub body: Cow<'static, [u8]>,
 }
 
 /// Accepts connections forever, serving each in its own goroutine with
@@ -171,20 +172,37 @@ fn refuse(status: u16, output: &mut Vec<u8>) -> Parsed {
     Parsed::Refused
 }
 
+/// Appends the response: head and body, built from slices (no formatting
+/// machinery on the hot path).
 fn write_response(output: &mut Vec<u8>, status: u16, body: &[u8], close: bool) {
-    let _ = write!(
-        output,
-        "HTTP/1.1 {status} {}\r\nServer: goro\r\nDate: ",
-        reason(status)
-    );
+    output.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(output, usize::from(status));
+    output.push(b' ');
+    output.extend_from_slice(reason(status).as_bytes());
+    output.extend_from_slice(b"\r\nServer: goro\r\nDate: ");
     write_date(output);
-    let _ = write!(
-        output,
-        "\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n",
-        body.len(),
-        if close { "Connection: close\r\n" } else { "" }
-    );
+    output.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
+    push_decimal(output, body.len());
+    if close {
+        output.extend_from_slice(b"\r\nConnection: close");
+    }
+    output.extend_from_slice(b"\r\n\r\n");
     output.extend_from_slice(body);
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(output: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    output.extend_from_slice(&digits[at..]);
 }
 
 fn reason(status: u16) -> &'static str {

@@ -18,7 +18,7 @@ use goro_examples::http::{self, Request, Response};
 fn hello(_: &Request) -> Response {
     Response {
         status: 200,
-        body: b"Hello, World!".to_vec(),
+        body: b"Hello, World!".as_slice().into(),
     }
 }
 
