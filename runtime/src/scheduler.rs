@@ -55,7 +55,8 @@
 //! - At most GOMAXPROCS workers hold a token, except briefly after a
 //!   shrink (a busy surplus worker gives its token back when its goroutine
 //!   switches out). A worker without one runs no goroutine but the one it
-//!   was stuck in, and its queue and `runnext` are empty or being stolen.
+//!   was stuck in; its queue is empty or being stolen, and the monitor
+//!   moved its `runnext` to the global queue when it took the token.
 //! - `Shared::status` is written only by its worker, with plain stores;
 //!   the monitor may act on a stale view. A stale revocation is harmless:
 //!   an idle worker that finds itself revoked leaves its sleep and gives
@@ -175,8 +176,6 @@ pub(crate) struct Runtime {
     max_threads: AtomicUsize,
     /// Workers without a token, waiting for one (slot indices).
     pool: WorkerList,
-    /// Workers whose token the monitor took while they ran a goroutine.
-    revoked_running: AtomicUsize,
     /// Indices of sleeping workers.
     idle: WorkerList,
     /// Workers looking for work (at most one is woken for new work).
@@ -458,7 +457,6 @@ impl Runtime {
             threads: AtomicUsize::new(0),
             max_threads: AtomicUsize::new(MAX_THREADS),
             pool: WorkerList::default(),
-            revoked_running: AtomicUsize::new(0),
             idle: WorkerList::default(),
             searching: AtomicUsize::new(0),
             live: (0..=MAX_PROCS).map(|_| CachePadded::default()).collect(),
@@ -915,17 +913,8 @@ impl Runtime {
         self.poller.load(Ordering::Relaxed) != 0
     }
 
-    /// A worker left its idle sleep: the monitor must watch it again.
-    pub(crate) fn worker_woke(&self) {
-        self.wake_sysmon();
-    }
-
-    /// A goroutine entered a blocking call: the monitor must watch it.
-    fn blocking_entered(&self) {
-        self.wake_sysmon();
-    }
-
-    /// Wakes the monitor if it sleeps until a worker needs watching.
+    /// Wakes the monitor if it sleeps until a worker needs watching: one
+    /// left its idle sleep, or a goroutine entered a blocking call.
     fn wake_sysmon(&self) {
         if self.sysmon_sleeping.load(Ordering::SeqCst)
             && self.sysmon_sleeping.swap(false, Ordering::SeqCst)
@@ -1021,7 +1010,6 @@ impl Runtime {
         {
             return false;
         }
-        self.revoked_running.fetch_add(1, Ordering::SeqCst);
         self.holders.fetch_sub(1, Ordering::AcqRel);
         if let Some(g) = shared.runnext.take() {
             // It would wait for the stuck goroutine: it goes to the others.
@@ -1120,7 +1108,6 @@ impl Worker {
     /// goes to the pool.
     fn clear_revocation(&self) {
         self.shared.revoked.store(false, Ordering::Relaxed);
-        self.rt.revoked_running.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The running goroutine enters a blocking call: whatever it woke must
@@ -1134,7 +1121,7 @@ impl Worker {
         if !self.queue.is_empty() {
             self.rt.notify_work();
         }
-        self.rt.blocking_entered();
+        self.rt.wake_sysmon();
     }
 
     /// The blocking call entered on worker `entered_on` returned. If the
@@ -1435,7 +1422,7 @@ impl Worker {
     fn leave_idle_list(&self) -> bool {
         let left = self.rt.idle.remove(self.index);
         if left {
-            self.rt.worker_woke();
+            self.rt.wake_sysmon();
         }
         left
     }
@@ -1459,7 +1446,7 @@ impl Worker {
             // our `poller` store of 0 in the `SeqCst` order, so this sees it.
             if shared.wake.swap(false, Ordering::SeqCst) {
                 self.searching.set(true);
-                self.rt.worker_woke();
+                self.rt.wake_sysmon();
                 return;
             }
             if self.token_in_doubt() && self.leave_idle_list() {
