@@ -6,6 +6,7 @@
 use goro::chan::{self, Receiver, Sender};
 use goro::sync::{Mutex, WaitGroup};
 use goro::{go, select};
+use goro_examples::resident_kib;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,15 +16,6 @@ fn step(title: &str, explanation: &str) {
 
 fn ns_per(d: Duration, n: usize) -> f64 {
     d.as_nanos() as f64 / n as f64
-}
-
-fn resident_kib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn hello() {
