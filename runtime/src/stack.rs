@@ -25,9 +25,16 @@
 //! bytes committed; the pages below are released with `MADV_DONTNEED` when
 //! its worker has idled for a while (or on `free_os_memory`), so a goroutine
 //! that once recursed deep does not keep that memory. Stacks that overflow a
-//! worker's cache go to the arena's free list and are released whole, a
-//! batch of 1024 at a time (one `process_madvise` call): a million finished
-//! goroutines give their memory back without a million system calls.
+//! worker's cache go to the arena's free list, still committed, where the
+//! next goroutines to start take them first (no page faults). The monitor
+//! scavenges the free list: each [`SCAVENGE_PERIOD`] it releases, whole, the
+//! stacks nobody took during the whole period (the list is a LIFO, so those
+//! are the bottom ones, below the period's low-water mark), and before it
+//! sleeps for want of work it releases them all. Releasing goes a batch of
+//! 1024 ranges per `process_madvise` call, on the monitor's thread: a
+//! million finished goroutines give their memory back within a period or
+//! two, without a million system calls and without making the workers that
+//! finish them pay for it (Go likewise frees stacks at its GC, not on exit).
 //!
 //! # Invariants
 //! - A slot is owned by exactly one [`Stack`] value or sits, trimmed, in the
@@ -42,6 +49,7 @@ use crate::sys;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// Usable bytes of a default goroutine stack, unless `GORO_STACK_SIZE` says
 /// otherwise.
@@ -58,6 +66,10 @@ pub(crate) const KEEP: usize = 16 * 1024;
 
 /// Stacks a worker keeps for reuse before it hands them to the arena.
 const CACHE_MAX: usize = 64;
+
+/// How long a free stack of the arena stays committed, unused, before the
+/// monitor releases it.
+pub(crate) const SCAVENGE_PERIOD: Duration = Duration::from_millis(100);
 
 /// Virtual space reserved for the arena; halved until the kernel agrees.
 const ARENA_RESERVE: usize = 1 << 40;
@@ -221,17 +233,43 @@ impl StackCache {
     }
 }
 
-/// The arena's free stacks: the recently freed ones, still committed, are
-/// released whole a batch at a time; reuse prefers them (they are warm).
+/// The arena's free stacks: the recently freed ones, still committed, and
+/// the released ones. Reuse prefers the committed ones (they are warm).
 #[derive(Default)]
 struct FreeList {
+    /// A LIFO: the bottom entries have been free the longest.
     untrimmed: Vec<Stack>,
+    /// The fewest entries `untrimmed` held since the last scavenge: the
+    /// bottom `low_water` were not taken during the whole period.
+    low_water: usize,
     trimmed: Vec<Stack>,
 }
 
 impl FreeList {
     fn pop(&mut self) -> Option<Stack> {
-        self.untrimmed.pop().or_else(|| self.trimmed.pop())
+        match self.untrimmed.pop() {
+            Some(stack) => {
+                self.low_water = self.low_water.min(self.untrimmed.len());
+                Some(stack)
+            }
+            None => self.trimmed.pop(),
+        }
+    }
+
+    /// Takes out the stacks free since the last scavenge and starts a new
+    /// period.
+    fn take_cold(&mut self) -> Vec<Stack> {
+        let cold = self.low_water.min(self.untrimmed.len());
+        let rest = self.untrimmed.split_off(cold);
+        let cold = std::mem::replace(&mut self.untrimmed, rest);
+        self.low_water = self.untrimmed.len();
+        cold
+    }
+
+    /// Takes out every committed stack.
+    fn take_all(&mut self) -> Vec<Stack> {
+        self.low_water = 0;
+        std::mem::take(&mut self.untrimmed)
     }
 }
 
@@ -291,27 +329,29 @@ impl Arena {
         self.slot - sys::page_size()
     }
 
-    /// Takes a stack back; every [`sys::MAX_BATCH`] of them are released
-    /// together (all their pages: a finished goroutine gives its memory
-    /// back), outside the lock.
+    /// Takes a stack back, still committed; the monitor releases it if
+    /// nobody takes it within a [`SCAVENGE_PERIOD`].
     fn recycle(&self, stack: Stack) {
-        let mut free = self.free_list();
-        free.untrimmed.push(stack);
-        if free.untrimmed.len() >= sys::MAX_BATCH {
-            let batch = std::mem::take(&mut free.untrimmed);
-            drop(free);
-            self.release_whole(batch);
-        }
+        self.free_list().untrimmed.push(stack);
     }
 
-    /// Releases every free stack now (`free_os_memory`).
+    /// Releases every free stack now (`free_os_memory`, or an idle program).
     fn trim_free(&self) {
-        let batch = std::mem::take(&mut self.free_list().untrimmed);
+        let batch = self.free_list().take_all();
+        self.release_whole(batch);
+    }
+
+    /// Releases the free stacks nobody took since the last call.
+    fn scavenge(&self) {
+        let batch = self.free_list().take_cold();
         self.release_whole(batch);
     }
 
     /// Releases all pages of `batch` and files the stacks as trimmed.
     fn release_whole(&self, mut batch: Vec<Stack>) {
+        if batch.is_empty() {
+            return;
+        }
         trim_all(&mut batch, 0);
         self.free_list().trimmed.append(&mut batch);
     }
@@ -391,10 +431,18 @@ pub(crate) fn arena_stats() -> (usize, usize, usize) {
     (used, free, sys::resident_in(arena.base).unwrap_or(0))
 }
 
-/// Releases the deep pages of every free stack of the arena.
+/// Releases every free stack of the arena.
 pub(crate) fn trim_free_stacks() {
     if let Ok(arena) = Arena::get() {
         arena.trim_free();
+    }
+}
+
+/// Releases the free stacks of the arena that nobody took since the last
+/// call (the monitor calls it each [`SCAVENGE_PERIOD`]).
+pub(crate) fn scavenge_free_stacks() {
+    if let Ok(arena) = Arena::get() {
+        arena.scavenge();
     }
 }
 

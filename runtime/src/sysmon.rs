@@ -11,7 +11,9 @@
 //! while work waits, loses its token; the token goes to a pooled or new thread
 //! (see the scheduler's "Tokens"). It also fires timers nobody fired, and
 //! polls the network when goroutines wait for I/O and nobody has polled
-//! for 10 ms (every worker busy in long runs, none blocked in the poller).
+//! for 10 ms (every worker busy in long runs, none blocked in the poller),
+//! and gives back the memory of goroutine stacks left free for a while (see
+//! `stack`'s "Reuse and release"), all of it before it sleeps.
 //!
 //! # Rhythm
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
@@ -20,6 +22,7 @@
 //! no CPU, and then goes on at the rhythm it had.
 
 use crate::scheduler::{Runtime, Sample};
+use crate::stack;
 use std::time::{Duration, Instant};
 
 /// The shortest and longest pause between rounds.
@@ -46,8 +49,11 @@ fn run(rt: &'static Runtime) {
     let mut samples: Vec<Sample> = Vec::new();
     let mut delay = MIN_DELAY;
     let mut quiet = 0;
+    let mut scavenged = Instant::now();
     loop {
         if quiet > QUIET_ROUNDS && rt.no_worker_busy() {
+            // An idle program gives its free stacks back before the sleep.
+            stack::trim_free_stacks();
             // Keeps its slow rhythm after: a server's workers idle between
             // requests, and each wake should not start a burst of rounds.
             rt.sysmon_sleep();
@@ -55,6 +61,10 @@ fn run(rt: &'static Runtime) {
         std::thread::park_timeout(delay);
         rt.fire_overdue_timers();
         poll_neglected_network(rt);
+        if scavenged.elapsed() >= stack::SCAVENGE_PERIOD {
+            stack::scavenge_free_stacks();
+            scavenged = Instant::now();
+        }
         if rt.retake(&mut samples, Instant::now()) > 0 {
             (delay, quiet) = (MIN_DELAY, 0);
         } else {

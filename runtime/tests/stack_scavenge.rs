@@ -1,0 +1,59 @@
+//! Finished goroutines give their stacks' memory back by themselves: the
+//! monitor releases free stacks nobody reused, with no `free_os_memory`
+//! call from the program.
+//!
+//! One test in its own binary, so the RSS it reads is its own.
+
+use goro::chan;
+use goro::sync::WaitGroup;
+use std::time::{Duration, Instant};
+
+const GOROUTINES: usize = 20_000;
+
+fn rss_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn free_stacks_are_released_without_being_asked() {
+    goro::free_os_memory();
+    let before = rss_kib();
+    let (gate_tx, gate_rx) = chan::bounded::<()>(0);
+    let (started, finished) = (WaitGroup::new(), WaitGroup::new());
+    started.add(GOROUTINES as isize);
+    finished.add(GOROUTINES as isize);
+    for _ in 0..GOROUTINES {
+        let (started, finished, gate) = (started.clone(), finished.clone(), gate_rx.clone());
+        goro::spawn(move || {
+            started.done();
+            assert!(gate.recv().is_err(), "the gate only closes");
+            finished.done();
+        });
+    }
+    started.wait();
+    let all_live = rss_kib();
+    gate_tx.close();
+    finished.wait();
+    let grown = all_live.saturating_sub(before);
+    // Each parked goroutine holds at least one page of stack.
+    assert!(
+        grown >= GOROUTINES * 4 * 3 / 4,
+        "the goroutines' stacks did not show in RSS: {grown} KiB"
+    );
+    // The monitor releases them within a couple of scavenge periods; poll
+    // for the outcome (not a timing assertion: the bound is generous).
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut after = rss_kib();
+    while after.saturating_sub(before) > grown / 4 {
+        assert!(
+            Instant::now() < give_up,
+            "stacks not released: RSS {before} KiB before, {all_live} KiB with all \
+             live, still {after} KiB"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        after = rss_kib();
+    }
+    eprintln!("RSS KiB: before {before}, all live {all_live}, after {after}");
+}
