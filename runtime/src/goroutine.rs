@@ -430,7 +430,9 @@ pub(crate) fn unpark(g: GRef) {
 }
 
 /// Puts the current goroutine at the back of its worker's run queue so others
-/// run first, as Go's `runtime.Gosched`. On a plain thread, yields the thread.
+/// run first, as Go's `runtime.Gosched`. When nothing else could run on
+/// its worker, it returns at once without switching. On a plain thread,
+/// yields the thread.
 ///
 /// ```
 /// let h = goro::go!(|| { goro::yield_now(); 1 });
@@ -439,7 +441,7 @@ pub(crate) fn unpark(g: GRef) {
 pub fn yield_now() {
     if current_ptr().is_null() {
         std::thread::yield_now();
-    } else {
+    } else if !scheduler::yield_would_resume() {
         switch_out(Switch::Yield);
     }
 }

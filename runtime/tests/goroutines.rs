@@ -252,7 +252,12 @@ fn set_gomaxprocs_takes_effect_live() {
         );
         assert_eq!(goro::set_gomaxprocs(1), 3);
         threads_used(8, 1_000); // let surplus workers notice and retire
-        assert_eq!(threads_used(64, 10_000).len(), 1);
+        // One token can still move to another thread: when the OS stalls
+        // the holder mid-goroutine for 10 ms (a loaded machine), the
+        // monitor hands the token on. So one of a few rounds must see a
+        // single thread; with more tokens every round sees several.
+        let rounds: Vec<usize> = (0..3).map(|_| threads_used(64, 10_000).len()).collect();
+        assert!(rounds.contains(&1), "threads per round: {rounds:?}");
         goro::set_gomaxprocs(2);
         assert!(
             run_in_parallel(2),
