@@ -20,7 +20,11 @@
 //!   `wakep`/`resetspinning` chain), so bursts spread without a thundering
 //!   herd and an idle program uses no CPU. Before sleeping, a worker looks
 //!   again a few times over a few microseconds: new work often appears that
-//!   soon, and a futex sleep and wake cost far more.
+//!   soon, and a futex sleep and wake cost far more. Not while goroutines
+//!   wait for I/O, though: then most new work comes from sockets, which
+//!   the spin does not look at, and an idle worker is better off in (or
+//!   near) the poller; spinning there cost a server about a tenth of its
+//!   CPU per request for no more throughput (docs/performance.md).
 //! - Tokens (Go's Ps, without their data): GOMAXPROCS tokens exist, and a
 //!   worker schedules goroutines only while it holds one. Goroutines are
 //!   not preempted, so a goroutine that blocks its thread (a call in
@@ -1316,7 +1320,11 @@ impl Worker {
 
     /// Looks again a few times, briefly, before going to sleep: work often
     /// appears within microseconds, and a sleep and wake cost far more.
+    /// Not while goroutines wait for I/O (see the module note).
     fn spin_for_work(&self) -> Option<GRef> {
+        if crate::netpoll::waiters() > 0 {
+            return None;
+        }
         (0..SPIN_ROUNDS).find_map(|_| {
             (0..SPIN_PAUSES).for_each(|_| std::hint::spin_loop());
             self.take_queued()
