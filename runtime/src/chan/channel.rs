@@ -191,6 +191,7 @@ impl<T> State<T> {
     /// Tries to send the value in `slot` (which must be `Some`). On
     /// `Ready`, the slot is empty if it was sent, and still full if the
     /// channel is closed.
+    #[inline]
     pub(crate) fn send(&mut self, slot: &mut Option<T>) -> Poll {
         if self.closed || self.disconnected {
             return Poll::Ready(None);
@@ -209,6 +210,7 @@ impl<T> State<T> {
 
     /// Tries to receive into `slot` (which must be `None`). On `Ready`, the
     /// slot holds the message, or is still empty if the channel is closed.
+    #[inline]
     pub(crate) fn recv(&mut self, slot: &mut Option<T>) -> Poll {
         if let Some(msg) = self.buf.pop_front() {
             *slot = Some(msg);
@@ -234,8 +236,16 @@ impl<T> State<T> {
     }
 
     /// Gives an unbounded channel's memory back once it is drained.
+    #[inline]
     fn shrink(&mut self) {
-        if self.cap == UNBOUNDED && self.buf.is_empty() && self.buf.capacity() > PREALLOC {
+        if self.cap == UNBOUNDED && self.buf.is_empty() {
+            self.release_buffer();
+        }
+    }
+
+    #[cold]
+    fn release_buffer(&mut self) {
+        if self.buf.capacity() > PREALLOC {
             self.buf = VecDeque::new();
         }
     }
