@@ -254,7 +254,7 @@ fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usi
         *slot = k;
     }
     for k in 0..cases.len() {
-        if !biased {
+        if !biased && cases.len() - k > 1 {
             let j = k + random_below(cases.len() - k);
             order.swap(k, j);
         }
@@ -342,9 +342,11 @@ fn sleep_until(deadline: Deadline) -> Option<usize> {
     }
 }
 
-/// Runs `f` on `2 * n` scratch indices, on the stack when small.
+/// Runs `f` on `2 * n` scratch indices, on the stack when small (room for
+/// the common selects of a few arms: zeroing more would cost more than the
+/// rest of a two-arm select's bookkeeping).
 fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [usize]) -> R) -> R {
-    const INLINE: usize = 16;
+    const INLINE: usize = 4;
     if n <= INLINE {
         let mut buf = [0usize; 2 * INLINE];
         f(&mut buf[..2 * n])
