@@ -334,7 +334,10 @@ pub(crate) fn current_ptr() -> *const G {
     CURRENT.with(Cell::get)
 }
 
-#[inline(never)]
+/// Sets the running goroutine. Called only by `G::resume`, on the
+/// worker's own stack, which never changes threads: so it may be inlined
+/// there, unlike [`current_ptr`].
+#[inline]
 fn set_current(g: *const G) {
     CURRENT.with(|c| c.set(g));
 }

@@ -135,6 +135,7 @@ impl<T> Case for Op<'_, T> {
         self.chan.raw_lock().unlock();
     }
 
+    #[inline]
     unsafe fn poll(&self) -> Poll {
         // SAFETY: the caller holds the lock; the slot is ours while the op
         // is not enqueued.
@@ -146,6 +147,7 @@ impl<T> Case for Op<'_, T> {
         }
     }
 
+    #[inline]
     unsafe fn enqueue(&self, ctx: &Context, index: usize) {
         // SAFETY: the caller holds the lock.
         let state = unsafe { self.chan.state() };
@@ -161,6 +163,7 @@ impl<T> Case for Op<'_, T> {
         };
     }
 
+    #[inline]
     unsafe fn dequeue(&self) {
         // SAFETY: the caller holds the lock; our waiter, if linked, is in
         // the queue of our direction.
