@@ -119,14 +119,22 @@ pub(crate) fn park(why: WaitReason) {
 /// the deadline has passed.
 pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
     let now = Instant::now();
-    if now >= deadline {
-        return true;
+    now >= deadline || park_from(now, deadline, why)
+}
+
+/// As [`park_until`], for a caller that read the clock at `now`, before
+/// `deadline`. A goroutine whose timer fired knows the deadline has passed
+/// without reading the clock again.
+pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> bool {
+    match goroutine::park_current_until(crate::timer::to_nanos(deadline), why) {
+        Some(true) => true,
+        Some(false) => Instant::now() >= deadline,
+        None => {
+            // A thread with a deadline is not blocked for good: not counted.
+            std::thread::park_timeout(deadline - now);
+            Instant::now() >= deadline
+        }
     }
-    if !goroutine::park_current_until(deadline, why) {
-        // A thread with a deadline is not blocked for good: not counted.
-        std::thread::park_timeout(deadline - now);
-    }
-    Instant::now() >= deadline
 }
 
 #[cfg(test)]
@@ -192,6 +200,25 @@ mod tests {
             body();
             crate::set_gomaxprocs(old);
         }
+    }
+
+    /// A park woken before its deadline leaves its goroutine's timer entry
+    /// queued; the timed parks after it (on one-off timers until the entry
+    /// is popped) still time out, never early.
+    #[test]
+    fn timed_parks_after_an_early_wake_still_time_out() {
+        crate::spawn(|| {
+            Unparker::current().unpark();
+            let far = Instant::now() + Duration::from_secs(3600);
+            assert!(!park_until(far, WaitReason::Running), "woken by the token");
+            for _ in 0..3 {
+                let deadline = Instant::now() + Duration::from_millis(1);
+                while !park_until(deadline, WaitReason::Running) {}
+                assert!(Instant::now() >= deadline);
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
