@@ -1,12 +1,15 @@
 //! Timers: the runtime's clock for sleeps, timeouts, `after` and `tick`.
 //!
 //! # Design
-//! Each worker owns a 4-ary min-heap of timers (Go keeps one per P, also
-//! 4-ary). A timer goes into the heap of the worker that creates it, so
-//! inserting is an uncontended lock. An entry is 16 bytes, a deadline and a
-//! tagged pointer, so the four children of a node share one or two cache
-//! lines and a pop from 100,000 entries walks 9 levels instead of a binary
-//! heap's 17. 100,000 pending sleeps cost 100,000 entries and no thread. A
+//! Each worker owns a heap of timers (Go keeps one per P). A timer goes into
+//! the heap of the worker that creates it, so inserting is an uncontended
+//! lock. An entry is 16 bytes, a deadline and a tagged pointer. The "heap"
+//! is a [`Queue`]: a FIFO run for deadlines that arrive in order (every
+//! timer of one fixed timeout does, so `sleep(d)` in a loop costs O(1)
+//! and touches memory sequentially), and a 4-ary min-heap for the rest (as
+//! Go's; the four children of a node share one or two cache lines, and a
+//! pop from 100,000 entries walks 9 levels instead of a binary heap's 17).
+//! 100,000 pending sleeps cost 100,000 entries and no thread. A
 //! hierarchical wheel would insert in O(1) but needs a resolution and a
 //! tick; the heap fires each timer at its exact deadline. Equal deadlines
 //! fire in an unspecified (but deterministic) order, as in Go.
@@ -68,6 +71,7 @@
 use crate::goroutine::{GRef, G};
 use crate::scheduler;
 use std::cell::UnsafeCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -315,7 +319,7 @@ fn current_heap() -> &'static TimerHeap {
 
 /// One worker's heap of timers.
 pub(crate) struct TimerHeap {
-    heap: Mutex<Heap<Target>>,
+    heap: Mutex<Queue<Target>>,
     /// Earliest deadline in the heap (nanos since [`epoch`]) or [`NEVER`];
     /// never above the true minimum (see the module note).
     earliest: AtomicU64,
@@ -326,7 +330,7 @@ pub(crate) struct TimerHeap {
 impl Default for TimerHeap {
     fn default() -> TimerHeap {
         TimerHeap {
-            heap: Mutex::new(Heap::default()),
+            heap: Mutex::new(Queue::default()),
             earliest: AtomicU64::new(NEVER),
             cancelled: AtomicUsize::new(0),
         }
@@ -355,7 +359,7 @@ impl TimerHeap {
     }
 
     /// Rebuilds the heap without its cancelled entries.
-    fn drop_cancelled(&self, heap: &mut Heap<Target>) {
+    fn drop_cancelled(&self, heap: &mut Queue<Target>) {
         for target in heap.remove_where(|t| !t.pending()) {
             // A cancelled timer stays cancelled, so it settles to nothing.
             let due = target.settle();
@@ -391,6 +395,72 @@ impl TimerHeap {
         let target = heap.pop_if_due(now);
         self.earliest.store(heap.first(), Ordering::SeqCst);
         target
+    }
+}
+
+/// Pending items in deadline order: a FIFO `run` of deadlines that never
+/// decrease, and a [`Heap`] for the rest. A deadline at least as late as
+/// the last one in the run joins the run: every timer of one fixed timeout
+/// does (`sleep(d)` in a loop, a per-request timeout), and costs O(1) and
+/// sequential memory instead of a heap walk over cold cache lines.
+struct Queue<T> {
+    run: VecDeque<Entry<T>>,
+    heap: Heap<T>,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Queue<T> {
+        Queue {
+            run: VecDeque::new(),
+            heap: Heap::default(),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    fn len(&self) -> usize {
+        self.run.len() + self.heap.len()
+    }
+
+    /// The earliest deadline, or [`NEVER`] when empty.
+    fn first(&self) -> u64 {
+        self.run_first().min(self.heap.first())
+    }
+
+    /// The earliest deadline in the run, or [`NEVER`].
+    fn run_first(&self) -> u64 {
+        self.run.front().map_or(NEVER, |e| e.when)
+    }
+
+    fn push(&mut self, when: u64, item: T) {
+        if self.run.back().map_or(true, |last| last.when <= when) {
+            self.run.push_back(Entry { when, item });
+        } else {
+            self.heap.push(when, item);
+        }
+    }
+
+    /// Removes and returns the earliest item if its deadline is `<= now`.
+    fn pop_if_due(&mut self, now: u64) -> Option<T> {
+        let run = self.run_first();
+        if run > self.heap.first() {
+            return self.heap.pop_if_due(now);
+        }
+        if run > now {
+            return None;
+        }
+        self.run.pop_front().map(|e| e.item)
+    }
+
+    /// Removes every item `dead` holds for, returning them.
+    fn remove_where(&mut self, mut dead: impl FnMut(&T) -> bool) -> Vec<T> {
+        let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.run)
+            .into_iter()
+            .partition(|e| dead(&e.item));
+        self.run = kept.into();
+        let mut removed: Vec<T> = removed.into_iter().map(|e| e.item).collect();
+        removed.extend(self.heap.remove_where(dead));
+        removed
     }
 }
 
@@ -543,28 +613,45 @@ mod tests {
         }
     }
 
+    /// Bursts of rising deadlines (the run) mixed with random ones (the
+    /// heap), popped by a clock that advances, some removed on the way:
+    /// every item comes out once, when due, in deadline order.
     #[test]
-    fn the_heap_pops_in_deadline_order() {
+    fn the_queue_pops_each_item_once_in_deadline_order() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut heap = Heap::default();
-        let mut popped = Vec::new();
-        for round in 0..50u64 {
-            for _ in 0..rng.below(400) {
-                heap.push(round * 100 + rng.below(1000), ());
+        let mut queue = Queue::default();
+        let (mut whens, mut out) = (Vec::new(), Vec::new());
+        let (mut now, mut last_popped) = (0, 0);
+        for round in 0..200u64 {
+            let rising = round % 3 == 0;
+            for k in 0..rng.below(300) {
+                let when = now + if rising { k * 7 } else { rng.below(5000) };
+                queue.push(when, whens.len());
+                whens.push(when);
             }
-            let now = round * 100 + rng.below(100);
-            while let Some(()) = heap.pop_if_due(now) {
-                popped.push(now);
+            if round % 50 == 49 {
+                out.extend(queue.remove_where(|&id| id % 5 == 0));
             }
-            assert!(heap.first() > now);
+            now += rng.below(400);
+            while let Some(id) = queue.pop_if_due(now) {
+                assert!(whens[id] <= now, "popped before due");
+                assert!(last_popped <= whens[id], "out of deadline order");
+                last_popped = whens[id];
+                out.push(id);
+            }
+            assert!(queue.first() > now);
         }
-        let mut last = 0;
-        while heap.first() != NEVER {
-            let when = heap.first();
-            assert!(when >= last);
-            last = when;
-            heap.pop_if_due(when).unwrap();
+        while let Some(id) = queue.pop_if_due(NEVER - 1) {
+            assert!(last_popped <= whens[id], "out of deadline order");
+            last_popped = whens[id];
+            out.push(id);
         }
+        assert_eq!(queue.len(), 0);
+        out.sort_unstable();
+        assert!(
+            out.iter().copied().eq(0..whens.len()),
+            "each item exactly once"
+        );
     }
 
     /// Random inserts, cancels and clock steps, with a stretch of mostly
