@@ -22,7 +22,10 @@
 //!   allocates nothing. It has at most one entry queued at a time: a park
 //!   that finds its goroutine's entry still queued (an earlier park was
 //!   woken before its deadline, and the entry waits to be popped) uses a
-//!   one-shot [`Timer`] instead.
+//!   one-shot [`Timer`] instead. A queued entry keeps its goroutine's
+//!   memory (the `G`, not its stack), so a goroutine whose timed park was
+//!   cancelled is freed only when that entry is popped at its deadline or
+//!   dropped by a rebuild (as Go keeps a stopped timer until it is cleaned).
 //!
 //! Who fires timers:
 //! - a running worker checks its own heap on every scheduling round (one
