@@ -221,6 +221,46 @@ mod tests {
         .unwrap();
     }
 
+    /// Goroutines park with deadlines a few microseconds away while threads
+    /// unpark them at random: the timer's fire races the unpark and the
+    /// goroutine's own cancel. A park that reports its deadline passed has
+    /// passed it, and every goroutine finishes (no wakeup is lost, none is
+    /// resumed twice).
+    #[test]
+    fn short_timed_parks_racing_unparks_keep_their_word() {
+        at_1_and_4(|| {
+            let stop = Arc::new(AtomicUsize::new(0));
+            let who: Arc<Mutex<Vec<Option<Unparker>>>> = Arc::new(Mutex::new(Vec::new()));
+            let gs: Vec<_> = (0..8u64)
+                .map(|i| {
+                    let who = who.clone();
+                    crate::spawn(move || {
+                        who.lock().unwrap().push(Some(Unparker::current()));
+                        for round in 0..2000u64 {
+                            let d = Duration::from_micros((round * 7 + i * 13) % 50);
+                            let deadline = Instant::now() + d;
+                            if park_until(deadline, WaitReason::Running) {
+                                assert!(Instant::now() >= deadline, "timed out early");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let hammer = {
+                let (stop, who) = (stop.clone(), who.clone());
+                std::thread::spawn(move || {
+                    while stop.load(Ordering::Acquire) == 0 {
+                        wake_all(&who);
+                        std::thread::yield_now();
+                    }
+                })
+            };
+            gs.into_iter().for_each(|h| h.join().unwrap());
+            stop.store(1, Ordering::Release);
+            hammer.join().unwrap();
+        });
+    }
+
     #[test]
     fn no_wakeup_is_lost_in_a_ring_of_goroutines() {
         at_1_and_4(|| token_ring(50, 0, 200));
