@@ -30,6 +30,7 @@ use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
 use crate::stack::{self, Stack};
+use crate::timer::Sleep;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
@@ -39,7 +40,6 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// A shared reference to a goroutine.
 pub(crate) type GRef = Arc<G>;
@@ -74,6 +74,8 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     home: usize,
     name: Option<Box<str>>,
     park_state: AtomicU8,
+    /// Its own timer for timed parks (see `timer::Sleep`).
+    sleep: Sleep,
     /// `UNJOINED -> JOINING -> DONE` or `UNJOINED -> DONE`. The finishing
     /// goroutine swaps in `DONE` (`AcqRel`: publishes the result, and sees
     /// the joiner recorded before `JOINING`); the joiner CASes `JOINING`
@@ -138,7 +140,7 @@ struct Context {
 // docs/safety.md.
 unsafe impl<E: ?Sized + Entry> Send for G<E> {}
 // SAFETY: shared access is limited to `id`, `name` (immutable), the atomics,
-// and the cells whose hand-over is argued above.
+// `sleep` (which is `Sync`), and the cells whose hand-over is argued above.
 unsafe impl<E: ?Sized + Entry> Sync for G<E> {}
 
 /// A goroutine's body, type-erased: the closure and then its result.
@@ -400,16 +402,27 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
     true
 }
 
-/// Parks the current goroutine until unparked or `deadline`, recording
-/// `why`; `false` if the caller is not a goroutine.
-pub(crate) fn park_current_until(deadline: Instant, why: WaitReason) -> bool {
-    let Some(g) = current() else {
-        return false;
-    };
-    let timer = crate::timer::Timer::unpark_at(deadline, Unparker::Goroutine(g));
-    park_current(why);
-    timer.cancel();
-    true
+/// Parks the current goroutine until unparked or `deadline` (nanoseconds,
+/// see `timer::to_nanos`), recording `why`. `None` if the caller is not a
+/// goroutine; else whether the deadline's timer fired, which means the
+/// deadline has passed.
+pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
+    let g = current()?;
+    // SAFETY: `g` is the goroutine we are running, which stays alive while
+    // it runs, so after `g` itself moves into the timer.
+    let sleep = unsafe { &(*Arc::as_ptr(&g)).sleep };
+    match sleep.arm(g, deadline) {
+        Ok(heap) => {
+            park_current(why);
+            Some(sleep.cancel(heap))
+        }
+        Err(g) => {
+            // The entry of an earlier park is still queued: a one-off timer.
+            let timer = crate::timer::Timer::call_at_nanos(deadline, move || unpark(g));
+            park_current(why);
+            Some(!timer.cancel())
+        }
+    }
 }
 
 /// Wakes `g` if parked, else leaves it a token. See the `park` module.
@@ -620,6 +633,7 @@ impl Builder {
             home,
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
+            sleep: Sleep::default(),
             join_state: AtomicU8::new(UNJOINED),
             joiner: UnsafeCell::new(None),
             spawned_at: Location::caller(),

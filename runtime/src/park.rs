@@ -119,14 +119,22 @@ pub(crate) fn park(why: WaitReason) {
 /// the deadline has passed.
 pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
     let now = Instant::now();
-    if now >= deadline {
-        return true;
+    now >= deadline || park_from(now, deadline, why)
+}
+
+/// As [`park_until`], for a caller that read the clock at `now`, before
+/// `deadline`. A goroutine whose timer fired knows the deadline has passed
+/// without reading the clock again.
+pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> bool {
+    match goroutine::park_current_until(crate::timer::to_nanos(deadline), why) {
+        Some(true) => true,
+        Some(false) => Instant::now() >= deadline,
+        None => {
+            // A thread with a deadline is not blocked for good: not counted.
+            std::thread::park_timeout(deadline - now);
+            Instant::now() >= deadline
+        }
     }
-    if !goroutine::park_current_until(deadline, why) {
-        // A thread with a deadline is not blocked for good: not counted.
-        std::thread::park_timeout(deadline - now);
-    }
-    Instant::now() >= deadline
 }
 
 #[cfg(test)]
@@ -192,6 +200,65 @@ mod tests {
             body();
             crate::set_gomaxprocs(old);
         }
+    }
+
+    /// A park woken before its deadline leaves its goroutine's timer entry
+    /// queued; the timed parks after it (on one-off timers until the entry
+    /// is popped) still time out, never early.
+    #[test]
+    fn timed_parks_after_an_early_wake_still_time_out() {
+        crate::spawn(|| {
+            Unparker::current().unpark();
+            let far = Instant::now() + Duration::from_secs(3600);
+            assert!(!park_until(far, WaitReason::Running), "woken by the token");
+            for _ in 0..3 {
+                let deadline = Instant::now() + Duration::from_millis(1);
+                while !park_until(deadline, WaitReason::Running) {}
+                assert!(Instant::now() >= deadline);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Goroutines park with deadlines a few microseconds away while threads
+    /// unpark them at random: the timer's fire races the unpark and the
+    /// goroutine's own cancel. A park that reports its deadline passed has
+    /// passed it, and every goroutine finishes (no wakeup is lost, none is
+    /// resumed twice).
+    #[test]
+    fn short_timed_parks_racing_unparks_keep_their_word() {
+        at_1_and_4(|| {
+            let stop = Arc::new(AtomicUsize::new(0));
+            let who: Arc<Mutex<Vec<Option<Unparker>>>> = Arc::new(Mutex::new(Vec::new()));
+            let gs: Vec<_> = (0..8u64)
+                .map(|i| {
+                    let who = who.clone();
+                    crate::spawn(move || {
+                        who.lock().unwrap().push(Some(Unparker::current()));
+                        for round in 0..2000u64 {
+                            let d = Duration::from_micros((round * 7 + i * 13) % 50);
+                            let deadline = Instant::now() + d;
+                            if park_until(deadline, WaitReason::Running) {
+                                assert!(Instant::now() >= deadline, "timed out early");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let hammer = {
+                let (stop, who) = (stop.clone(), who.clone());
+                std::thread::spawn(move || {
+                    while stop.load(Ordering::Acquire) == 0 {
+                        wake_all(&who);
+                        std::thread::yield_now();
+                    }
+                })
+            };
+            gs.into_iter().for_each(|h| h.join().unwrap());
+            stop.store(1, Ordering::Release);
+            hammer.join().unwrap();
+        });
     }
 
     #[test]

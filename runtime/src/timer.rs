@@ -1,12 +1,31 @@
 //! Timers: the runtime's clock for sleeps, timeouts, `after` and `tick`.
 //!
 //! # Design
-//! Each worker owns a binary heap of timers (Go keeps one per P). A timer
-//! goes into the heap of the worker that creates it, so inserting is an
-//! uncontended lock; a binary heap gives O(log n) insert and pop with no
-//! tuning, and 100,000 pending sleeps cost one heap entry (40 bytes) each and
-//! no thread. A hierarchical wheel would insert in O(1) but needs a
-//! resolution and a tick; the heap fires each timer at its exact deadline.
+//! Each worker owns a heap of timers (Go keeps one per P). A timer goes into
+//! the heap of the worker that creates it, so inserting is an uncontended
+//! lock. An entry is 16 bytes, a deadline and a tagged pointer. The "heap"
+//! is a [`Queue`]: a FIFO run for deadlines that arrive in order (every
+//! timer of one fixed timeout does, so `sleep(d)` in a loop costs O(1)
+//! and touches memory sequentially), and a 4-ary min-heap for the rest (as
+//! Go's; the four children of a node share one or two cache lines, and a
+//! pop from 100,000 entries walks 9 levels instead of a binary heap's 17).
+//! 100,000 pending sleeps cost 100,000 entries and no thread. A
+//! hierarchical wheel would insert in O(1) but needs a resolution and a
+//! tick; the heap fires each timer at its exact deadline. Equal deadlines
+//! fire in an unspecified (but deterministic) order, as in Go.
+//!
+//! An entry fires one of two kinds of timer:
+//! - a [`Timer`]: an allocated one-shot callback (`after`, tickers, alarms,
+//!   contexts), which may be cancelled from anywhere;
+//! - a goroutine's [`Sleep`]: the timer every goroutine carries for its own
+//!   timed parks (`sleep`, `recv_timeout`, ...), so a park with a deadline
+//!   allocates nothing. It has at most one entry queued at a time: a park
+//!   that finds its goroutine's entry still queued (an earlier park was
+//!   woken before its deadline, and the entry waits to be popped) uses a
+//!   one-shot [`Timer`] instead. A queued entry keeps its goroutine's
+//!   memory (the `G`, not its stack), so a goroutine whose timed park was
+//!   cancelled is freed only when that entry is popped at its deadline or
+//!   dropped by a rebuild (as Go keeps a stopped timer until it is cleaned).
 //!
 //! Who fires timers:
 //! - a running worker checks its own heap on every scheduling round (one
@@ -16,51 +35,74 @@
 //!   of them is the "timer watcher"), so an idle program wakes only when the
 //!   next timer is due and otherwise uses no CPU.
 //!
-//! A timer is cancelled by flipping its state; the heap entry stays until it
-//! is popped (lazy deletion), and a heap that holds mostly cancelled entries
-//! is rebuilt without them on the next insert.
+//! A firing pops one entry at a time and runs its action after releasing the
+//! heap's lock (a callback may add timers to the same heap), so it needs no
+//! buffer. A timer is cancelled by flipping its state; the heap entry stays
+//! until it is popped (lazy deletion), and a heap that holds mostly
+//! cancelled entries is rebuilt without them on the next insert.
+//!
+//! Whether a timer fired tells its waiter that the deadline has passed (the
+//! firing worker read the clock at or after it), so a woken sleeper need not
+//! read the clock again.
 //!
 //! # Orderings
-//! Each timer's `state` goes `PENDING -> FIRED` or `PENDING -> CANCELLED`
-//! exactly once by CAS (`AcqRel`), so a timer fires at most once, `cancel`
-//! knows whether it prevented the fire, and the CAS's winner alone takes the
-//! timer's action (no lock). Each heap publishes its earliest
-//! deadline in `earliest` with `SeqCst`, paired with the scheduler's
-//! `SeqCst` read of the sleeping watcher's deadline (a Dekker pair: either
+//! A [`Timer`]'s `state` goes `PENDING -> FIRED` or `PENDING -> CANCELLED`
+//! exactly once by CAS (`AcqRel`), so it fires at most once, `cancel` knows
+//! whether it prevented the fire, and the CAS's winner alone takes the
+//! timer's action (no lock).
+//!
+//! A [`Sleep`] goes `IDLE -> ARMED` (its goroutine arms it and queues its
+//! entry), then `ARMED -> IDLE` (popped: fired) or `ARMED -> STALE` (its
+//! goroutine woke first and cancelled it), and `STALE -> IDLE` when the
+//! entry is popped. The goroutine moves it out of `IDLE` only, after an
+//! `Acquire` load that sees the popper's `AcqRel` swap: the popper has
+//! finished reading the slot (`owner`) by then. The goroutine's writes to
+//! the slot reach the popper through the heap's lock (it queues the entry
+//! after writing; the popper pops it under the same lock). The goroutine's
+//! cancel is a CAS (`AcqRel`) racing the popper's swap, so exactly one of
+//! them wins an `ARMED` timer.
+//!
+//! Each heap publishes its earliest deadline in `earliest` with `SeqCst`
+//! whenever an insert lowers it, paired with the scheduler's `SeqCst` read of
+//! the sleeping watcher's deadline (a Dekker pair in `timer_added`: either
 //! the inserter sees that the watcher sleeps too long and wakes it, or the
-//! watcher sees the new deadline before it sleeps).
+//! watcher sees the new deadline before it sleeps). An insert that does not
+//! lower it needs no such pairing: the insert that set the lower value did
+//! it. `earliest` may be below the true minimum (a stale entry, or a pop
+//! not yet published), never above, so no due timer is overlooked.
 
-use crate::park::Unparker;
+use crate::goroutine::{GRef, G};
 use crate::scheduler;
 use std::cell::UnsafeCell;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// [`Timer`] states.
 const PENDING: u8 = 0;
 const FIRED: u8 = 1;
 const CANCELLED: u8 = 2;
 
+/// [`Sleep`] states.
+const IDLE: u8 = 0;
+const ARMED: u8 = 1;
+const STALE: u8 = 2;
+
 /// No deadline.
 pub(crate) const NEVER: u64 = u64::MAX;
 
-/// What a timer does when it fires. Runs on a worker's scheduler stack, so
-/// it must not block.
-pub(crate) enum Action {
-    /// Wake a parked goroutine or thread.
-    Unpark(Unparker),
-    /// Run a short non-blocking callback.
-    Call(Box<dyn FnOnce() + Send>),
-}
+/// What a [`Timer`] runs when it fires: a short non-blocking callback, on a
+/// worker's scheduler stack.
+type Action = Box<dyn FnOnce() + Send>;
 
+/// A [`Timer`]'s shared state.
 struct State {
     state: AtomicU8,
     /// Taken by whoever moves `state` out of `PENDING` (see `take_action`).
     action: UnsafeCell<Option<Action>>,
-    /// Index of the heap holding the entry.
-    heap: usize,
+    /// The heap holding the entry.
+    heap: &'static TimerHeap,
 }
 
 // SAFETY: `action` is written once, at construction (before the State is
@@ -79,31 +121,29 @@ impl State {
     }
 }
 
-/// A pending timer. Dropping it does not cancel it.
+/// A pending one-shot timer. Dropping it does not cancel it.
 pub(crate) struct Timer(Arc<State>);
 
 impl Timer {
-    /// Wakes `who` at `deadline`.
-    pub(crate) fn unpark_at(deadline: Instant, who: Unparker) -> Timer {
-        Timer::at(deadline, Action::Unpark(who))
-    }
-
     /// Runs `f` (which must not block) at `deadline` on a worker.
     pub(crate) fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> Timer {
-        Timer::at(deadline, Action::Call(Box::new(f)))
+        Timer::call_at_nanos(to_nanos(deadline), f)
     }
 
-    fn at(deadline: Instant, action: Action) -> Timer {
-        let rt = scheduler::runtime();
-        let heap = scheduler::current_worker_index().unwrap_or(0);
+    /// As [`Timer::call_at`], for a deadline in nanoseconds (see
+    /// [`to_nanos`]).
+    pub(crate) fn call_at_nanos(when: u64, f: impl FnOnce() + Send + 'static) -> Timer {
+        Timer::in_heap(current_heap(), when, Box::new(f))
+    }
+
+    /// A timer queued in `heap`.
+    fn in_heap(heap: &'static TimerHeap, when: u64, action: Action) -> Timer {
         let state = Arc::new(State {
             state: AtomicU8::new(PENDING),
             action: UnsafeCell::new(Some(action)),
             heap,
         });
-        let when = to_nanos(deadline);
-        rt.timers(heap).insert(when, state.clone());
-        rt.timer_added(when);
+        heap.insert(when, Target::timer(state.clone()));
         Timer(state)
     }
 
@@ -111,58 +151,189 @@ impl Timer {
     pub(crate) fn cancel(&self) -> bool {
         let stopped = self.0.take_action(CANCELLED).is_some();
         if stopped {
-            scheduler::runtime()
-                .timers(self.0.heap)
-                .cancelled
-                .fetch_add(1, Ordering::Relaxed);
+            self.0.heap.cancelled.fetch_add(1, Ordering::Relaxed);
         }
         stopped
     }
 }
 
+/// A goroutine's own timer for its timed parks (see the module note). Lives
+/// in the goroutine; only that goroutine arms and cancels it.
+pub(crate) struct Sleep {
+    /// `IDLE`, `ARMED` or `STALE`.
+    state: AtomicU8,
+    /// The goroutine, while an entry is queued: the entry owns this strong
+    /// reference. Written by the goroutine while `IDLE`, read by the popper.
+    owner: UnsafeCell<*const G>,
+}
+
+// SAFETY: `owner` is written only by the goroutine while the slot is IDLE
+// (no entry queued, so no popper reads it), and read only by the popper of
+// the slot's entry, which that write happens before (through the heap lock);
+// the popper is done reading before its swap to IDLE, which the goroutine
+// acquires before it writes again (see the module note). The pointee is a
+// `G`, which is `Send + Sync`.
+unsafe impl Sync for Sleep {}
+
+impl Default for Sleep {
+    fn default() -> Sleep {
+        Sleep {
+            state: AtomicU8::new(IDLE),
+            owner: UnsafeCell::new(crate::goroutine::null_g()),
+        }
+    }
+}
+
+impl Sleep {
+    /// Arms the slot to wake `g` (its goroutine, the caller) at `when`,
+    /// queuing an entry that keeps `g`. Returns the heap that holds it, or
+    /// hands `g` back if the entry of an earlier park is still queued.
+    pub(crate) fn arm(&self, g: GRef, when: u64) -> Result<&'static TimerHeap, GRef> {
+        if self.state.load(Ordering::Acquire) != IDLE {
+            return Err(g);
+        }
+        // SAFETY: IDLE, so no entry is queued and no popper reads `owner`
+        // (see the `Sync` impl).
+        unsafe { *self.owner.get() = Arc::into_raw(g) };
+        self.state.store(ARMED, Ordering::Relaxed);
+        let heap = current_heap();
+        heap.insert(when, Target::sleep(self));
+        Ok(heap)
+    }
+
+    /// Cancels the armed slot after its goroutine's park returned; `heap`
+    /// is what [`Sleep::arm`] returned. Returns true if the timer fired
+    /// (its deadline has passed), false if this prevented the fire.
+    pub(crate) fn cancel(&self, heap: &TimerHeap) -> bool {
+        // Fired: the popper moved it to IDLE (the usual end of a sleep).
+        if self.state.load(Ordering::Acquire) == IDLE {
+            return true;
+        }
+        let stopped = self
+            .state
+            .compare_exchange(ARMED, STALE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if stopped {
+            heap.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        !stopped
+    }
+}
+
+/// What a heap entry fires: a tagged pointer that owns one strong
+/// reference, to a [`Timer`]'s `State` (tag 0) or to the goroutine whose
+/// [`Sleep`] it points at (tag 1).
+struct Target(usize);
+
+/// The tag bit of a [`Target`] that points at a [`Sleep`].
+const SLEEP_TAG: usize = 1;
+
+/// What a popped entry's timer does now that it fired.
+enum Due {
+    /// Run a [`Timer`]'s callback.
+    Call(Action),
+    /// Wake a goroutine whose [`Sleep`] fired.
+    Wake(GRef),
+}
+
+impl Target {
+    /// Owns `state`'s reference.
+    fn timer(state: Arc<State>) -> Target {
+        Target(Arc::into_raw(state) as usize)
+    }
+
+    /// The entry of an armed `slot`; owns the reference in `slot.owner`.
+    fn sleep(slot: &Sleep) -> Target {
+        // A `Sleep` is aligned to at least 8, so the tag bit is free.
+        Target(slot as *const Sleep as usize | SLEEP_TAG)
+    }
+
+    /// The [`Sleep`] it points at, if it is one.
+    fn as_sleep(&self) -> Option<&Sleep> {
+        // SAFETY: a tagged target was made from a live `Sleep` inside a
+        // goroutine that the target keeps alive (it owns a reference).
+        (self.0 & SLEEP_TAG != 0).then(|| unsafe { &*((self.0 & !SLEEP_TAG) as *const Sleep) })
+    }
+
+    /// Whether its timer may still fire (else the entry is dead weight).
+    fn pending(&self) -> bool {
+        match self.as_sleep() {
+            Some(slot) => slot.state.load(Ordering::Relaxed) == ARMED,
+            // SAFETY: untagged, so made by `Target::timer` from an Arc whose
+            // reference it still owns.
+            None => {
+                unsafe { &*(self.0 as *const State) }
+                    .state
+                    .load(Ordering::Relaxed)
+                    == PENDING
+            }
+        }
+    }
+
+    /// Consumes the popped entry: marks its timer fired if it was pending,
+    /// and returns what to do; releases the reference it owned.
+    fn settle(self) -> Option<Due> {
+        match self.as_sleep() {
+            Some(slot) => {
+                // SAFETY: the slot's entry is queued, so the goroutine does
+                // not write `owner` until the swap below (see `Sleep`).
+                let owner = unsafe { *slot.owner.get() };
+                let was = slot.state.swap(IDLE, Ordering::AcqRel);
+                // SAFETY: `owner` came from `Arc::into_raw` in `Sleep::arm`,
+                // and this entry owns that reference. `slot` may be freed
+                // once it is dropped; it is not touched again.
+                let g = unsafe { GRef::from_raw(owner) };
+                (was == ARMED).then_some(Due::Wake(g))
+            }
+            None => {
+                // SAFETY: untagged: made by `Target::timer` from
+                // `Arc::into_raw`, and this entry owns that reference.
+                let state = unsafe { Arc::from_raw(self.0 as *const State) };
+                match state.take_action(FIRED) {
+                    Some(action) => action.map(Due::Call),
+                    None => {
+                        state.heap.cancelled.fetch_sub(1, Ordering::Relaxed);
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+// SAFETY: a Target is an owned reference to a `State` or a `G`, both
+// `Send + Sync`.
+unsafe impl Send for Target {}
+
+impl Due {
+    /// Runs the fired timer's action.
+    fn run(self) {
+        match self {
+            Due::Call(f) => f(),
+            Due::Wake(g) => crate::goroutine::unpark(g),
+        }
+    }
+}
+
+/// The calling worker's timer heap (worker 0's for a plain thread).
+fn current_heap() -> &'static TimerHeap {
+    scheduler::runtime().timers(scheduler::current_worker_index().unwrap_or(0))
+}
+
 /// One worker's heap of timers.
 pub(crate) struct TimerHeap {
-    heap: Mutex<Heap>,
-    /// Earliest deadline in the heap (nanos since [`epoch`]) or [`NEVER`].
+    heap: Mutex<Queue<Target>>,
+    /// Earliest deadline in the heap (nanos since [`epoch`]) or [`NEVER`];
+    /// never above the true minimum (see the module note).
     earliest: AtomicU64,
     /// Entries in the heap that were cancelled.
     cancelled: AtomicUsize,
 }
 
-/// A heap of entries, and the insertion counter that orders equal deadlines.
-#[derive(Default)]
-struct Heap {
-    entries: BinaryHeap<Reverse<Entry>>,
-    seq: u64,
-}
-
-struct Entry {
-    when: u64,
-    seq: u64,
-    state: Arc<State>,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Entry) -> bool {
-        (self.when, self.seq) == (other.when, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Entry) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Entry) -> std::cmp::Ordering {
-        (self.when, self.seq).cmp(&(other.when, other.seq))
-    }
-}
-
 impl Default for TimerHeap {
     fn default() -> TimerHeap {
         TimerHeap {
-            heap: Mutex::new(Heap::default()),
+            heap: Mutex::new(Queue::default()),
             earliest: AtomicU64::new(NEVER),
             cancelled: AtomicUsize::new(0),
         }
@@ -170,19 +341,35 @@ impl Default for TimerHeap {
 }
 
 impl TimerHeap {
-    fn insert(&self, when: u64, state: Arc<State>) {
-        let mut locked = self.heap.lock().unwrap_or_else(|p| p.into_inner());
-        locked.seq += 1;
-        let seq = locked.seq;
-        let heap = &mut locked.entries;
-        let cancelled = self.cancelled.load(Ordering::Relaxed);
-        if heap.len() >= 64 && cancelled > heap.len() / 2 {
-            heap.retain(|e| e.0.state.state.load(Ordering::Relaxed) == PENDING);
-            self.cancelled.store(0, Ordering::Relaxed);
+    /// Queues `target` to fire at `when`, and tells the scheduler if that is
+    /// the heap's new earliest deadline.
+    fn insert(&self, when: u64, target: Target) {
+        let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        if heap.len() >= 64 && self.cancelled.load(Ordering::Relaxed) > heap.len() / 2 {
+            self.drop_cancelled(&mut heap);
         }
-        heap.push(Reverse(Entry { when, seq, state }));
-        let first = heap.peek().map_or(NEVER, |e| e.0.when);
-        self.earliest.store(first, Ordering::SeqCst);
+        heap.push(when, target);
+        // Every store to `earliest` is made under the lock, so a relaxed
+        // read sees the latest value.
+        let (first, old) = (heap.first(), self.earliest.load(Ordering::Relaxed));
+        if first != old {
+            self.earliest.store(first, Ordering::SeqCst);
+        }
+        drop(heap);
+        if first < old {
+            scheduler::runtime().timer_added(first);
+        }
+    }
+
+    /// Rebuilds the heap without its cancelled entries.
+    fn drop_cancelled(&self, heap: &mut Queue<Target>) {
+        for target in heap.remove_where(|t| !t.pending()) {
+            // A cancelled timer stays cancelled, so it settles to nothing.
+            let due = target.settle();
+            debug_assert!(due.is_none());
+        }
+        self.cancelled.store(0, Ordering::Relaxed);
+        self.earliest.store(heap.first(), Ordering::SeqCst);
     }
 
     /// The earliest deadline, possibly of a cancelled timer.
@@ -192,34 +379,197 @@ impl TimerHeap {
 
     /// Fires every timer due at `now`. Returns how many fired.
     pub(crate) fn fire_due(&self, now: u64) -> usize {
-        if self.earliest() > now {
-            return 0;
-        }
-        let mut due = Vec::new();
-        {
-            let mut locked = self.heap.lock().unwrap_or_else(|p| p.into_inner());
-            let heap = &mut locked.entries;
-            while heap.peek().is_some_and(|e| e.0.when <= now) {
-                let Reverse(entry) = heap.pop().expect("peeked");
-                due.push(entry.state);
-            }
-            let first = heap.peek().map_or(NEVER, |e| e.0.when);
-            self.earliest.store(first, Ordering::SeqCst);
-        }
         let mut fired = 0;
-        for state in due {
-            let Some(action) = state.take_action(FIRED) else {
-                self.cancelled.fetch_sub(1, Ordering::Relaxed);
-                continue;
+        while self.earliest() <= now {
+            let Some(target) = self.pop_due(now) else {
+                break;
             };
-            match action {
-                Some(Action::Unpark(who)) => who.unpark(),
-                Some(Action::Call(f)) => f(),
-                None => {}
+            if let Some(due) = target.settle() {
+                due.run();
+                fired += 1;
             }
-            fired += 1;
         }
         fired
+    }
+
+    /// Pops the earliest entry if it is due at `now`.
+    fn pop_due(&self, now: u64) -> Option<Target> {
+        let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+        let target = heap.pop_if_due(now);
+        self.earliest.store(heap.first(), Ordering::SeqCst);
+        target
+    }
+}
+
+/// Pending items in deadline order: a FIFO `run` of deadlines that never
+/// decrease, and a [`Heap`] for the rest. A deadline at least as late as
+/// the last one in the run joins the run: every timer of one fixed timeout
+/// does (`sleep(d)` in a loop, a per-request timeout), and costs O(1) and
+/// sequential memory instead of a heap walk over cold cache lines.
+struct Queue<T> {
+    run: VecDeque<Entry<T>>,
+    heap: Heap<T>,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Queue<T> {
+        Queue {
+            run: VecDeque::new(),
+            heap: Heap::default(),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    fn len(&self) -> usize {
+        self.run.len() + self.heap.len()
+    }
+
+    /// The earliest deadline, or [`NEVER`] when empty.
+    fn first(&self) -> u64 {
+        self.run_first().min(self.heap.first())
+    }
+
+    /// The earliest deadline in the run, or [`NEVER`].
+    fn run_first(&self) -> u64 {
+        self.run.front().map_or(NEVER, |e| e.when)
+    }
+
+    fn push(&mut self, when: u64, item: T) {
+        if self.run.back().map_or(true, |last| last.when <= when) {
+            self.run.push_back(Entry { when, item });
+        } else {
+            self.heap.push(when, item);
+        }
+    }
+
+    /// Removes and returns the earliest item if its deadline is `<= now`.
+    fn pop_if_due(&mut self, now: u64) -> Option<T> {
+        let run = self.run_first();
+        if run > self.heap.first() {
+            return self.heap.pop_if_due(now);
+        }
+        if run > now {
+            return None;
+        }
+        self.run.pop_front().map(|e| e.item)
+    }
+
+    /// Removes every item `dead` holds for, returning them.
+    fn remove_where(&mut self, mut dead: impl FnMut(&T) -> bool) -> Vec<T> {
+        let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.run)
+            .into_iter()
+            .partition(|e| dead(&e.item));
+        self.run = kept.into();
+        let mut removed: Vec<T> = removed.into_iter().map(|e| e.item).collect();
+        removed.extend(self.heap.remove_where(dead));
+        removed
+    }
+}
+
+/// A 4-ary min-heap of `T`s keyed by a deadline: node `i`'s children are
+/// `4i+1 ..= 4i+4`.
+struct Heap<T> {
+    entries: Vec<Entry<T>>,
+}
+
+/// A heap entry: a deadline and what fires then.
+struct Entry<T> {
+    /// Nanoseconds since [`epoch`].
+    when: u64,
+    item: T,
+}
+
+/// Children per node.
+const ARITY: usize = 4;
+
+impl<T> Default for Heap<T> {
+    fn default() -> Heap<T> {
+        Heap {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<T> Heap<T> {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The earliest deadline, or [`NEVER`] when empty.
+    fn first(&self) -> u64 {
+        self.entries.first().map_or(NEVER, |e| e.when)
+    }
+
+    fn push(&mut self, when: u64, item: T) {
+        self.entries.push(Entry { when, item });
+        self.sift_up(self.entries.len() - 1);
+    }
+
+    /// Removes and returns the earliest item if its deadline is `<= now`.
+    fn pop_if_due(&mut self, now: u64) -> Option<T> {
+        if self.first() > now {
+            return None;
+        }
+        let top = self.entries.swap_remove(0);
+        if !self.entries.is_empty() {
+            let hole = self.sift_down_to_bottom(0);
+            self.sift_up(hole);
+        }
+        Some(top.item)
+    }
+
+    /// Removes every item `dead` holds for, returning them; re-heapifies.
+    fn remove_where(&mut self, mut dead: impl FnMut(&T) -> bool) -> Vec<T> {
+        let (removed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|e| dead(&e.item));
+        self.entries = kept;
+        for i in (0..self.entries.len() / ARITY + 1).rev() {
+            self.sift_down(i);
+        }
+        removed.into_iter().map(|e| e.item).collect()
+    }
+
+    /// Moves entry `i` up while it is earlier than its parent.
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.entries[parent].when <= self.entries[i].when {
+                break;
+            }
+            self.entries.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    /// Moves entry `i` down while a child is earlier.
+    fn sift_down(&mut self, mut i: usize) {
+        while let Some(child) = self.earliest_child(i) {
+            if self.entries[i].when <= self.entries[child].when {
+                break;
+            }
+            self.entries.swap(i, child);
+            i = child;
+        }
+    }
+
+    /// Moves entry `i` down to a leaf along the earliest children,
+    /// regardless of its own deadline (it came from the bottom, so it will
+    /// mostly belong there); returns where it ended up.
+    fn sift_down_to_bottom(&mut self, mut i: usize) -> usize {
+        while let Some(child) = self.earliest_child(i) {
+            self.entries.swap(i, child);
+            i = child;
+        }
+        i
+    }
+
+    /// The index of `i`'s earliest child, if it has any.
+    fn earliest_child(&self, i: usize) -> Option<usize> {
+        let first = ARITY * i + 1;
+        let last = (first + ARITY).min(self.entries.len());
+        (first..last).min_by_key(|&c| self.entries[c].when)
     }
 }
 
@@ -232,7 +582,11 @@ fn epoch() -> Instant {
 /// `t` as nanoseconds since [`epoch`] (0 for instants before it).
 pub(crate) fn to_nanos(t: Instant) -> u64 {
     let since = t.saturating_duration_since(epoch());
-    u64::try_from(since.as_nanos()).unwrap_or(NEVER - 1)
+    since
+        .as_secs()
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(u64::from(since.subsec_nanos())))
+        .map_or(NEVER - 1, |n| n.min(NEVER - 1))
 }
 
 /// Now, in nanoseconds since [`epoch`].
@@ -243,4 +597,133 @@ pub(crate) fn now_nanos() -> u64 {
 /// How long from now until `when` (zero if past).
 pub(crate) fn until(when: u64) -> Duration {
     Duration::from_nanos(when.saturating_sub(now_nanos()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A xorshift generator: deterministic test data without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Bursts of rising deadlines (the run) mixed with random ones (the
+    /// heap), popped by a clock that advances, some removed on the way:
+    /// every item comes out once, when due, in deadline order.
+    #[test]
+    fn the_queue_pops_each_item_once_in_deadline_order() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut queue = Queue::default();
+        let (mut whens, mut out) = (Vec::new(), Vec::new());
+        let (mut now, mut last_popped) = (0, 0);
+        for round in 0..200u64 {
+            let rising = round % 3 == 0;
+            for k in 0..rng.below(300) {
+                let when = now + if rising { k * 7 } else { rng.below(5000) };
+                queue.push(when, whens.len());
+                whens.push(when);
+            }
+            if round % 50 == 49 {
+                out.extend(queue.remove_where(|&id| id % 5 == 0));
+            }
+            now += rng.below(400);
+            while let Some(id) = queue.pop_if_due(now) {
+                assert!(whens[id] <= now, "popped before due");
+                assert!(last_popped <= whens[id], "out of deadline order");
+                last_popped = whens[id];
+                out.push(id);
+            }
+            assert!(queue.first() > now);
+        }
+        while let Some(id) = queue.pop_if_due(NEVER - 1) {
+            assert!(last_popped <= whens[id], "out of deadline order");
+            last_popped = whens[id];
+            out.push(id);
+        }
+        assert_eq!(queue.len(), 0);
+        out.sort_unstable();
+        assert!(
+            out.iter().copied().eq(0..whens.len()),
+            "each item exactly once"
+        );
+    }
+
+    /// Random inserts, cancels and clock steps, with a stretch of mostly
+    /// cancels so the heap is rebuilt: every timer not cancelled fires
+    /// exactly once, never before its deadline, and in deadline order; no
+    /// cancelled one fires; `cancel` is true exactly for a pending timer.
+    #[test]
+    fn each_timer_not_cancelled_fires_once_in_order() {
+        let heap: &'static TimerHeap = Box::leak(Box::default());
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let (mut timers, mut cancelled, mut done) = (Vec::new(), Vec::new(), Vec::new());
+        let mut now = 0;
+        for step in 0..30_000 {
+            // In the stretch, mostly cancels of recent (pending) timers.
+            let stretch = (10_000..15_000).contains(&step);
+            let roll = rng.below(12);
+            let cancel_odds = if stretch { 5 } else { 2 };
+            if roll < 6 {
+                let (id, when) = (timers.len(), now + rng.below(10_000));
+                let fired = fired.clone();
+                let f = move || fired.lock().unwrap().push((id, when));
+                timers.push(Timer::in_heap(heap, when, Box::new(f)));
+                cancelled.push(false);
+                done.push(false);
+            } else if roll < 6 + cancel_odds && !timers.is_empty() {
+                let n = timers.len() as u64;
+                let i = if stretch {
+                    n - 1 - rng.below(n.min(50))
+                } else {
+                    rng.below(n)
+                } as usize;
+                let stopped = timers[i].cancel();
+                assert_eq!(stopped, !done[i]);
+                cancelled[i] |= stopped;
+                done[i] = true;
+            } else {
+                now += rng.below(300);
+                let before = fired.lock().unwrap().len();
+                heap.fire_due(now);
+                let fired = fired.lock().unwrap();
+                for &(id, when) in &fired[before..] {
+                    assert!(when <= now, "fired early");
+                    done[id] = true;
+                }
+            }
+        }
+        heap.fire_due(NEVER - 1);
+        assert_eq!(heap.earliest(), NEVER);
+        let fired = fired.lock().unwrap().clone();
+        assert!(fired.windows(2).all(|w| w[0].1 <= w[1].1), "out of order");
+        let mut ids: Vec<usize> = fired.iter().map(|&(id, _)| id).collect();
+        ids.sort_unstable();
+        let live: Vec<usize> = (0..timers.len()).filter(|&i| !cancelled[i]).collect();
+        let missing: Vec<_> = live
+            .iter()
+            .filter(|i| ids.binary_search(i).is_err())
+            .take(5)
+            .collect();
+        let extra: Vec<_> = ids
+            .iter()
+            .filter(|i| live.binary_search(i).is_err())
+            .take(5)
+            .collect();
+        assert!(
+            ids.len() == live.len() && missing.is_empty() && extra.is_empty(),
+            "fired {} want {}; missing {missing:?}, extra {extra:?}",
+            ids.len(),
+            live.len()
+        );
+    }
 }

@@ -11,9 +11,11 @@
 //! | [`Duration`], [`Instant`] (std's) | `time.Duration`, `time.Time` |
 //!
 //! # Design
-//! Everything here stands on the runtime's timers: one binary heap per
+//! Everything here stands on the runtime's timers: one 4-ary heap per
 //! worker, fired by the workers themselves (see `crate::timer`). A sleeping
-//! goroutine parks with a timer that unparks it; a [`Timer`] or [`Ticker`]
+//! goroutine parks with its own timer (a slot inside the goroutine, so a
+//! sleep allocates nothing) that unparks it, and reads the clock once per
+//! sleep when that timer fires; a [`Timer`] or [`Ticker`]
 //! is a timer whose callback `try_send`s the time into a one-slot channel
 //! (never blocking the worker that runs it); [`after_func`] spawns a
 //! goroutine from the callback. So 100,000 pending sleeps or timers cost
@@ -49,7 +51,11 @@ pub(crate) use alarm::{later, open_channel};
 /// assert!(start.elapsed() >= std::time::Duration::from_millis(5));
 /// ```
 pub fn sleep(d: Duration) {
-    sleep_until(alarm::later(Instant::now(), d));
+    let now = Instant::now();
+    let deadline = alarm::later(now, d);
+    if now < deadline && !crate::park::park_from(now, deadline, crate::park::WaitReason::Sleep) {
+        sleep_until(deadline);
+    }
 }
 
 /// Pauses the current goroutine until `deadline` (returns at once if it has
