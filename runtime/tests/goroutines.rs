@@ -251,7 +251,8 @@ fn set_gomaxprocs_takes_effect_live() {
             "3 workers did not run 3 goroutines at once"
         );
         assert_eq!(goro::set_gomaxprocs(1), 3);
-        threads_used(8, 1_000); // let surplus workers notice and retire
+        // Let surplus workers notice and retire.
+        threads_used(8, 1_000);
         // One token can still move to another thread: when the OS stalls
         // the holder mid-goroutine for 10 ms (a loaded machine), the
         // monitor hands the token on. So one of a few rounds must see a
