@@ -72,6 +72,19 @@ pub(crate) trait Case {
     /// Readies the op for another run: clears a receive's old message.
     /// Called with no lock held, never while enqueued.
     fn reset(&self);
+    /// Tries to complete the operation under its channel's lock, taken and
+    /// released here (one dynamic call for the three steps).
+    ///
+    /// # Safety
+    /// The op is not enqueued.
+    #[inline]
+    unsafe fn poll_now(&self) -> Poll {
+        self.lock();
+        // SAFETY: locked just now; not enqueued by the caller's contract.
+        let poll = unsafe { self.poll() };
+        self.unlock();
+        poll
+    }
 }
 
 /// A reference to one case of a select (public only for `select!`'s
@@ -229,10 +242,10 @@ fn wake_up(wake: Option<crate::park::Unparker>) {
 
 /// Selects one of `cases` and completes it: returns its index, or `None`
 /// if `deadline` passed first (immediately for [`Deadline::Now`]).
+///
+/// Receive cases must not hold a message from an earlier run (a reused
+/// [`Select`](super::Select) resets them first).
 pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
-    for case in cases {
-        case.0.reset();
-    }
     if let [only] = cases {
         return run_one(only.0, deadline).then_some(0);
     }
@@ -261,12 +274,8 @@ fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usi
             let j = k + random_below(cases.len() - k);
             order.swap(k, j);
         }
-        let case = cases[order[k]].0;
-        case.lock();
-        // SAFETY: locked; nothing enqueued yet.
-        let poll = unsafe { case.poll() };
-        case.unlock();
-        if let Poll::Ready(wake) = poll {
+        // SAFETY: nothing is enqueued yet.
+        if let Poll::Ready(wake) = unsafe { cases[order[k]].0.poll_now() } {
             wake_up(wake);
             return Some(order[k]);
         }

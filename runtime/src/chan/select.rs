@@ -178,6 +178,8 @@ impl<'a> Select<'a> {
     }
 
     fn run(&mut self, deadline: Deadline) -> Option<usize> {
+        // A reused select's receive cases still hold the last run's message.
+        self.cases.iter().for_each(|case| case.reset());
         let arms: Vec<Arm<'_>> = self.cases.iter().map(|case| Arm(&**case)).collect();
         op::select(&arms, self.biased, deadline)
     }
