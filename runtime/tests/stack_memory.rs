@@ -3,16 +3,12 @@
 //!
 //! One test in its own binary, so the RSS it reads is its own.
 
+mod common;
+use common::rss_kib;
 use goro::sync::WaitGroup;
 
 const GOROUTINES: usize = 64;
 const DEPTH_BYTES: usize = 192 * 1024;
-
-fn rss_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// Recurses until `DEPTH_BYTES` of stack below `top` are in use (measured
 /// by the address of a local, whatever the frame sizes), then waits at the

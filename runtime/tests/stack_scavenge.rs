@@ -4,17 +4,13 @@
 //!
 //! One test in its own binary, so the RSS it reads is its own.
 
+mod common;
+use common::rss_kib;
 use goro::chan;
 use goro::sync::WaitGroup;
 use std::time::{Duration, Instant};
 
 const GOROUTINES: usize = 20_000;
-
-fn rss_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 #[test]
 fn free_stacks_are_released_without_being_asked() {

@@ -45,3 +45,10 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
             .unwrap_or_default(),
     }
 }
+
+/// This process's resident set size, in KiB (`VmRSS`).
+pub fn rss_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
