@@ -21,24 +21,39 @@ fn spawn_join(c: &mut Criterion) {
     });
 }
 
-/// One `yield_now` with one other goroutine runnable (a switch out and in).
-fn yield_pair(c: &mut Criterion) {
-    c.bench_function("yield_pair", |b| {
+/// `yield_now`: with one other goroutine runnable on the same worker (a
+/// switch out and in; GOMAXPROCS 1 for the measurement), and with nothing
+/// else to run (it returns without switching).
+fn yield_now(c: &mut Criterion) {
+    let mut group = c.benchmark_group("yield");
+    group.bench_function("one_other_runnable", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    goro::spawn(move || {
-                        for _ in 0..iters / 2 + 1 {
-                            goro::yield_now();
-                        }
-                    })
-                })
-                .collect();
-            handles.into_iter().for_each(|h| h.join().unwrap());
-            start.elapsed()
+            let procs = goro::set_gomaxprocs(1);
+            let elapsed = yielders(2, iters);
+            goro::set_gomaxprocs(procs);
+            elapsed
         })
     });
+    group.bench_function("nothing_else_runnable", |b| {
+        b.iter_custom(|iters| yielders(1, iters))
+    });
+    group.finish();
+}
+
+/// Times `n` goroutines that yield `iters` times between them.
+fn yielders(n: u64, iters: u64) -> std::time::Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            goro::spawn(move || {
+                for _ in 0..iters / n + 1 {
+                    goro::yield_now();
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    start.elapsed()
 }
 
 /// Times `iters` runs of `call` inside one goroutine.
@@ -71,5 +86,5 @@ fn blocking_round_trip(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn_join, yield_pair, blocking_round_trip);
+criterion_group!(benches, spawn_join, yield_now, blocking_round_trip);
 criterion_main!(benches);
