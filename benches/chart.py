@@ -28,21 +28,16 @@ import json
 import math
 import sys
 
+# The metric each workload is judged on: the runner's table, so the two
+# cannot drift apart.
+from compare import METRICS
+
 WIDTH, BAR, GAP, LEFT, TOP = 800, 13, 8, 230, 64
 SCALE_MIN, SCALE_MAX = 0.1, 4.0
 BASELINE = "go"
 
 # Bar colours, in contender order; the first goes to goro.
 COLOURS = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#868e96"]
-
-# The metric each workload is judged on, as the workloads print it.
-PRIMARY = {
-    "spawn": "ns_per_goroutine", "parked": "kib_rss_per_goroutine", "yield": "ns_per_yield",
-    "cpu": "ms_total", "idle": "pct_of_core", "pingpong": "ns_per_roundtrip",
-    "daisychain": "ns_per_hop", "mpmc": "ns_per_msg", "select": "ns_per_select",
-    "sieve": "ms_total", "mutex": "ns_per_lock", "sleepers": "ms_wall",
-    "waitgroup": "ns_per_goroutine",
-}
 
 # Server tests (`compare.py --servers`): the metrics charted, in order, and
 # those where higher is better (drawn as Go / x so that left is better).
@@ -55,7 +50,7 @@ def label(row):
     """A group's label: the workload (parked split into memory and time)."""
     name = row["workload"]
     if name == "parked":
-        name += " RSS" if row["metric"] == PRIMARY["parked"] else " time"
+        name += " RSS" if row["metric"] == METRICS["parked"] else " time"
     return f"{name} (GOMAXPROCS={row['gomaxprocs']})"
 
 
@@ -70,7 +65,7 @@ def groups(results):
     names = contenders(results)
     chosen = []
     for row in results["rows"]:
-        judged = row["metric"] == PRIMARY.get(row["workload"])
+        judged = row["metric"] == METRICS.get(row["workload"])
         parked_time = row["workload"] == "parked" and row["metric"] == "ns_per_goroutine"
         if not (judged or parked_time):
             continue
