@@ -243,8 +243,12 @@ impl WorkerList {
         self.len.load(Ordering::SeqCst)
     }
 
+    /// Adds `index`. The count moves under the lock, as in `remove`, so it
+    /// never drops below the list's length (a remover that found the index
+    /// before this push had counted it would make it wrap).
     fn push(&self, index: usize) {
-        self.locked().push(index);
+        let mut list = self.locked();
+        list.push(index);
         self.len.fetch_add(1, Ordering::SeqCst);
     }
 
