@@ -271,7 +271,8 @@ impl Target {
     }
 
     /// Consumes the popped entry: marks its timer fired if it was pending,
-    /// and returns what to do; releases the reference it owned.
+    /// and returns what to do (`None`: it had been cancelled); releases the
+    /// reference it owned.
     fn settle(self) -> Option<Due> {
         match self.as_sleep() {
             Some(slot) => {
@@ -289,13 +290,7 @@ impl Target {
                 // SAFETY: untagged: made by `Target::timer` from
                 // `Arc::into_raw`, and this entry owns that reference.
                 let state = unsafe { Arc::from_raw(self.0 as *const State) };
-                match state.take_action(FIRED) {
-                    Some(action) => action.map(Due::Call),
-                    None => {
-                        state.heap.cancelled.fetch_sub(1, Ordering::Relaxed);
-                        None
-                    }
-                }
+                state.take_action(FIRED).flatten().map(Due::Call)
             }
         }
     }
@@ -384,9 +379,15 @@ impl TimerHeap {
             let Some(target) = self.pop_due(now) else {
                 break;
             };
-            if let Some(due) = target.settle() {
-                due.run();
-                fired += 1;
+            match target.settle() {
+                Some(due) => {
+                    due.run();
+                    fired += 1;
+                }
+                // A cancelled timer or sleep: one fewer cancelled entry.
+                None => {
+                    self.cancelled.fetch_sub(1, Ordering::Relaxed);
+                }
             }
         }
         fired
