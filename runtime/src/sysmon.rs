@@ -61,17 +61,18 @@ fn run(rt: &'static Runtime) {
         std::thread::park_timeout(delay);
         rt.fire_overdue_timers();
         poll_neglected_network(rt);
-        if scavenged.elapsed() >= stack::SCAVENGE_PERIOD {
-            stack::scavenge_free_stacks();
-            scavenged = Instant::now();
-        }
-        if rt.retake(&mut samples, Instant::now()) > 0 {
+        let now = Instant::now();
+        if rt.retake(&mut samples, now) > 0 {
             (delay, quiet) = (MIN_DELAY, 0);
         } else {
             quiet += 1;
             if quiet > QUIET_ROUNDS {
                 delay = (delay * 2).min(MAX_DELAY);
             }
+        }
+        if now - scavenged >= stack::SCAVENGE_PERIOD {
+            stack::scavenge_free_stacks();
+            scavenged = now;
         }
     }
 }
