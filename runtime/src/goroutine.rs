@@ -408,8 +408,9 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
 /// deadline has passed.
 pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
     let g = current()?;
-    // SAFETY: `g` is the goroutine we are running, which stays alive while
-    // it runs, so after `g` itself moves into the timer.
+    // SAFETY: `g` is the goroutine we are running; its worker holds a
+    // reference while it runs, so the `G` outlives this borrow even after
+    // `g` itself moves into the timer below.
     let sleep = unsafe { &(*Arc::as_ptr(&g)).sleep };
     match sleep.arm(g, deadline) {
         Ok(heap) => {

@@ -19,7 +19,7 @@
 //!   searching, and a searcher that finds work wakes the next (Go's
 //!   `wakep`/`resetspinning` chain), so bursts spread without a thundering
 //!   herd and an idle program uses no CPU. Before sleeping, a worker looks
-//!   again a few times over a few microseconds: new work often appears that
+//!   again a few times over about 20 µs: new work often appears that
 //!   soon, and a futex sleep and wake cost far more. Not while goroutines
 //!   wait for I/O, though: then most new work comes from sockets, which
 //!   the spin does not look at, and an idle worker is better off in (or

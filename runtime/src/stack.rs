@@ -37,8 +37,10 @@
 //! finish them pay for it (Go likewise frees stacks at its GC, not on exit).
 //!
 //! # Invariants
-//! - A slot is owned by exactly one [`Stack`] value or sits, trimmed, in the
-//!   arena's free list; the bump index `next` only grows.
+//! - A slot is owned by exactly one [`Stack`] value, which is in use, in a
+//!   worker's cache, or in the arena's free list (committed or trimmed);
+//!   the bump index `next` only grows. Only stacks taken out of the free
+//!   list are released, so a stack in use is never released under it.
 //! - Slots `[0, guarded)` have their guard installed; a slot is handed out
 //!   only once it is below `guarded`.
 //! - `guarded` and `next` are read with `Acquire` and published with
@@ -256,8 +258,8 @@ impl FreeList {
         }
     }
 
-    /// Takes out the stacks free since the last scavenge and starts a new
-    /// period.
+    /// Takes out the committed stacks nobody took since the last scavenge
+    /// (the bottom `low_water`) and starts a new period.
     fn take_cold(&mut self) -> Vec<Stack> {
         let cold = self.low_water.min(self.untrimmed.len());
         let rest = self.untrimmed.split_off(cold);
