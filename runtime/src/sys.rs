@@ -13,6 +13,12 @@
 //! number of live stacks near 32K. The fallback is detected once and the
 //! resulting limit is reported in the error a failed spawn returns.
 //!
+//! A yes is checked once too: the first guard region installed must make
+//! the kernel refuse to read it (`write(2)` from it fails with `EFAULT`).
+//! An emulator can accept advice it does not implement (qemu-user answers
+//! success to any `madvise` it does not know), and stacks without guards
+//! would overflow into their neighbours silently; there we use `mprotect`.
+//!
 //! Guards are installed in batches with `process_madvise` on a pidfd of our
 //! own process (one system call for up to [`MAX_BATCH`] ranges) where the
 //! kernel allows it, else one `madvise` per range.
@@ -172,6 +178,12 @@ pub(crate) unsafe fn install_guards(ranges: &[(usize, usize)]) -> io::Result<()>
         for chunk in ranges.chunks(MAX_BATCH) {
             // SAFETY: forwarded from our caller.
             match unsafe { guard_regions(chunk) } {
+                Ok(()) if !regions_verified(chunk[0].0) => {
+                    // Accepted but not in force: guard with mprotect.
+                    GUARD_KIND.store(KIND_MPROTECT, Ordering::Relaxed);
+                    // SAFETY: forwarded from our caller.
+                    return unsafe { mprotect_guards(ranges) };
+                }
                 Ok(()) => GUARD_KIND.store(KIND_REGION, Ordering::Relaxed),
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                     GUARD_KIND.store(KIND_MPROTECT, Ordering::Relaxed);
@@ -185,6 +197,33 @@ pub(crate) unsafe fn install_guards(ranges: &[(usize, usize)]) -> io::Result<()>
     }
     // SAFETY: forwarded from our caller.
     unsafe { mprotect_guards(ranges) }
+}
+
+/// Whether guard regions are known to work: true once the kernel has
+/// refused to read the freshly installed guard at `guard` (checked on the
+/// first install only; see the module note).
+fn regions_verified(guard: usize) -> bool {
+    GUARD_KIND.load(Ordering::Relaxed) == KIND_REGION || !readable_by_kernel(guard)
+}
+
+/// Whether the kernel can read the byte at `addr`: `write(2)` it into a
+/// pipe, which fails with `EFAULT` on a guard page (a guard region or
+/// `PROT_NONE`). When no pipe can be had, answers no (trust the kernel).
+fn readable_by_kernel(addr: usize) -> bool {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    // SAFETY: the kernel checks `addr` itself and answers EFAULT instead of
+    // faulting; nothing in this process reads or writes through it.
+    let written = unsafe { libc::write(fds[1], addr as *const libc::c_void, 1) };
+    // SAFETY: closing the two descriptors opened above, used nowhere else.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    written == 1
 }
 
 /// Installs guard regions, batched through `process_madvise` when possible.
@@ -250,4 +289,38 @@ pub(crate) fn resident_in(start: usize) -> Option<usize> {
     let rss = lines.find_map(|l| l.strip_prefix("Rss:"))?;
     let kib: usize = rss.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe tells an ordinary page from a `PROT_NONE` one.
+    #[test]
+    fn the_kernel_reads_a_mapped_page_and_not_a_protected_one() {
+        let page = page_size();
+        let memory = map_lazy(2 * page).unwrap() as usize;
+        assert!(readable_by_kernel(memory));
+        // SAFETY: the first page of our own fresh mapping, unused.
+        unsafe { mprotect_guards(&[(memory, page)]) }.unwrap();
+        assert!(!readable_by_kernel(memory));
+        assert!(readable_by_kernel(memory + page));
+        // SAFETY: our mapping, no longer used.
+        unsafe { unmap(memory as *mut u8, 2 * page) };
+    }
+
+    /// Whatever mechanism this kernel ends up with, a guard installed is in
+    /// force: the kernel cannot read it, and the page above it is intact.
+    #[test]
+    fn an_installed_guard_is_in_force() {
+        let page = page_size();
+        let memory = map_lazy(4 * page).unwrap() as usize;
+        // SAFETY: pages of our own fresh mapping, unused.
+        unsafe { install_guards(&[(memory, page), (memory + 2 * page, page)]) }.unwrap();
+        assert!(!readable_by_kernel(memory));
+        assert!(!readable_by_kernel(memory + 2 * page));
+        assert!(readable_by_kernel(memory + page));
+        // SAFETY: our mapping, no longer used.
+        unsafe { unmap(memory as *mut u8, 4 * page) };
+    }
 }
