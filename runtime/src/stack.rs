@@ -476,8 +476,9 @@ fn guard_error(e: io::Error) -> io::Error {
             io::ErrorKind::OutOfMemory,
             format!(
                 "cannot guard a goroutine stack: the kernel's vm.max_map_count ({limit}) is \
-                 reached; this kernel lacks MADV_GUARD_INSTALL (Linux 6.13+), so every \
-                 stack costs two memory mappings. Raise vm.max_map_count or upgrade the kernel"
+                 reached; guard regions (MADV_GUARD_INSTALL, Linux 6.13+) are not in force \
+                 here, so every stack costs two memory mappings. Raise vm.max_map_count or \
+                 upgrade the kernel"
             ),
         );
     }

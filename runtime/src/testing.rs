@@ -8,7 +8,9 @@
 //! case a `select!` picks, and (from a per-worker generator seeded from
 //! it) which worker a thief robs. At GOMAXPROCS=1
 //! (which [`with_seed`] sets) nothing else is left to chance, so a program
-//! that does not depend on timers or other threads runs the same
+//! that does not depend on timers or other threads, and where no goroutine
+//! holds its worker for the monitor's 10 ms (a long loop or blocking call
+//! whose worker's queue the monitor hands to another thread), runs the same
 //! interleaving every time under the same seed, and different seeds explore
 //! different interleavings. (At GOMAXPROCS > 1 the OS still decides how the
 //! workers' threads interleave, so a seed makes a run likelier to repeat,
