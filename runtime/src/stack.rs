@@ -278,6 +278,8 @@ impl FreeList {
 /// The reservation all default-size stacks are cut from.
 struct Arena {
     base: usize,
+    /// Bytes reserved from `base`.
+    len: usize,
     /// Bytes per slot, guard included.
     slot: usize,
     slots: usize,
@@ -306,6 +308,7 @@ impl Arena {
                 Ok(ptr) => {
                     return Ok(Arena {
                         base: ptr as usize,
+                        len,
                         slot,
                         slots: len / slot,
                         next: AtomicUsize::new(0),
@@ -430,7 +433,11 @@ pub(crate) fn arena_stats() -> (usize, usize, usize) {
     let free = arena.free_list();
     let free = free.untrimmed.len() + free.trimmed.len();
     let used = arena.next.load(Ordering::Relaxed);
-    (used, free, sys::resident_in(arena.base).unwrap_or(0))
+    (
+        used,
+        free,
+        sys::resident_in(arena.base, arena.len).unwrap_or(0),
+    )
 }
 
 /// Releases every free stack of the arena.

@@ -279,16 +279,37 @@ pub(crate) fn trim_heap() {
     }
 }
 
-/// Resident bytes of the mapping that starts at `start`, from
-/// `/proc/self/smaps`.
-pub(crate) fn resident_in(start: usize) -> Option<usize> {
+/// Resident bytes of `[start, start + len)`, from `/proc/self/smaps`: the
+/// sum over every mapping that overlaps it (`mprotect` guards split the
+/// stack arena into two mappings per stack). A neighbour the kernel merged
+/// into an edge mapping counts too: an estimate, never an undercount.
+pub(crate) fn resident_in(start: usize, len: usize) -> Option<usize> {
     let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-    let header = format!("{start:x}-");
-    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&header));
-    lines.next()?;
-    let rss = lines.find_map(|l| l.strip_prefix("Rss:"))?;
-    let kib: usize = rss.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let mut inside = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        if let Some((from, to)) = mapping_range(line) {
+            inside = from < start + len && to > start;
+        } else if let Some(rss) = line.strip_prefix("Rss:").filter(|_| inside) {
+            kib += rss
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()?;
+        }
+    }
     Some(kib * 1024)
+}
+
+/// The address range of an `smaps` mapping header (`from-to perms ...`);
+/// `None` for the field lines under it.
+fn mapping_range(line: &str) -> Option<(usize, usize)> {
+    let (from, to) = line.split(' ').next()?.split_once('-')?;
+    Some((
+        usize::from_str_radix(from, 16).ok()?,
+        usize::from_str_radix(to, 16).ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -307,6 +328,27 @@ mod tests {
         assert!(readable_by_kernel(memory + page));
         // SAFETY: our mapping, no longer used.
         unsafe { unmap(memory as *mut u8, 2 * page) };
+    }
+
+    /// Resident memory is summed over a range split into several mappings,
+    /// counting only the pages touched.
+    #[test]
+    fn resident_bytes_sum_the_mappings_of_a_range() {
+        let page = page_size();
+        let memory = map_lazy(10 * page).unwrap() as usize;
+        // SAFETY: (all three) pages of our own fresh mapping, unused. The
+        // edges keep the kernel from merging a neighbour into the range; the
+        // middle one splits it.
+        unsafe { mprotect_guards(&[(memory, page), (memory + 9 * page, page)]) }.unwrap();
+        unsafe { mprotect_guards(&[(memory + 4 * page, page)]) }.unwrap();
+        for i in [1, 6, 8] {
+            // SAFETY: a read-write page of our own mapping.
+            unsafe { ((memory + i * page) as *mut u8).write_volatile(1) };
+        }
+        assert_eq!(resident_in(memory + page, 8 * page), Some(3 * page));
+        assert_eq!(resident_in(memory + 5 * page, 4 * page), Some(2 * page));
+        // SAFETY: our mapping, no longer used.
+        unsafe { unmap(memory as *mut u8, 10 * page) };
     }
 
     /// Whatever mechanism this kernel ends up with, a guard installed is in
