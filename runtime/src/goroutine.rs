@@ -38,11 +38,65 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A shared reference to a goroutine.
 pub(crate) type GRef = Arc<G>;
+
+/// A goroutine waiting to run, as the run queues and `runnext` hold it: an
+/// owned reference like a [`GRef`], in one word (a `GRef` carries the
+/// body's vtable too), so a queue slot, a register or an atomic holds it.
+pub(crate) struct Runnable(NonNull<u8>);
+
+// SAFETY: it owns a reference to a `G`, which is `Send + Sync`.
+unsafe impl Send for Runnable {}
+
+impl Runnable {
+    /// Takes over `g`'s reference.
+    pub(crate) fn new(g: GRef) -> Runnable {
+        let thin = Arc::into_raw(g) as *mut u8;
+        // SAFETY: `Arc::into_raw` never returns null.
+        Runnable(unsafe { NonNull::new_unchecked(thin) })
+    }
+
+    /// The raw word, owning the reference (for an atomic slot).
+    pub(crate) fn into_raw(self) -> *mut u8 {
+        let raw = self.0.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// Takes back a word made by [`Runnable::into_raw`].
+    ///
+    /// # Safety
+    /// `raw` came from `into_raw` and is taken back once.
+    pub(crate) unsafe fn from_raw(raw: *mut u8) -> Runnable {
+        // SAFETY: non-null, as `into_raw` made it from a `NonNull`.
+        Runnable(unsafe { NonNull::new_unchecked(raw) })
+    }
+}
+
+impl std::ops::Deref for Runnable {
+    type Target = G;
+
+    fn deref(&self) -> &G {
+        // SAFETY: the reference we own keeps the `G` alive; `repr(C)` puts
+        // `this` at offset 0 whatever the body, and spawn wrote it before
+        // the first `Runnable` of this `G` was made.
+        unsafe { &**(*self.0.as_ptr().cast::<UnsafeCell<*const G>>()).get() }
+    }
+}
+
+impl Drop for Runnable {
+    fn drop(&mut self) {
+        let this = &**self as *const G;
+        // SAFETY: `this` is the pointer `Arc::into_raw` gave in `new` (with
+        // its vtable); the reference we own is released.
+        drop(unsafe { Arc::from_raw(this) });
+    }
+}
 
 /// Join states (`G::join_state`): the goroutine runs; a joiner is recorded
 /// in `G::joiner` and waits; the result is in the body.
@@ -66,7 +120,13 @@ const NOTIFIED: u8 = 1;
 const PARKED: u8 = 2;
 
 /// A goroutine; `E` is its body, erased to `dyn Entry` behind a [`GRef`].
+/// `repr(C)` puts `this` first, at the same offset for every `E`, so a
+/// thin pointer to a `G` finds its own full pointer (see [`Runnable`]).
+#[repr(C)]
 pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
+    /// Its own `GRef` pointer (with the body's vtable); written once at
+    /// spawn, before anyone else can see the `G`.
+    this: UnsafeCell<*const G>,
     id: u64,
     /// The worker that allocated it (`NO_HOME` for a plain thread): the
     /// memory goes back there, so the C allocator frees it on the thread
@@ -196,7 +256,7 @@ impl G {
     /// # Safety
     /// The caller must own the goroutine: it popped it from a run queue (or
     /// created it) and nobody else runs it. Called on the worker's own stack.
-    pub(crate) unsafe fn resume(self: &GRef, worker: &Worker) -> Outcome {
+    pub(crate) unsafe fn resume(&self, worker: &Worker) -> Outcome {
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
         if ctx.coroutine.is_none() {
@@ -207,7 +267,7 @@ impl G {
                 return Outcome::Finished(None);
             }
         }
-        set_current(Arc::as_ptr(self));
+        set_current(self);
         let result = ctx.coroutine.as_mut().expect("bound above").resume(());
         set_current(null_g());
         match result {
@@ -630,6 +690,7 @@ impl Builder {
             }
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
+            this: UnsafeCell::new(null_g()),
             id: next_id(),
             home,
             name: self.name.map(String::into_boxed_str),
@@ -655,8 +716,10 @@ impl Builder {
             }),
         });
         let g: GRef = g;
+        // SAFETY: nobody else holds the `G` yet.
+        unsafe { *g.this.get() = Arc::as_ptr(&g) };
         inspect::register(&g, shard);
-        scheduler::spawn(g.clone());
+        scheduler::spawn(Runnable::new(g.clone()));
         Ok(JoinHandle {
             g,
             _result: PhantomData,
