@@ -50,8 +50,11 @@ pub(crate) type GRef = Arc<G>;
 /// body's vtable too), so a queue slot, a register or an atomic holds it.
 pub(crate) struct Runnable(NonNull<u8>);
 
-// SAFETY: it owns a reference to a `G`, which is `Send + Sync`.
+// SAFETY: it owns a reference to a `G`, which is `Send + Sync`; through a
+// shared `&Runnable` one can only reach `&G` and clone (an atomic count).
 unsafe impl Send for Runnable {}
+// SAFETY: as above.
+unsafe impl Sync for Runnable {}
 
 impl Runnable {
     /// Takes over `g`'s reference.
@@ -75,6 +78,15 @@ impl Runnable {
     pub(crate) unsafe fn from_raw(raw: *mut u8) -> Runnable {
         // SAFETY: non-null, as `into_raw` made it from a `NonNull`.
         Runnable(unsafe { NonNull::new_unchecked(raw) })
+    }
+}
+
+impl Clone for Runnable {
+    fn clone(&self) -> Runnable {
+        // SAFETY: the reference we own keeps the allocation alive, and
+        // `&**self` is the pointer `Arc::into_raw` gave (see `Drop`).
+        unsafe { Arc::increment_strong_count(&**self as *const G) };
+        Runnable(self.0)
     }
 }
 
@@ -479,6 +491,7 @@ pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool>
         }
         Err(g) => {
             // The entry of an earlier park is still queued: a one-off timer.
+            let g = Runnable::new(g);
             let timer = crate::timer::Timer::call_at_nanos(deadline, move || unpark(g));
             park_current(why);
             Some(!timer.cancel())
@@ -487,7 +500,7 @@ pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool>
 }
 
 /// Wakes `g` if parked, else leaves it a token. See the `park` module.
-pub(crate) fn unpark(g: GRef) {
+pub(crate) fn unpark(g: Runnable) {
     let mut state = g.park_state.load(Ordering::Relaxed);
     loop {
         let next = match state {

@@ -33,7 +33,7 @@
 //! `RUNNING -> PARKED` CAS is `AcqRel` so the unparker that sees `PARKED`
 //! also sees the coroutine's saved context.
 
-use crate::goroutine::{self, GRef};
+use crate::goroutine::{self, Runnable};
 pub(crate) use crate::inspect::WaitReason;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use std::time::Instant;
 #[derive(Clone)]
 pub(crate) enum Unparker {
     /// A goroutine; woken onto the waker's run queue.
-    Goroutine(GRef),
+    Goroutine(Runnable),
     /// A plain thread blocked in `std::thread::park`.
     Thread(Arc<ThreadParker>),
 }
@@ -81,7 +81,7 @@ impl Unparker {
     /// The current goroutine, or the current thread outside goroutines.
     pub(crate) fn current() -> Unparker {
         match goroutine::current() {
-            Some(g) => Unparker::Goroutine(g),
+            Some(g) => Unparker::Goroutine(Runnable::new(g)),
             None => Unparker::Thread(THREAD.with(Arc::clone)),
         }
     }

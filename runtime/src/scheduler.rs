@@ -82,7 +82,7 @@
 //! searching re-checks the queues for the same reason (a producer may have
 //! skipped the wakeup because it saw the searcher).
 
-use crate::goroutine::{GRef, Outcome, Runnable};
+use crate::goroutine::{Outcome, Runnable};
 use crate::stack::{Stack, StackCache};
 use crate::timer::{self, TimerHeap, NEVER};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
@@ -1623,8 +1623,7 @@ pub(crate) fn yield_would_resume() -> bool {
 
 /// Makes a woken goroutine runnable: the current worker's `runnext` if
 /// called on a worker, else the global queue.
-pub(crate) fn ready(g: GRef) {
-    let g = Runnable::new(g);
+pub(crate) fn ready(g: Runnable) {
     let w = current_worker();
     if w.is_null() {
         let rt = runtime();

@@ -305,7 +305,7 @@ impl Due {
     fn run(self) {
         match self {
             Due::Call(f) => f(),
-            Due::Wake(g) => crate::goroutine::unpark(g),
+            Due::Wake(g) => crate::goroutine::unpark(crate::goroutine::Runnable::new(g)),
         }
     }
 }
