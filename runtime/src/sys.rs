@@ -316,53 +316,57 @@ fn mapping_range(line: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
+    /// Runs `test` on `pages` fresh pages of our own (their address and the
+    /// page size), then unmaps them.
+    fn with_fresh_pages(pages: usize, test: impl FnOnce(usize, usize)) {
+        let page = page_size();
+        let memory = map_lazy(pages * page).unwrap();
+        test(memory as usize, page);
+        // SAFETY: our mapping, no longer used.
+        unsafe { unmap(memory, pages * page) };
+    }
+
     /// The probe tells an ordinary page from a `PROT_NONE` one.
     #[test]
     fn the_kernel_reads_a_mapped_page_and_not_a_protected_one() {
-        let page = page_size();
-        let memory = map_lazy(2 * page).unwrap() as usize;
-        assert!(readable_by_kernel(memory));
-        // SAFETY: the first page of our own fresh mapping, unused.
-        unsafe { mprotect_guards(&[(memory, page)]) }.unwrap();
-        assert!(!readable_by_kernel(memory));
-        assert!(readable_by_kernel(memory + page));
-        // SAFETY: our mapping, no longer used.
-        unsafe { unmap(memory as *mut u8, 2 * page) };
+        with_fresh_pages(2, |memory, page| {
+            assert!(readable_by_kernel(memory));
+            // SAFETY: the first page of our own fresh mapping, unused.
+            unsafe { mprotect_guards(&[(memory, page)]) }.unwrap();
+            assert!(!readable_by_kernel(memory));
+            assert!(readable_by_kernel(memory + page));
+        });
     }
 
     /// Resident memory is summed over a range split into several mappings,
     /// counting only the pages touched.
     #[test]
     fn resident_bytes_sum_the_mappings_of_a_range() {
-        let page = page_size();
-        let memory = map_lazy(10 * page).unwrap() as usize;
-        // SAFETY: (all three) pages of our own fresh mapping, unused. The
-        // edges keep the kernel from merging a neighbour into the range; the
-        // middle one splits it.
-        unsafe { mprotect_guards(&[(memory, page), (memory + 9 * page, page)]) }.unwrap();
-        unsafe { mprotect_guards(&[(memory + 4 * page, page)]) }.unwrap();
-        for i in [1, 6, 8] {
-            // SAFETY: a read-write page of our own mapping.
-            unsafe { ((memory + i * page) as *mut u8).write_volatile(1) };
-        }
-        assert_eq!(resident_in(memory + page, 8 * page), Some(3 * page));
-        assert_eq!(resident_in(memory + 5 * page, 4 * page), Some(2 * page));
-        // SAFETY: our mapping, no longer used.
-        unsafe { unmap(memory as *mut u8, 10 * page) };
+        with_fresh_pages(10, |memory, page| {
+            let guards = [0, 4, 9].map(|i| (memory + i * page, page));
+            // SAFETY: pages of our own fresh mapping, unused. The edges keep
+            // the kernel from merging a neighbour into the range; the middle
+            // one splits it.
+            unsafe { mprotect_guards(&guards) }.unwrap();
+            for i in [1, 6, 8] {
+                // SAFETY: a read-write page of our own mapping.
+                unsafe { ((memory + i * page) as *mut u8).write_volatile(1) };
+            }
+            assert_eq!(resident_in(memory + page, 8 * page), Some(3 * page));
+            assert_eq!(resident_in(memory + 5 * page, 4 * page), Some(2 * page));
+        });
     }
 
     /// Whatever mechanism this kernel ends up with, a guard installed is in
     /// force: the kernel cannot read it, and the page above it is intact.
     #[test]
     fn an_installed_guard_is_in_force() {
-        let page = page_size();
-        let memory = map_lazy(4 * page).unwrap() as usize;
-        // SAFETY: pages of our own fresh mapping, unused.
-        unsafe { install_guards(&[(memory, page), (memory + 2 * page, page)]) }.unwrap();
-        assert!(!readable_by_kernel(memory));
-        assert!(!readable_by_kernel(memory + 2 * page));
-        assert!(readable_by_kernel(memory + page));
-        // SAFETY: our mapping, no longer used.
-        unsafe { unmap(memory as *mut u8, 4 * page) };
+        with_fresh_pages(4, |memory, page| {
+            // SAFETY: pages of our own fresh mapping, unused.
+            unsafe { install_guards(&[(memory, page), (memory + 2 * page, page)]) }.unwrap();
+            assert!(!readable_by_kernel(memory));
+            assert!(!readable_by_kernel(memory + 2 * page));
+            assert!(readable_by_kernel(memory + page));
+        });
     }
 }
