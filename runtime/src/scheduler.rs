@@ -1240,14 +1240,21 @@ impl Worker {
     fn make_runnext(&self, g: Runnable) {
         if seeded_coin() == Some(false) {
             // Seeded: this time the woken goroutine queues behind the rest.
-            self.queue.push(g);
-            self.rt.notify_work();
-            return;
+            return self.queue_behind(g);
         }
         if let Some(old) = self.shared.runnext.replace(Some(g)) {
-            self.queue.push(old);
-            self.rt.notify_work();
+            self.queue_behind(old);
         }
+    }
+
+    /// Queues `g` behind the others here and tells an idle worker. Out of
+    /// line: a hand-off between two goroutines never comes here, and the
+    /// wake path it would be inlined into is the hottest there is.
+    #[cold]
+    #[inline(never)]
+    fn queue_behind(&self, g: Runnable) {
+        self.queue.push(g);
+        self.rt.notify_work();
     }
 
     fn find_work(&self) -> Option<Runnable> {
@@ -1626,13 +1633,21 @@ pub(crate) fn yield_would_resume() -> bool {
 pub(crate) fn ready(g: Runnable) {
     let w = current_worker();
     if w.is_null() {
-        let rt = runtime();
-        rt.injector.push(g);
-        rt.notify_work();
+        ready_from_thread(g);
     } else {
         // SAFETY: WORKER points at the live Worker of this thread.
         unsafe { (*w).make_runnext(g) };
     }
+}
+
+/// `ready` from a plain thread: the global queue (out of line, as
+/// `Worker::queue_behind`).
+#[cold]
+#[inline(never)]
+fn ready_from_thread(g: Runnable) {
+    let rt = runtime();
+    rt.injector.push(g);
+    rt.notify_work();
 }
 
 /// Queues a new goroutine: the current worker's local queue, or the global
