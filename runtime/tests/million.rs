@@ -6,9 +6,7 @@
 //! One test in its own binary, so the RSS it reads is its own.
 
 mod common;
-use common::rss_kib;
-use goro::chan;
-use goro::sync::WaitGroup;
+use common::{park_on_gate, rss_kib};
 
 const N: usize = 1_000_000;
 
@@ -21,27 +19,13 @@ fn map_count() -> usize {
 
 #[test]
 fn a_million_goroutines_park_on_one_channel_and_all_wake() {
-    let (gate_tx, gate_rx) = chan::bounded::<()>(0);
-    let (parked, released) = (WaitGroup::new(), WaitGroup::new());
     let maps_before = map_count();
     let rss_before = rss_kib();
-    parked.add(N as isize);
-    released.add(N as isize);
-    for _ in 0..N {
-        let (parked, released, gate) = (parked.clone(), released.clone(), gate_rx.clone());
-        goro::spawn(move || {
-            parked.done();
-            // Closed, not sent to: every receiver gets Err once the gate shuts.
-            assert!(gate.recv().is_err());
-            released.done();
-        });
-    }
-    parked.wait();
+    let gate = park_on_gate(N);
     assert!(goro::num_goroutine() >= N);
     let per_goroutine = (rss_kib() - rss_before) as f64 / N as f64;
     let maps_during = map_count();
-    assert!(gate_tx.close());
-    released.wait();
+    gate.release();
     eprintln!(
         "{N} parked goroutines: {per_goroutine:.2} KiB RSS each, {} more mappings",
         maps_during.saturating_sub(maps_before)

@@ -5,9 +5,7 @@
 //! One test in its own binary, so the RSS it reads is its own.
 
 mod common;
-use common::rss_kib;
-use goro::chan;
-use goro::sync::WaitGroup;
+use common::{park_on_gate, rss_kib};
 use std::time::{Duration, Instant};
 
 const GOROUTINES: usize = 20_000;
@@ -16,22 +14,9 @@ const GOROUTINES: usize = 20_000;
 fn free_stacks_are_released_without_being_asked() {
     goro::free_os_memory();
     let before = rss_kib();
-    let (gate_tx, gate_rx) = chan::bounded::<()>(0);
-    let (started, finished) = (WaitGroup::new(), WaitGroup::new());
-    started.add(GOROUTINES as isize);
-    finished.add(GOROUTINES as isize);
-    for _ in 0..GOROUTINES {
-        let (started, finished, gate) = (started.clone(), finished.clone(), gate_rx.clone());
-        goro::spawn(move || {
-            started.done();
-            assert!(gate.recv().is_err(), "the gate only closes");
-            finished.done();
-        });
-    }
-    started.wait();
+    let gate = park_on_gate(GOROUTINES);
     let all_live = rss_kib();
-    gate_tx.close();
-    finished.wait();
+    gate.release();
     let grown = all_live.saturating_sub(before);
     // Each parked goroutine holds at least one page of stack.
     assert!(

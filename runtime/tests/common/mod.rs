@@ -52,3 +52,37 @@ pub fn rss_kib() -> usize {
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+/// Goroutines parked on one unbuffered channel that is only ever closed.
+pub struct Gate {
+    tx: goro::chan::Sender<()>,
+    finished: goro::sync::WaitGroup,
+}
+
+/// Spawns `n` goroutines that wait on one gate; returns once every one has
+/// started (and is about to park).
+pub fn park_on_gate(n: usize) -> Gate {
+    let (tx, rx) = goro::chan::bounded::<()>(0);
+    let (started, finished) = (goro::sync::WaitGroup::new(), goro::sync::WaitGroup::new());
+    started.add(n as isize);
+    finished.add(n as isize);
+    for _ in 0..n {
+        let (started, finished, gate) = (started.clone(), finished.clone(), rx.clone());
+        goro::spawn(move || {
+            started.done();
+            // Closed, not sent to: every receiver gets Err once it shuts.
+            assert!(gate.recv().is_err(), "the gate only closes");
+            finished.done();
+        });
+    }
+    started.wait();
+    Gate { tx, finished }
+}
+
+impl Gate {
+    /// Closes the gate and waits until every goroutine has finished.
+    pub fn release(self) {
+        assert!(self.tx.close(), "the gate closes once");
+        self.finished.wait();
+    }
+}
