@@ -3,14 +3,11 @@
 //! two ready channels, and crossbeam-channel between two OS threads for
 //! comparison. Each reports time per message (per select for `select`).
 
+mod common;
+use common::in_goroutine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use goro::chan;
 use std::time::{Duration, Instant};
-
-/// Runs `f` as a goroutine and returns what it measured.
-fn in_goroutine(f: impl FnOnce() -> Duration + Send + 'static) -> Duration {
-    goro::spawn(f).join().unwrap()
-}
 
 /// `iters` messages from a producer goroutine to a consumer goroutine.
 fn goro_stream(iters: u64, cap: Option<usize>) -> Duration {

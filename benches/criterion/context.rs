@@ -2,14 +2,11 @@
 //! cancelling it, and checking a live context's `err` (what a loop that
 //! polls for cancellation pays each round).
 
+mod common;
+use common::in_goroutine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use goro::context;
-use std::time::{Duration, Instant};
-
-/// Runs `f` as a goroutine and returns what it measured.
-fn in_goroutine(f: impl FnOnce() -> Duration + Send + 'static) -> Duration {
-    goro::spawn(f).join().unwrap()
-}
+use std::time::Instant;
 
 fn with_cancel_then_cancel(c: &mut Criterion) {
     c.bench_function("context_with_cancel_cancel", |b| {

@@ -4,15 +4,12 @@
 //! and a small file read through `goro::fs` (the blocking path) against
 //! `std::fs`.
 
+mod common;
+use common::in_goroutine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Runs `f` as a goroutine and returns what it measured.
-fn in_goroutine(f: impl FnOnce() -> Duration + Send + 'static) -> Duration {
-    goro::spawn(f).join().unwrap()
-}
 
 /// Sends one byte back for every byte received, until the peer closes.
 fn echo_bytes(mut conn: impl Read + Write) {

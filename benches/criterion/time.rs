@@ -2,13 +2,10 @@
 //! (insert + cancel in a worker's heap), and a goroutine's zero-length
 //! sleep round trip through the timer heap.
 
+mod common;
+use common::in_goroutine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::{Duration, Instant};
-
-/// Runs `f` as a goroutine and returns what it measured.
-fn in_goroutine(f: impl FnOnce() -> Duration + Send + 'static) -> Duration {
-    goro::spawn(f).join().unwrap()
-}
 
 fn timer_insert_cancel(c: &mut Criterion) {
     c.bench_function("timer_insert_cancel", |b| {
