@@ -176,33 +176,18 @@ fn refuse(status: u16, output: &mut Vec<u8>) -> Parsed {
 /// machinery on the hot path).
 fn write_response(output: &mut Vec<u8>, status: u16, body: &[u8], close: bool) {
     output.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(output, usize::from(status));
+    output.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
     output.push(b' ');
     output.extend_from_slice(reason(status).as_bytes());
     output.extend_from_slice(b"\r\nServer: goro\r\nDate: ");
     write_date(output);
     output.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
-    push_decimal(output, body.len());
+    output.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
     if close {
         output.extend_from_slice(b"\r\nConnection: close");
     }
     output.extend_from_slice(b"\r\n\r\n");
     output.extend_from_slice(body);
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(output: &mut Vec<u8>, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    output.extend_from_slice(&digits[at..]);
 }
 
 fn reason(status: u16) -> &'static str {
