@@ -180,7 +180,8 @@ impl<E: ?Sized + Entry> G<E> {
 
 impl<E: ?Sized + Entry> Drop for G<E> {
     fn drop(&mut self) {
-        // A goroutine that never finished (parked forever, then dropped).
+        // Finished or not (a goroutine parked forever, then dropped), it
+        // leaves the registry with its memory.
         inspect::unregister(self);
     }
 }
@@ -309,6 +310,11 @@ impl G {
         }
     }
 
+    /// Whether its body has returned (or panicked, or never got a stack).
+    pub(crate) fn finished(&self) -> bool {
+        self.join_state.load(Ordering::Acquire) == DONE
+    }
+
     /// The worker that allocated it.
     pub(crate) fn home(&self) -> usize {
         self.home
@@ -326,8 +332,9 @@ impl G {
     }
 
     /// Publishes the stored result and wakes the joiner, if one waits.
+    /// The goroutine stays on its registry list (where `dump` skips it)
+    /// until its `G` is freed: see `inspect`.
     fn finish(&self) {
-        inspect::unregister(self);
         if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
             // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
             // which our swap observed; it no longer touches it.
@@ -582,7 +589,7 @@ impl<T: 'static> JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Whether the goroutine has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.g.join_state.load(Ordering::Acquire) == DONE
+        self.g.finished()
     }
 
     /// The goroutine's id.

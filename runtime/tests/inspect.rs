@@ -51,6 +51,20 @@ fn dump_shows_each_goroutine_with_its_wait_and_spawn_site() {
 }
 
 #[test]
+fn dump_leaves_out_finished_goroutines_whose_handles_are_kept() {
+    let (tx, handles) = parked_goroutines(3, "finishing");
+    drop(tx);
+    while !handles.iter().all(goro::JoinHandle::is_finished) {
+        goro::yield_now();
+    }
+    // The handles keep the goroutines' memory (and registry entries) alive.
+    assert!(!goro::dump()
+        .iter()
+        .any(|g| g.name.as_deref() == Some("finishing")));
+    handles.into_iter().for_each(|h| h.join().unwrap());
+}
+
+#[test]
 fn metrics_count_spawns_switches_parks_and_stacks() {
     let before = goro::metrics();
     let (tx, handles) = parked_goroutines(50, "measured");
