@@ -29,6 +29,7 @@ use crate::inspect::{self, Links, WaitReason};
 use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
+use crate::spin::SpinLock;
 use crate::stack::{self, Stack};
 use crate::timer::Sleep;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
@@ -122,6 +123,8 @@ pub(crate) enum Switch {
     Yield,
     /// A blocking primitive: complete the park.
     Park,
+    /// [`park_unlocking`]: the goroutine is parked; release this lock.
+    ParkUnlocking(*const SpinLock),
 }
 
 type GoCoroutine = Coroutine<(), Switch, (), Stack>;
@@ -286,6 +289,7 @@ impl G {
         match result {
             CoroutineResult::Yield(Switch::Yield) => Outcome::Yielded,
             CoroutineResult::Yield(Switch::Park) => Outcome::Parked,
+            CoroutineResult::Yield(Switch::ParkUnlocking(lock)) => Outcome::ParkedUnlocking(lock),
             CoroutineResult::Return(()) => {
                 let coroutine = ctx.coroutine.take().expect("just returned");
                 Outcome::Finished(Some(coroutine.into_stack()))
@@ -394,6 +398,9 @@ pub(crate) enum Outcome {
     Yielded,
     /// It is parking; the worker must call [`G::complete_park`].
     Parked,
+    /// It parked in [`park_unlocking`]: the handle it published owns it
+    /// now, so the worker forgets its own reference, then releases the lock.
+    ParkedUnlocking(*const SpinLock),
     /// It returned (or could not start); here is its stack back.
     Finished(Option<Stack>),
 }
@@ -478,6 +485,42 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
         switch_out(Switch::Park);
         g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
     }
+    true
+}
+
+/// Parks the running goroutine as the waiter of a queue that `lock` guards,
+/// and releases `lock` only once the goroutine is off its stack (Go's
+/// `gopark` with an unlock function). `publish` gets the goroutine's handle
+/// to put in the queue; whoever takes it out, under `lock`, therefore finds
+/// the goroutine parked for sure, owns it (the handle carries the reference
+/// its worker held while it ran) and wakes it with `scheduler::ready`: no
+/// wakeup can race the park, so neither side needs the park state's CAS,
+/// and no reference is counted. Returns `false`, doing nothing, on a plain
+/// thread. Always parks: a stale token (see `park`) is left for later.
+///
+/// # Safety
+/// The caller holds `lock`. The handle must be taken out only under `lock`
+/// and then woken exactly once (`Unparker::unpark`), never dropped or
+/// cloned; so the goroutine runs again only once somebody has done that.
+/// Whatever `publish` makes reachable must stay valid until then.
+pub(crate) unsafe fn park_unlocking(
+    lock: &SpinLock,
+    why: WaitReason,
+    publish: impl FnOnce(Runnable),
+) -> bool {
+    let g = current_ptr();
+    if g.is_null() {
+        return false;
+    }
+    // SAFETY: non-null means a live goroutine we are running.
+    let g = unsafe { &*g };
+    // The address `Arc::into_raw` gave for this `G` (the worker holds that
+    // reference while we run, and gives it to this handle when we park).
+    publish(Runnable(NonNull::from(g).cast()));
+    g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
+    g.wait.store(why as u8, Ordering::Relaxed);
+    switch_out(Switch::ParkUnlocking(lock));
+    g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
     true
 }
 

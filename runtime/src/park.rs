@@ -25,6 +25,17 @@
 //! unparker whose CAS moves it out of `PARKED` pushes it, so it is resumed by
 //! exactly one worker.
 //!
+//! # Parking under a lock (channels)
+//! A goroutine's blocking channel `send`/`recv` (no deadline, one channel)
+//! skips the token protocol, as Go's `gopark` with an unlock function does:
+//! it enqueues an [`Unparker::Parked`] handle and switches out holding the
+//! channel lock, which its worker releases after the switch
+//! (`goroutine::park_unlocking`). A holder of the lock that takes the
+//! handle out finds the goroutine parked, owns it, and readies it; the park
+//! state stays `RUNNING` throughout, so an unpark meant for an earlier wait
+//! leaves a token (a later `park` returns spuriously, as allowed) and never
+//! pushes the goroutine anywhere.
+//!
 //! # Orderings
 //! `unpark`'s CAS is `Release` (or `AcqRel`): everything the waker wrote
 //! before it (the value handed over, the dequeued waiter) is visible to the
@@ -40,12 +51,29 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Who to wake: a goroutine or an OS thread blocked in a goro primitive.
-#[derive(Clone)]
 pub(crate) enum Unparker {
     /// A goroutine; woken onto the waker's run queue.
     Goroutine(Runnable),
+    /// A goroutine that parked holding the lock of the queue this handle
+    /// is in (`goroutine::park_unlocking`): taken out under that lock, it
+    /// is surely parked, so waking it is readying it. Never cloned.
+    Parked(Runnable),
     /// A plain thread blocked in `std::thread::park`.
     Thread(Arc<ThreadParker>),
+}
+
+impl Clone for Unparker {
+    /// Another handle to the same goroutine or thread.
+    ///
+    /// # Panics
+    /// For [`Unparker::Parked`], which has one owner by design.
+    fn clone(&self) -> Unparker {
+        match self {
+            Unparker::Goroutine(g) => Unparker::Goroutine(g.clone()),
+            Unparker::Thread(t) => Unparker::Thread(Arc::clone(t)),
+            Unparker::Parked(_) => unreachable!("a parked goroutine's handle has one owner"),
+        }
+    }
 }
 
 /// A plain thread that may block in goro primitives.
@@ -92,6 +120,7 @@ impl Unparker {
     pub(crate) fn unpark(self) {
         match self {
             Unparker::Goroutine(g) => goroutine::unpark(g),
+            Unparker::Parked(g) => crate::scheduler::ready(g),
             Unparker::Thread(t) => {
                 t.set_blocked(false);
                 t.thread.unpark();
@@ -277,6 +306,49 @@ mod tests {
     #[test]
     fn an_unpark_storm_resumes_a_goroutine_once_at_a_time() {
         at_1_and_4(unpark_storm);
+    }
+
+    /// Threads hammer `unpark` at a goroutine that receives on an unbuffered
+    /// channel, where it parks holding the channel's lock
+    /// (`goroutine::park_unlocking`): the stray wakeups leave tokens and
+    /// must never resume it before the sender's hand-off (a resume there
+    /// would find its operation not done, or run it on two workers), so it
+    /// gets every value once, in order.
+    #[test]
+    fn stray_unparks_never_resume_a_goroutine_parked_on_a_channel() {
+        at_1_and_4(|| {
+            const N: u64 = 20_000;
+            let (tx, rx) = crate::chan::bounded::<u64>(0);
+            let stop = Arc::new(AtomicUsize::new(0));
+            let target = Arc::new(Mutex::new(None::<Unparker>));
+            let receiver = {
+                let target = target.clone();
+                crate::spawn(move || {
+                    *target.lock().unwrap() = Some(Unparker::current());
+                    for want in 0..N {
+                        assert_eq!(rx.recv().unwrap(), want);
+                    }
+                })
+            };
+            let sender = crate::spawn(move || (0..N).for_each(|i| tx.send(i).unwrap()));
+            let hammers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (stop, target) = (stop.clone(), target.clone());
+                    std::thread::spawn(move || {
+                        while stop.load(Ordering::Acquire) == 0 {
+                            if let Some(u) = target.lock().unwrap().clone() {
+                                u.unpark();
+                            }
+                            std::thread::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            receiver.join().unwrap();
+            sender.join().unwrap();
+            stop.store(1, Ordering::Release);
+            hammers.into_iter().for_each(|h| h.join().unwrap());
+        });
     }
 
     fn unpark_storm() {

@@ -1170,6 +1170,14 @@ impl Worker {
                     self.make_runnext(g);
                 }
             }
+            Outcome::ParkedUnlocking(lock) => {
+                WorkerStats::bump(&stats.parks);
+                // The handle the goroutine published owns our reference now.
+                let _ = g.into_raw();
+                // SAFETY: the goroutine took the lock, which lives in what
+                // it waits on, and parked holding it; it no longer runs.
+                unsafe { (*lock).unlock() };
+            }
             Outcome::Finished(stack) => {
                 if let Some(stack) = stack {
                     self.shared()

@@ -1,9 +1,12 @@
 //! A test-and-test-and-set spin lock for the runtime's short critical
 //! sections (a channel's state, a registry list): `Acquire` on taking it and
-//! `Release` on giving it back order every access to what it guards. It is
-//! never held across a park, and the sections are a few dozen instructions,
-//! so spinning (then yielding the thread, via `Backoff`) is cheaper than a
-//! queueing lock, and unlocking is a plain store.
+//! `Release` on giving it back order every access to what it guards. The
+//! sections are a few dozen instructions, so spinning (then yielding the
+//! thread, via `Backoff`) is cheaper than a queueing lock, and unlocking is
+//! a plain store. One holder keeps it across a context switch: a goroutine
+//! parking on a channel (`goroutine::park_unlocking`), whose worker releases
+//! it on the same thread right after the switch, a few dozen instructions
+//! later; it is never held across a wait.
 
 use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -21,7 +21,9 @@
 //!    On timeout, withdraw first (or find that a waker won the race).
 //!
 //! A single op skips pass 2's re-poll: it polls and enqueues under one
-//! acquisition of its lock.
+//! acquisition of its lock, and a goroutine with no deadline then parks
+//! holding it (see `park`, "Parking under a lock"): the lock is released by
+//! its worker after the switch, so the waker needs no park-state CAS.
 //!
 //! # Invariants
 //! - Holding several channel locks happens only in pass 2, in address
@@ -36,7 +38,7 @@
 //! everything (see `channel` and `waiter`). The random state is a plain
 //! thread-local.
 
-use super::channel::{Channel, Poll};
+use super::channel::{Channel, Poll, SpinLock};
 use super::waiter::{Context, Deadline, Waiter};
 use crate::park::WaitReason;
 use std::cell::{Cell, UnsafeCell};
@@ -48,10 +50,16 @@ pub(crate) trait Case {
     fn channel_id(&self) -> usize;
     /// Whether this is a receive.
     fn is_recv(&self) -> bool;
+    /// The channel's lock.
+    fn raw_lock(&self) -> &SpinLock;
     /// Takes the channel's lock.
-    fn lock(&self);
+    fn lock(&self) {
+        self.raw_lock().lock();
+    }
     /// Releases the channel's lock.
-    fn unlock(&self);
+    fn unlock(&self) {
+        self.raw_lock().unlock();
+    }
     /// Tries to complete the operation.
     ///
     /// # Safety
@@ -140,12 +148,8 @@ impl<T> Case for Op<'_, T> {
         self.recv
     }
 
-    fn lock(&self) {
-        self.chan.raw_lock().lock();
-    }
-
-    fn unlock(&self) {
-        self.chan.raw_lock().unlock();
+    fn raw_lock(&self) -> &SpinLock {
+        self.chan.raw_lock()
     }
 
     #[inline]
@@ -211,18 +215,39 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
 }
 
 /// The rest of [`run_one`] when the op must wait: called with the lock
-/// held, releases it.
+/// held, releases it. A goroutine with no deadline parks holding the lock
+/// (see `goroutine::park_unlocking`); threads and timed waits take the
+/// general path of `waiter`.
 #[inline(never)]
 fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
-    let ctx = Context::new(deadline != Deadline::Never);
-    // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
-    unsafe { op.enqueue(&ctx, 0) };
-    op.unlock();
     let why = if op.is_recv() {
         WaitReason::ChanReceive
     } else {
         WaitReason::ChanSend
     };
+    if deadline == Deadline::Never {
+        let ctx = Context::for_parked();
+        // SAFETY: we hold the channel lock. The handle goes into `ctx`,
+        // whose waiter only a holder of the lock takes out, claiming it
+        // (it is the context's one waiter and has no deadline), and the
+        // claimer wakes it once (`Claimed::finish` moves it out, the channel
+        // hands it to `Unparker::unpark`). `op` and `ctx` stay put on our
+        // stack while we are parked.
+        let parked = unsafe {
+            crate::goroutine::park_unlocking(op.raw_lock(), why, |me| {
+                ctx.set_unparker(crate::park::Unparker::Parked(me));
+                op.enqueue(&ctx, 0);
+            })
+        };
+        if parked {
+            debug_assert!(ctx.is_done(), "only the claimer wakes a parked waiter");
+            return true;
+        }
+    }
+    let ctx = Context::new(deadline != Deadline::Never);
+    // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
+    unsafe { op.enqueue(&ctx, 0) };
+    op.unlock();
     if ctx.wait(deadline, why).is_some() {
         return true;
     }

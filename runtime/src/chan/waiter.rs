@@ -25,6 +25,12 @@
 //! the channel lock. So the pairing of two parties is committed atomically
 //! by the one CAS of the claim, under the lock of the channel they meet on.
 //!
+//! A goroutine's plain blocking `send`/`recv` makes its context with
+//! [`Context::for_parked`] and parks holding the channel lock
+//! (`goroutine::park_unlocking`): its unparker is an
+//! [`Unparker::Parked`], which the claimer moves out in `finish` exactly as
+//! any other, and waking it readies it directly.
+//!
 //! # Invariants
 //! - A waiter is linked in at most one queue, and only touched under the
 //!   lock of that queue's channel, until it is unlinked.
@@ -107,6 +113,30 @@ impl Context {
             unparker: UnsafeCell::new(Some(Unparker::current())),
             contended,
         }
+    }
+
+    /// A context for one waiter of a goroutine that parks holding the
+    /// waiter's channel lock (`goroutine::park_unlocking`); its handle is
+    /// given with [`set_unparker`](Self::set_unparker) before it is queued.
+    /// Uncontended: no deadline, one queue.
+    pub(crate) fn for_parked() -> Context {
+        Context {
+            state: AtomicUsize::new(WAITING),
+            unparker: UnsafeCell::new(None),
+            contended: false,
+        }
+    }
+
+    /// Records who to wake; before the context's waiter is queued, so no
+    /// claimer can be looking.
+    pub(crate) fn set_unparker(&self, unparker: Unparker) {
+        // SAFETY: the context is not reachable by anybody else yet.
+        unsafe { *self.unparker.get() = Some(unparker) };
+    }
+
+    /// Whether a waker has completed the operation.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done().is_some()
     }
 
     /// Claims the context for `case`; false if it is claimed or aborted.
