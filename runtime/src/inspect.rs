@@ -136,6 +136,7 @@ pub(crate) fn tick_clock() -> u64 {
 }
 
 /// The coarse time, for stamping parks.
+#[inline]
 pub(crate) fn coarse_now() -> u64 {
     COARSE_NOW.load(Ordering::Relaxed)
 }

@@ -117,6 +117,7 @@ impl Unparker {
     /// Wakes the target, or leaves it a token if it is not parked yet.
     /// Consumes the handle: a woken goroutine's reference moves straight
     /// into the run queue.
+    #[inline]
     pub(crate) fn unpark(self) {
         match self {
             Unparker::Goroutine(g) => goroutine::unpark(g),

@@ -127,11 +127,14 @@ impl Context {
         }
     }
 
-    /// Records who to wake; before the context's waiter is queued, so no
+    /// Records who to wake, in a context made by
+    /// [`for_parked`](Self::for_parked); before its waiter is queued, so no
     /// claimer can be looking.
+    #[inline]
     pub(crate) fn set_unparker(&self, unparker: Unparker) {
-        // SAFETY: the context is not reachable by anybody else yet.
-        unsafe { *self.unparker.get() = Some(unparker) };
+        // SAFETY: the context is not reachable by anybody else yet, and
+        // `for_parked` left no unparker there to drop.
+        unsafe { self.unparker.get().write(Some(unparker)) };
     }
 
     /// Whether a waker has completed the operation.
@@ -140,6 +143,7 @@ impl Context {
     }
 
     /// Claims the context for `case`; false if it is claimed or aborted.
+    #[inline]
     fn try_claim(&self, case: usize) -> bool {
         if !self.contended {
             // One waiter, one queue, no abort: the caller unlinked the only
