@@ -272,16 +272,13 @@ impl G {
     /// # Safety
     /// The caller must own the goroutine: it popped it from a run queue (or
     /// created it) and nobody else runs it. Called on the worker's own stack.
+    #[inline]
     pub(crate) unsafe fn resume(&self, worker: &Worker) -> Outcome {
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
-        if ctx.coroutine.is_none() {
-            if let Err(error) = ctx.bind_stack(worker) {
-                // SAFETY: the goroutine never ran, so nobody else uses its body.
-                unsafe { (*self.body.get()).abandon(error) };
-                self.finish();
-                return Outcome::Finished(None);
-            }
+        // SAFETY: as above.
+        if ctx.coroutine.is_none() && !unsafe { self.start(worker) } {
+            return Outcome::Finished(None);
         }
         set_current(self);
         let result = ctx.coroutine.as_mut().expect("bound above").resume(());
@@ -293,6 +290,28 @@ impl G {
             CoroutineResult::Return(()) => {
                 let coroutine = ctx.coroutine.take().expect("just returned");
                 Outcome::Finished(Some(coroutine.into_stack()))
+            }
+        }
+    }
+
+    /// Its first run: binds a stack, or, when none can be had, finishes the
+    /// goroutine with the error as its result. Returns whether it can run.
+    /// Out of line: it happens once per goroutine.
+    ///
+    /// # Safety
+    /// As [`resume`](Self::resume).
+    #[cold]
+    #[inline(never)]
+    unsafe fn start(&self, worker: &Worker) -> bool {
+        // SAFETY: exclusive by the caller's contract.
+        let ctx = unsafe { &mut *self.ctx.get() };
+        match ctx.bind_stack(worker) {
+            Ok(()) => true,
+            Err(error) => {
+                // SAFETY: the goroutine never ran, so nobody else uses its body.
+                unsafe { (*self.body.get()).abandon(error) };
+                self.finish();
+                false
             }
         }
     }
@@ -445,13 +464,13 @@ pub(crate) fn current() -> Option<GRef> {
     }
 }
 
-/// Switches the current goroutine out to its worker.
-fn switch_out(why: Switch) {
-    let g = current_ptr();
-    // SAFETY: we are on the goroutine's stack (callers check `g` is non-null),
-    // so its yielder is set and valid, and only this thread touches `ctx`.
+/// Switches the running goroutine `g` out to its worker.
+#[inline]
+fn switch_out(g: &G, why: Switch) {
+    // SAFETY: `g` is the goroutine we are running, on its own stack, so its
+    // yielder is set and valid, and only this thread touches `ctx`.
     unsafe {
-        let yielder = (*(*g).ctx.get()).yielder;
+        let yielder = (*g.ctx.get()).yielder;
         (*yielder).suspend(why);
     }
 }
@@ -482,7 +501,7 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
     if !has_token {
         g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
         g.wait.store(why as u8, Ordering::Relaxed);
-        switch_out(Switch::Park);
+        switch_out(g, Switch::Park);
         g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
     }
     true
@@ -519,7 +538,7 @@ pub(crate) unsafe fn park_unlocking(
     publish(Runnable(NonNull::from(g).cast()));
     g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
     g.wait.store(why as u8, Ordering::Relaxed);
-    switch_out(Switch::ParkUnlocking(lock));
+    switch_out(g, Switch::ParkUnlocking(lock));
     g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
     true
 }
@@ -579,10 +598,12 @@ pub(crate) fn unpark(g: Runnable) {
 /// assert_eq!(h.join().unwrap(), 1);
 /// ```
 pub fn yield_now() {
-    if current_ptr().is_null() {
+    let g = current_ptr();
+    if g.is_null() {
         std::thread::yield_now();
     } else if !scheduler::yield_would_resume() {
-        switch_out(Switch::Yield);
+        // SAFETY: non-null means a live goroutine we are running.
+        switch_out(unsafe { &*g }, Switch::Yield);
     }
 }
 
