@@ -597,6 +597,7 @@ pub(crate) fn unpark(g: Runnable) {
 /// let h = goro::go!(|| { goro::yield_now(); 1 });
 /// assert_eq!(h.join().unwrap(), 1);
 /// ```
+#[inline]
 pub fn yield_now() {
     let g = current_ptr();
     if g.is_null() {
