@@ -1326,11 +1326,17 @@ impl Worker {
     }
 
     /// The next goroutine from the local queue, the global queue, or another
-    /// worker's queue.
+    /// worker's queue. The local pop is inlined into the scheduling loop;
+    /// looking further is not.
+    #[inline]
     fn take_queued(&self) -> Option<Runnable> {
-        self.queue
-            .pop()
-            .or_else(|| self.steal_from_injector())
+        self.queue.pop().or_else(|| self.take_from_others())
+    }
+
+    /// The local queue is empty: the global queue, or another worker's.
+    #[inline(never)]
+    fn take_from_others(&self) -> Option<Runnable> {
+        self.steal_from_injector()
             .or_else(|| self.steal_from_workers())
     }
 
