@@ -23,7 +23,7 @@ fn spawn_join(c: &mut Criterion) {
 
 /// `yield_now`: with one other goroutine runnable on the same worker (a
 /// switch out and in; GOMAXPROCS 1 for the measurement), and with nothing
-/// else to run (it returns without switching).
+/// else to run (the worker resumes it at once).
 fn yield_now(c: &mut Criterion) {
     let mut group = c.benchmark_group("yield");
     group.bench_function("one_other_runnable", |b| {

@@ -589,8 +589,11 @@ pub(crate) fn unpark(g: Runnable) {
 }
 
 /// Puts the current goroutine at the back of its worker's run queue so others
-/// run first, as Go's `runtime.Gosched`. When nothing else could run on
-/// its worker, it returns at once without switching. On a plain thread,
+/// run first, as Go's `runtime.Gosched`: it always passes through the
+/// scheduler, which fires due timers and looks at the other queues on the
+/// way. Inlined, so that no frame of goro's is pending across the switch
+/// (a return across a switch is one the CPU cannot predict). On a plain
+/// thread,
 /// yields the thread.
 ///
 /// ```
@@ -602,7 +605,7 @@ pub fn yield_now() {
     let g = current_ptr();
     if g.is_null() {
         std::thread::yield_now();
-    } else if !scheduler::yield_would_resume() {
+    } else {
         // SAFETY: non-null means a live goroutine we are running.
         switch_out(unsafe { &*g }, Switch::Yield);
     }

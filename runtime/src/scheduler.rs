@@ -1617,31 +1617,6 @@ impl Worker {
     }
 }
 
-/// Whether a `yield_now` by the goroutine running on this worker would
-/// only resume it again: nothing is queued here or globally, no woken
-/// goroutine waits in `runnext`, no timer is pending here, no goroutine
-/// waits for I/O (a poll could make work), and the worker keeps its token.
-/// Then the yield need not switch at all. Relaxed loads: a stale view only
-/// costs one needless switch, or one skipped while work was being queued
-/// at this very moment (its queuer wakes an idle worker for it).
-pub(crate) fn yield_would_resume() -> bool {
-    let w = current_worker();
-    if w.is_null() {
-        return false;
-    }
-    // SAFETY: WORKER points at the live Worker of this thread.
-    let w = unsafe { &*w };
-    let rt = w.rt;
-    w.queue.is_empty()
-        && !w.shared.runnext.is_occupied()
-        && rt.injector.is_empty()
-        && w.shared.timers.earliest() == NEVER
-        && crate::netpoll::waiters() == 0
-        && !w.shared.revoked.load(Ordering::Relaxed)
-        && rt.holders.load(Ordering::Relaxed) <= rt.nprocs.load(Ordering::Relaxed)
-        && !SEEDED.load(Ordering::Relaxed)
-}
-
 /// Makes a woken goroutine runnable: the current worker's `runnext` if
 /// called on a worker, else the global queue.
 pub(crate) fn ready(g: Runnable) {
