@@ -591,10 +591,11 @@ pub(crate) fn unpark(g: Runnable) {
 /// Puts the current goroutine at the back of its worker's run queue so others
 /// run first, as Go's `runtime.Gosched`: it always passes through the
 /// scheduler, which fires due timers and looks at the other queues on the
-/// way. Inlined, so that no frame of goro's is pending across the switch
-/// (a return across a switch is one the CPU cannot predict). On a plain
-/// thread,
-/// yields the thread.
+/// way. On a plain thread, yields the thread.
+///
+/// Inlined into the caller, so that no frame of goro's is pending across
+/// the switch: a return that crosses a switch is one the CPU cannot
+/// predict.
 ///
 /// ```
 /// let h = goro::go!(|| { goro::yield_now(); 1 });
