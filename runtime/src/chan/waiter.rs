@@ -194,6 +194,21 @@ impl Context {
     }
 }
 
+impl Drop for Context {
+    /// A claimer always takes a parked goroutine's handle out before the
+    /// goroutine runs again to drop its context. Should a bug ever leave
+    /// one here, dropping it would give back a reference nobody counted
+    /// (see [`Context::for_parked`]): the goroutine is leaked instead, the
+    /// failure that cannot corrupt memory.
+    fn drop(&mut self) {
+        let unparker = self.unparker.get_mut();
+        if matches!(unparker, Some(Unparker::Parked(_))) {
+            debug_assert!(false, "a parked goroutine's handle was never woken");
+            std::mem::forget(unparker.take());
+        }
+    }
+}
+
 /// One operation's node in a channel's wait queue. Lives in the blocked
 /// operation's frame; all fields are touched only under the channel lock.
 pub(crate) struct Waiter<T> {
