@@ -28,7 +28,7 @@
 //! - [`net`] is std's TCP, UDP and Unix sockets on Go's netpoller: a
 //!   goroutine waiting for a socket parks, and its thread runs others;
 //!   [`fs`] is `std::fs` whose file I/O never stalls a worker thread, and
-//!   [`blocking`] runs any blocking call that way.
+//!   [`blocking`](fn@blocking) runs any blocking call that way.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!

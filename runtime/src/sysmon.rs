@@ -1,7 +1,7 @@
 //! sysmon: the monitor thread (Go's `sysmon`).
 //!
 //! Goroutines are not preempted: a goroutine that blocks its thread (a
-//! call wrapped in [`crate::blocking`], an unannotated `std::thread::sleep`
+//! call wrapped in [`crate::blocking`](fn@crate::blocking), an unannotated `std::thread::sleep`
 //! or blocking read, a long CPU loop) keeps its worker. The monitor makes
 //! sure the rest still run: each round it samples every worker's status
 //! word (goroutines run, and what the thread does now), and a worker seen

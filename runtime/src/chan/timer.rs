@@ -1,4 +1,4 @@
-//! Timer channels: [`after`], [`tick`] and [`never`].
+//! Timer channels: [`after`], [`tick`] and [`never`](fn@never).
 //!
 //! # Design
 //! Each is an ordinary channel whose sender count starts at one with no

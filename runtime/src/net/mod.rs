@@ -19,7 +19,7 @@
 //! handle of the same socket is seen after the next goro `set_*_timeout`.
 //!
 //! Name resolution ([`ToSocketAddrs`]) may wait on DNS, so it runs inside
-//! [`blocking`](crate::blocking).
+//! [`blocking`](fn@crate::blocking).
 //!
 //! ```
 //! use goro::net::{TcpListener, TcpStream};
@@ -536,7 +536,7 @@ fn on_goroutine() -> bool {
     !crate::goroutine::current_ptr().is_null()
 }
 
-/// Resolves `addr`, inside [`blocking`](crate::blocking): a DNS lookup must
+/// Resolves `addr`, inside [`blocking`](fn@crate::blocking): a DNS lookup must
 /// not stall the other goroutines of this worker.
 fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
     crate::blocking(|| addr.to_socket_addrs().map(Iterator::collect))

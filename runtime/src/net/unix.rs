@@ -110,7 +110,7 @@ impl Iterator for UnixIncoming<'_> {
 impl UnixStream {
     /// Connects to the socket at `path`. A Unix-domain connect waits only
     /// while the listener's backlog is full, and cannot be waited for with
-    /// the poller, so it runs inside [`blocking`](crate::blocking).
+    /// the poller, so it runs inside [`blocking`](fn@crate::blocking).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         UnixStream::new(crate::blocking(|| net::UnixStream::connect(path))?)
     }

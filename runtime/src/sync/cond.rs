@@ -1,5 +1,5 @@
 //! [`Cond`]: Go's `sync.Cond`, a condition variable over a goro
-//! [`Mutex`].
+//! [`Mutex`](super::Mutex).
 //!
 //! # Design
 //! A FIFO wait queue. `wait` enqueues the caller *while it still holds the
