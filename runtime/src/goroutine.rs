@@ -475,6 +475,16 @@ fn switch_out(g: &G, why: Switch) {
     }
 }
 
+/// Parks the running goroutine `g` (`how`), recording `why` and since when
+/// for `dump` while it is away.
+#[inline]
+fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
+    g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
+    g.wait.store(why as u8, Ordering::Relaxed);
+    switch_out(g, how);
+    g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
+}
+
 /// The goroutine-local map of the running goroutine, or `None` on a plain
 /// thread. Valid until the goroutine finishes; only it uses the map.
 pub(crate) fn current_locals() -> Option<*mut LocalMap> {
@@ -499,10 +509,7 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
             .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok();
     if !has_token {
-        g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
-        g.wait.store(why as u8, Ordering::Relaxed);
-        switch_out(g, Switch::Park);
-        g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
+        switch_out_waiting(g, why, Switch::Park);
     }
     true
 }
@@ -536,10 +543,7 @@ pub(crate) unsafe fn park_unlocking(
     // The address `Arc::into_raw` gave for this `G` (the worker holds that
     // reference while we run, and gives it to this handle when we park).
     publish(Runnable(NonNull::from(g).cast()));
-    g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
-    g.wait.store(why as u8, Ordering::Relaxed);
-    switch_out(g, Switch::ParkUnlocking(lock));
-    g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
+    switch_out_waiting(g, why, Switch::ParkUnlocking(lock));
     true
 }
 
