@@ -6,7 +6,7 @@ import (
 )
 
 // mutex measures a contended sync.Mutex: 1000 goroutines each lock, increment
-// a shared counter and unlock 1000 times (1,000,000 locks); the counter is
+// a shared counter and unlock 10,000 times (10,000,000 locks); the counter is
 // checked.
 func mutex() {
 	run := func(goroutines, iters int) time.Duration {
@@ -32,7 +32,7 @@ func mutex() {
 		}
 		return d
 	}
-	const goroutines, iters = 1000, 1000
+	const goroutines, iters = 1000, 10_000
 	run(100, 100) // warm-up
 	d := run(goroutines, iters)
 	emit("mutex", "ns_per_lock", "ns", nsPer(d, goroutines*iters), nil)

@@ -301,7 +301,9 @@ pub mod mutex {
     use super::*;
 
     pub const TASKS: usize = 1000;
-    pub const ITERS: usize = 1000;
+    /// 10,000 each: ten million locks, tens of milliseconds, so that one
+    /// page-fault storm or preempted vCPU does not decide the figure.
+    pub const ITERS: usize = 10_000;
     /// Goroutines and iterations of the warm-up.
     pub const WARMUP: usize = 100;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A contended Mutex: 1000 goroutines each lock, increment a shared counter
-/// and unlock 1000 times (1,000,000 locks); the counter is checked.
+/// and unlock 10,000 times (10,000,000 locks); the counter is checked.
 pub fn mutex() -> Report {
     let run = |goroutines: usize, iters: usize| -> Duration {
         let counter = Arc::new(Mutex::new(0usize));
