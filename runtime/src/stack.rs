@@ -13,7 +13,10 @@
 //! guard. Guards are installed in batches as the arena's used prefix grows
 //! (see `sys`), so with `MADV_GUARD_INSTALL` the whole arena stays one VMA no
 //! matter how many goroutines live: a million parked goroutines are one
-//! mapping, where one `mmap` per stack would hit `vm.max_map_count`.
+//! mapping, where one `mmap` per stack would hit `vm.max_map_count`. The
+//! next batch goes in when half of the last one is used, by whichever thread
+//! gets there first and finds nobody else installing, so the others keep
+//! taking guarded slots instead of waiting for the install.
 //! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
 //! their own.
 //!
@@ -373,6 +376,7 @@ impl Arena {
             return Err(self.exhausted());
         }
         self.ensure_guarded(index + 1)?;
+        self.guard_ahead(index);
         let bottom = self.base + index * self.slot;
         Ok(Stack {
             top: bottom + self.slot,
@@ -389,25 +393,49 @@ impl Arena {
             return Ok(());
         }
         let _lock = self.guard_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let page = sys::page_size();
-        loop {
-            let done = self.guarded.load(Ordering::Acquire);
-            if done >= count {
-                return Ok(());
-            }
-            let batch = sys::MAX_BATCH.min(self.slots - done);
-            if batch == 0 {
-                return Err(self.exhausted());
-            }
-            let ranges: Vec<(usize, usize)> = (done..done + batch)
-                .map(|i| (self.base + i * self.slot, page))
-                .collect();
-            // SAFETY: these slots are beyond `guarded`, and slots at or above
-            // it are handed out only after this returns, so nothing lives in
-            // their bottom pages.
-            unsafe { sys::install_guards(&ranges) }.map_err(guard_error)?;
-            self.guarded.store(done + batch, Ordering::Release);
+        while self.guarded.load(Ordering::Acquire) < count {
+            self.guard_next_batch()?;
         }
+        Ok(())
+    }
+
+    /// Once slot `index` is past the middle of the last guarded batch,
+    /// installs the next batch, unless another thread is installing one:
+    /// the threads that need fresh slots meanwhile take them from what is
+    /// guarded already, instead of waiting on the lock for the install
+    /// (about a millisecond for a batch, page tables included). A failure
+    /// here is left for `ensure_guarded` to meet again and report. Only
+    /// with guard regions: an mprotect guard costs two of the process's
+    /// limited mappings, so those are never installed ahead of need.
+    fn guard_ahead(&self, index: usize) {
+        if index + sys::MAX_BATCH / 2 < self.guarded.load(Ordering::Acquire)
+            || sys::guard_kind() != sys::GuardKind::Region
+        {
+            return;
+        }
+        if let Ok(_lock) = self.guard_lock.try_lock() {
+            let _ = self.guard_next_batch();
+        }
+    }
+
+    /// Installs the guards of the batch after `guarded`. The caller holds
+    /// `guard_lock`.
+    fn guard_next_batch(&self) -> io::Result<()> {
+        let page = sys::page_size();
+        let done = self.guarded.load(Ordering::Acquire);
+        let batch = sys::MAX_BATCH.min(self.slots - done);
+        if batch == 0 {
+            return Err(self.exhausted());
+        }
+        let ranges: Vec<(usize, usize)> = (done..done + batch)
+            .map(|i| (self.base + i * self.slot, page))
+            .collect();
+        // SAFETY: these slots are beyond `guarded`, and slots at or above it
+        // are handed out only after their guard is in (`fresh_slot` waits in
+        // `ensure_guarded`), so nothing lives in their bottom pages.
+        unsafe { sys::install_guards(&ranges) }.map_err(guard_error)?;
+        self.guarded.store(done + batch, Ordering::Release);
+        Ok(())
     }
 
     fn exhausted(&self) -> io::Error {
@@ -566,5 +594,42 @@ mod tests {
         cache.trim();
         assert!(cache.stacks[0].used_range(KEEP).is_none());
         assert_eq!(cache.take().unwrap().top, top);
+    }
+
+    /// The slot's index in the arena.
+    fn index_of(arena: &Arena, stack: &Stack) -> usize {
+        (stack.bottom - arena.base) / arena.slot
+    }
+
+    #[test]
+    fn the_next_batch_of_guards_is_in_before_the_last_one_runs_out() {
+        let arena = Arena::get().unwrap();
+        if sys::guard_kind() != sys::GuardKind::Region {
+            return; // mprotect guards are never installed ahead
+        }
+        // Fresh slots until we hold the last one of a batch (other tests
+        // may take slots meanwhile; their indices only grow).
+        let mut held = Vec::new();
+        let last = loop {
+            let stack = arena.fresh_slot().unwrap();
+            let index = index_of(arena, &stack);
+            held.push(stack);
+            if index % sys::MAX_BATCH == sys::MAX_BATCH - 1 {
+                break index;
+            }
+        };
+        // Any install in progress on another thread finishes first.
+        let _lock = arena.guard_lock.lock().unwrap();
+        let guarded = arena.guarded.load(Ordering::Acquire);
+        assert!(
+            guarded > last + sys::MAX_BATCH / 2,
+            "slot {last} handed out with only {guarded} slots guarded"
+        );
+        for stack in &held {
+            assert!(!sys::readable_by_kernel(stack.bottom), "an unguarded slot");
+        }
+        assert!(!sys::readable_by_kernel(
+            arena.base + (guarded - 1) * arena.slot
+        ));
     }
 }

@@ -209,7 +209,7 @@ fn regions_verified(guard: usize) -> bool {
 /// Whether the kernel can read the byte at `addr`: `write(2)` it into a
 /// pipe, which fails with `EFAULT` on a guard page (a guard region or
 /// `PROT_NONE`). When no pipe can be had, answers no (trust the kernel).
-fn readable_by_kernel(addr: usize) -> bool {
+pub(crate) fn readable_by_kernel(addr: usize) -> bool {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
