@@ -13,10 +13,11 @@
 //! guard. Guards are installed in batches as the arena's used prefix grows
 //! (see `sys`), so with `MADV_GUARD_INSTALL` the whole arena stays one VMA no
 //! matter how many goroutines live: a million parked goroutines are one
-//! mapping, where one `mmap` per stack would hit `vm.max_map_count`. The
-//! next batch goes in when half of the last one is used, by whichever thread
-//! gets there first and finds nobody else installing, so the others keep
-//! taking guarded slots instead of waiting for the install.
+//! mapping, where one `mmap` per stack would hit `vm.max_map_count`. Once
+//! half the first batch is used, [`GUARD_AHEAD`] slots are kept guarded
+//! ahead, each batch installed by whichever thread gets there first and
+//! finds nobody else installing, so the others keep taking guarded slots
+//! instead of waiting for the install.
 //! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
 //! their own.
 //!
@@ -29,7 +30,10 @@
 //! its worker has idled for a while (or on `free_os_memory`), so a goroutine
 //! that once recursed deep does not keep that memory. Stacks that overflow a
 //! worker's cache go to the arena's free list, still committed, where the
-//! next goroutines to start take them first (no page faults). The monitor
+//! next goroutines to start take them first (no page faults). They move
+//! between a cache and the free list [`CACHE_BATCH`] at a time, under one
+//! lock of the list: two workers starting and finishing goroutines by the
+//! million would otherwise meet on that lock for every stack. The monitor
 //! scavenges the free list: each [`SCAVENGE_PERIOD`] it releases, whole, the
 //! stacks nobody took during the whole period (the list is a LIFO, so those
 //! are the bottom ones, below the period's low-water mark), and before it
@@ -72,9 +76,23 @@ pub(crate) const KEEP: usize = 16 * 1024;
 /// Stacks a worker keeps for reuse before it hands them to the arena.
 const CACHE_MAX: usize = 64;
 
+/// Stacks moved between a worker's cache and the arena's free list at a
+/// time, under one lock of the list (Go's stack cache refills and releases
+/// half of itself the same way).
+const CACHE_BATCH: usize = CACHE_MAX / 2;
+
 /// How long a free stack of the arena stays committed, unused, before the
 /// monitor releases it.
 pub(crate) const SCAVENGE_PERIOD: Duration = Duration::from_millis(100);
+
+/// Guards installed per system call. Small, because the call holds the
+/// process's memory-map lock throughout, and a thread growing the C heap
+/// (`mprotect`) waits for it, with every page fault queued behind that.
+const GUARD_BATCH: usize = 128;
+
+/// Guarded slots kept ahead of the last one handed out, once
+/// `GUARD_BATCH / 2` are in use.
+const GUARD_AHEAD: usize = 1024;
 
 /// Virtual space reserved for the arena; halved until the kernel agrees.
 const ARENA_RESERVE: usize = 1 << 40;
@@ -202,28 +220,38 @@ impl StackCache {
     /// A stack with the default size: cached, from the arena's free list, or
     /// a fresh slot.
     pub(crate) fn take(&mut self) -> io::Result<Stack> {
-        if let Some(mut stack) = self.stacks.pop() {
-            stack.dirty = true;
-            return Ok(stack);
-        }
+        let mut stack = match self.stacks.pop() {
+            Some(stack) => stack,
+            None => self.refill()?,
+        };
+        stack.dirty = true;
+        Ok(stack)
+    }
+
+    /// The cache is empty: takes up to [`CACHE_BATCH`] stacks from the
+    /// arena's free list and returns one of them, or a fresh slot.
+    #[cold]
+    fn refill(&mut self) -> io::Result<Stack> {
         let arena = Arena::get()?;
-        let recycled = arena.free_list().pop();
-        match recycled {
-            Some(mut stack) => {
-                stack.dirty = true;
-                Ok(stack)
-            }
+        arena.free_list().pop_into(CACHE_BATCH, &mut self.stacks);
+        match self.stacks.pop() {
+            Some(stack) => Ok(stack),
             None => arena.fresh_slot(),
         }
     }
 
     /// Keeps a finished goroutine's stack for the next one; a full cache
-    /// hands it to the arena instead.
+    /// first hands its oldest [`CACHE_BATCH`] to the arena.
     pub(crate) fn put(&mut self, stack: Stack) {
-        if stack.in_arena && self.stacks.len() < CACHE_MAX {
-            self.stacks.push(stack);
+        if !stack.in_arena {
+            return; // dropped: a mapping of its own, unmapped
         }
-        // else: dropped, which hands it to the arena
+        if self.stacks.len() >= CACHE_MAX {
+            if let Ok(arena) = Arena::get() {
+                arena.recycle_all(self.stacks.drain(..CACHE_BATCH));
+            }
+        }
+        self.stacks.push(stack);
     }
 
     /// Stacks in the cache.
@@ -259,6 +287,11 @@ impl FreeList {
             }
             None => self.trimmed.pop(),
         }
+    }
+
+    /// Moves up to `n` free stacks into `into`, committed ones first.
+    fn pop_into(&mut self, n: usize, into: &mut Vec<Stack>) {
+        into.extend(std::iter::from_fn(|| self.pop()).take(n));
     }
 
     /// Takes out the committed stacks nobody took since the last scavenge
@@ -340,7 +373,12 @@ impl Arena {
     /// Takes a stack back, still committed; the monitor releases it if
     /// nobody takes it within a [`SCAVENGE_PERIOD`].
     fn recycle(&self, stack: Stack) {
-        self.free_list().untrimmed.push(stack);
+        self.recycle_all(std::iter::once(stack));
+    }
+
+    /// Takes back `stacks` under one lock, as [`Arena::recycle`].
+    fn recycle_all(&self, stacks: impl Iterator<Item = Stack>) {
+        self.free_list().untrimmed.extend(stacks);
     }
 
     /// Releases every free stack now (`free_os_memory`, or an idle program).
@@ -387,7 +425,7 @@ impl Arena {
     }
 
     /// Installs guards until at least `count` slots have one, a batch of
-    /// [`sys::MAX_BATCH`] at a time.
+    /// [`GUARD_BATCH`] at a time.
     fn ensure_guarded(&self, count: usize) -> io::Result<()> {
         if self.guarded.load(Ordering::Acquire) >= count {
             return Ok(());
@@ -399,16 +437,20 @@ impl Arena {
         Ok(())
     }
 
-    /// Once slot `index` is past the middle of the last guarded batch,
-    /// installs the next batch, unless another thread is installing one:
-    /// the threads that need fresh slots meanwhile take them from what is
-    /// guarded already, instead of waiting on the lock for the install
-    /// (about a millisecond for a batch, page tables included). A failure
-    /// here is left for `ensure_guarded` to meet again and report. Only
-    /// with guard regions: an mprotect guard costs two of the process's
-    /// limited mappings, so those are never installed ahead of need.
+    /// Keeps [`GUARD_AHEAD`] guarded slots ahead of slot `index`, once half
+    /// the first batch is in use (a program that never needs many stacks
+    /// pays for one batch only): unless another thread is installing one,
+    /// installs the next batch. The threads that need fresh slots meanwhile
+    /// take them from what is guarded already instead of waiting on the
+    /// lock for the install (a microsecond a guard, page tables included,
+    /// while a worker starts a goroutine on a fresh stack in two or three).
+    /// A failure here is left for `ensure_guarded` to meet again and
+    /// report. Only with guard regions: an mprotect guard costs two of the
+    /// process's limited mappings, so those are never installed ahead of
+    /// need.
     fn guard_ahead(&self, index: usize) {
-        if index + sys::MAX_BATCH / 2 < self.guarded.load(Ordering::Acquire)
+        if index < GUARD_BATCH / 2
+            || index + GUARD_AHEAD < self.guarded.load(Ordering::Acquire)
             || sys::guard_kind() != sys::GuardKind::Region
         {
             return;
@@ -423,7 +465,7 @@ impl Arena {
     fn guard_next_batch(&self) -> io::Result<()> {
         let page = sys::page_size();
         let done = self.guarded.load(Ordering::Acquire);
-        let batch = sys::MAX_BATCH.min(self.slots - done);
+        let batch = GUARD_BATCH.min(self.slots - done);
         if batch == 0 {
             return Err(self.exhausted());
         }
@@ -492,7 +534,7 @@ pub(crate) fn scavenge_free_stacks() {
 /// the `vm.max_map_count` limit surfaces as this error.
 pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
     let arena = Arena::get()?;
-    let near_limit = arena.next.load(Ordering::Relaxed) + sys::MAX_BATCH >= arena.slots;
+    let near_limit = arena.next.load(Ordering::Relaxed) + GUARD_AHEAD >= arena.slots;
     if !near_limit && sys::guard_kind() == sys::GuardKind::Region {
         return Ok(());
     }
@@ -596,6 +638,20 @@ mod tests {
         assert_eq!(cache.take().unwrap().top, top);
     }
 
+    #[test]
+    fn a_full_cache_hands_its_oldest_half_to_the_arena() {
+        let arena = Arena::get().unwrap();
+        let stacks: Vec<Stack> = (0..=CACHE_MAX)
+            .map(|_| arena.fresh_slot().unwrap())
+            .collect();
+        let (oldest, newest) = (stacks[0].top, stacks[CACHE_MAX].top);
+        let mut cache = StackCache::default();
+        stacks.into_iter().for_each(|stack| cache.put(stack));
+        assert_eq!(cache.len(), CACHE_MAX - CACHE_BATCH + 1);
+        assert!(cache.stacks.iter().all(|stack| stack.top != oldest));
+        assert_eq!(cache.stacks.last().unwrap().top, newest);
+    }
+
     /// The slot's index in the arena.
     fn index_of(arena: &Arena, stack: &Stack) -> usize {
         (stack.bottom - arena.base) / arena.slot
@@ -614,7 +670,7 @@ mod tests {
             let stack = arena.fresh_slot().unwrap();
             let index = index_of(arena, &stack);
             held.push(stack);
-            if index % sys::MAX_BATCH == sys::MAX_BATCH - 1 {
+            if index >= GUARD_AHEAD && index % GUARD_BATCH == GUARD_BATCH - 1 {
                 break index;
             }
         };
@@ -622,7 +678,7 @@ mod tests {
         let _lock = arena.guard_lock.lock().unwrap();
         let guarded = arena.guarded.load(Ordering::Acquire);
         assert!(
-            guarded > last + sys::MAX_BATCH / 2,
+            guarded > last + GUARD_BATCH,
             "slot {last} handed out with only {guarded} slots guarded"
         );
         for stack in &held {
