@@ -340,12 +340,16 @@ struct Shared {
     /// The monitor took this worker's token.
     revoked: AtomicBool,
     /// Successful steals from this worker's queue (the monitor's evidence
-    /// that its work is not starving). Relaxed: a counter.
-    robbed: AtomicU64,
+    /// that its work is not starving). Relaxed: a counter. Written by the
+    /// thieves, so on a cache line of its own.
+    robbed: CachePadded<AtomicU64>,
     /// A thread holding a token schedules here (so memory handed back here
     /// will be freed).
     active: AtomicBool,
-    stacks: Mutex<StackCache>,
+    /// Locked by the worker for every goroutine it starts or finishes
+    /// (by the monitor rarely), so on a cache line of its own: a neighbour
+    /// written by another thread would make each lock a cache miss.
+    stacks: CachePadded<Mutex<StackCache>>,
     timers: TimerHeap,
     stats: WorkerStats,
     /// Finished goroutines this worker allocated, handed back by the
@@ -594,9 +598,9 @@ impl Runtime {
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
             revoked: AtomicBool::new(false),
-            robbed: AtomicU64::new(0),
+            robbed: CachePadded::new(AtomicU64::new(0)),
             active: AtomicBool::new(false),
-            stacks: Mutex::new(StackCache::default()),
+            stacks: CachePadded::new(Mutex::new(StackCache::default())),
             timers: TimerHeap::default(),
             stats: WorkerStats::default(),
             returned: Injector::new(),
