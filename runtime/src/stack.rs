@@ -14,10 +14,10 @@
 //! (see `sys`), so with `MADV_GUARD_INSTALL` the whole arena stays one VMA no
 //! matter how many goroutines live: a million parked goroutines are one
 //! mapping, where one `mmap` per stack would hit `vm.max_map_count`. Once
-//! half the first batch is used, [`GUARD_AHEAD`] slots are kept guarded
-//! ahead, each batch installed by whichever thread gets there first and
-//! finds nobody else installing, so the others keep taking guarded slots
-//! instead of waiting for the install.
+//! half the first batch is used, about [`GUARD_AHEAD`] slots are kept
+//! guarded ahead: by the monitor, when a worker asks, so that workers
+//! starting goroutines on fresh stacks do not spend a microsecond a guard
+//! between two of them; by a worker itself, when the monitor falls behind.
 //! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
 //! their own.
 //!
@@ -56,7 +56,7 @@
 
 use crate::sys;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -93,6 +93,11 @@ const GUARD_BATCH: usize = 128;
 /// Guarded slots kept ahead of the last one handed out, once
 /// `GUARD_BATCH / 2` are in use.
 const GUARD_AHEAD: usize = 1024;
+
+/// A worker asked the monitor to install guards ahead (see
+/// [`Arena::guard_ahead`]). Relaxed: the guard lock orders the install
+/// itself, and a missed request only means a worker installs a batch.
+static GUARDS_WANTED: AtomicBool = AtomicBool::new(false);
 
 /// Virtual space reserved for the arena; halved until the kernel agrees.
 const ARENA_RESERVE: usize = 1 << 40;
@@ -437,26 +442,49 @@ impl Arena {
         Ok(())
     }
 
-    /// Keeps [`GUARD_AHEAD`] guarded slots ahead of slot `index`, once half
-    /// the first batch is in use (a program that never needs many stacks
-    /// pays for one batch only): unless another thread is installing one,
-    /// installs the next batch. The threads that need fresh slots meanwhile
-    /// take them from what is guarded already instead of waiting on the
-    /// lock for the install (a microsecond a guard, page tables included,
-    /// while a worker starts a goroutine on a fresh stack in two or three).
-    /// A failure here is left for `ensure_guarded` to meet again and
-    /// report. Only with guard regions: an mprotect guard costs two of the
-    /// process's limited mappings, so those are never installed ahead of
-    /// need.
+    /// Keeps guarded slots ahead of slot `index`, once half the first
+    /// batch is in use (a program that never needs many stacks pays for one
+    /// batch only). Fewer than [`GUARD_AHEAD`] ahead: asks the monitor to
+    /// install more (a microsecond a guard, page tables included, which the
+    /// worker would otherwise spend between two goroutines). Fewer than
+    /// half that: the monitor is not keeping up, so this thread installs a
+    /// batch itself, unless another thread is installing one. Either way
+    /// the threads that need fresh slots meanwhile take them from what is
+    /// guarded already instead of waiting on the lock. A failure here is
+    /// left for `ensure_guarded` to meet again and report. Only with guard
+    /// regions: an mprotect guard costs two of the process's limited
+    /// mappings, so those are never installed ahead of need.
     fn guard_ahead(&self, index: usize) {
+        let guarded = self.guarded.load(Ordering::Acquire);
         if index < GUARD_BATCH / 2
-            || index + GUARD_AHEAD < self.guarded.load(Ordering::Acquire)
+            || index + GUARD_AHEAD < guarded
             || sys::guard_kind() != sys::GuardKind::Region
         {
             return;
         }
-        if let Ok(_lock) = self.guard_lock.try_lock() {
-            let _ = self.guard_next_batch();
+        if index + GUARD_AHEAD / 2 >= guarded {
+            if let Ok(_lock) = self.guard_lock.try_lock() {
+                let _ = self.guard_next_batch();
+            }
+        } else if !GUARDS_WANTED.load(Ordering::Relaxed)
+            && !GUARDS_WANTED.swap(true, Ordering::Relaxed)
+        {
+            crate::sysmon::poke();
+        }
+    }
+
+    /// The monitor's part of [`Arena::guard_ahead`]: installs guards until
+    /// [`GUARD_AHEAD`] slots past the next fresh one have theirs.
+    fn guard_wanted(&self) {
+        let _lock = self.guard_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Cleared first: a request made during the install gets a round.
+        GUARDS_WANTED.store(false, Ordering::Relaxed);
+        while self.guarded.load(Ordering::Acquire)
+            <= self.next.load(Ordering::Relaxed) + GUARD_AHEAD
+        {
+            if self.guard_next_batch().is_err() {
+                return; // left for `ensure_guarded` to report
+            }
         }
     }
 
@@ -522,6 +550,15 @@ pub(crate) fn trim_free_stacks() {
 pub(crate) fn scavenge_free_stacks() {
     if let Ok(arena) = Arena::get() {
         arena.scavenge();
+    }
+}
+
+/// The monitor's round: installs the guards a worker asked for, if any.
+pub(crate) fn install_wanted_guards() {
+    if GUARDS_WANTED.load(Ordering::Relaxed) {
+        if let Ok(arena) = Arena::get() {
+            arena.guard_wanted();
+        }
     }
 }
 
@@ -650,6 +687,25 @@ mod tests {
         assert_eq!(cache.len(), CACHE_MAX - CACHE_BATCH + 1);
         assert!(cache.stacks.iter().all(|stack| stack.top != oldest));
         assert_eq!(cache.stacks.last().unwrap().top, newest);
+    }
+
+    #[test]
+    fn the_monitor_installs_the_guards_a_worker_asked_for() {
+        let arena = Arena::get().unwrap();
+        if sys::guard_kind() != sys::GuardKind::Region {
+            return; // mprotect guards are never installed ahead
+        }
+        let next = arena.next.load(Ordering::Relaxed);
+        GUARDS_WANTED.store(true, Ordering::Relaxed);
+        install_wanted_guards();
+        let guarded = arena.guarded.load(Ordering::Acquire);
+        assert!(
+            guarded > next + GUARD_AHEAD,
+            "{guarded} guarded, next {next}"
+        );
+        assert!(!sys::readable_by_kernel(
+            arena.base + (guarded - 1) * arena.slot
+        ));
     }
 
     /// The slot's index in the arena.

@@ -13,7 +13,9 @@
 //! polls the network when goroutines wait for I/O and nobody has polled
 //! for 10 ms (every worker busy in long runs, none blocked in the poller),
 //! and gives back the memory of goroutine stacks left free for a while (see
-//! `stack`'s "Reuse and release"), all of it before it sleeps.
+//! `stack`'s "Reuse and release"), all of it before it sleeps. When a
+//! worker asks ([`poke`]), it installs the guard pages of stacks not yet
+//! used, ahead of need (see `stack`'s "Layout").
 //!
 //! # Rhythm
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
@@ -23,6 +25,8 @@
 
 use crate::scheduler::{Runtime, Sample};
 use crate::stack;
+use std::sync::OnceLock;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 /// The shortest and longest pause between rounds.
@@ -45,7 +49,19 @@ pub(crate) fn start(rt: &'static Runtime) {
     }
 }
 
+/// The monitor thread, once it runs.
+static MONITOR: OnceLock<Thread> = OnceLock::new();
+
+/// Ends the monitor's current pause early, so that it does now what a
+/// worker asked of it. A no-op before the monitor starts.
+pub(crate) fn poke() {
+    if let Some(thread) = MONITOR.get() {
+        thread.unpark();
+    }
+}
+
 fn run(rt: &'static Runtime) {
+    let _ = MONITOR.set(std::thread::current());
     let mut samples: Vec<Sample> = Vec::new();
     let mut delay = MIN_DELAY;
     let mut quiet = 0;
@@ -59,6 +75,7 @@ fn run(rt: &'static Runtime) {
             rt.sysmon_sleep();
         }
         std::thread::park_timeout(delay);
+        stack::install_wanted_guards();
         rt.fire_overdue_timers();
         poll_neglected_network(rt);
         let now = Instant::now();
