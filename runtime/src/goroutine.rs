@@ -41,7 +41,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A shared reference to a goroutine.
@@ -112,6 +112,74 @@ impl Drop for Runnable {
     }
 }
 
+/// Finished goroutines handed back to the worker that allocated them, to
+/// be freed there (see `scheduler::Worker::release`): a lock-free stack
+/// linked through the goroutines themselves, so handing one back allocates
+/// nothing (a queue's blocks, allocated by one thread and freed by the
+/// other, made the C allocator take a lock for them). Any thread pushes
+/// with a CAS of the head; the owner takes the whole list with one swap,
+/// which is immune to ABA. The CAS is `Release` and the swap `Acquire`, so
+/// the owner sees each goroutine's link and everything its finisher wrote.
+pub(crate) struct Returned {
+    head: AtomicPtr<u8>,
+}
+
+impl Returned {
+    /// An empty list.
+    pub(crate) const fn new() -> Returned {
+        Returned {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Adds `g` (a finished goroutine).
+    pub(crate) fn push(&self, g: Runnable) {
+        let link = g.returned_next.get();
+        let raw = g.into_raw();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: until the CAS below publishes it, `g` is ours alone;
+            // after, nobody writes the link again until the owner took it.
+            unsafe { *link = head };
+            match self
+                .head
+                .compare_exchange_weak(head, raw, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Whether the list is empty (a snapshot).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Takes every goroutine in the list.
+    pub(crate) fn take_all(&self) -> impl Iterator<Item = Runnable> {
+        let mut next = self.head.swap(std::ptr::null_mut(), Ordering::Acquire);
+        std::iter::from_fn(move || {
+            if next.is_null() {
+                return None;
+            }
+            // SAFETY: every word in the list was made by `into_raw` in
+            // `push`, and the swap made this walk its only reader.
+            let g = unsafe { Runnable::from_raw(next) };
+            // SAFETY: written by `push` before the `Release` CAS that our
+            // `Acquire` swap synchronised with.
+            next = unsafe { *g.returned_next.get() };
+            Some(g)
+        })
+    }
+}
+
+impl Drop for Returned {
+    fn drop(&mut self) {
+        self.take_all().for_each(drop);
+    }
+}
+
 /// Join states (`G::join_state`): the goroutine runs; a joiner is recorded
 /// in `G::joiner` and waits; the result is in the body.
 const UNJOINED: u8 = 0;
@@ -148,6 +216,8 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// memory goes back there, so the C allocator frees it on the thread
     /// that allocated it (see `scheduler::Worker::release`).
     home: usize,
+    /// The next goroutine in its home's [`Returned`] list, while in it.
+    returned_next: UnsafeCell<*mut u8>,
     name: Option<Box<str>>,
     park_state: AtomicU8,
     /// Its own timer for timed parks (see `timer::Sleep`).
@@ -217,7 +287,9 @@ struct Context {
 // docs/safety.md.
 unsafe impl<E: ?Sized + Entry> Send for G<E> {}
 // SAFETY: shared access is limited to `id`, `name` (immutable), the atomics,
-// `sleep` (which is `Sync`), and the cells whose hand-over is argued above.
+// `sleep` (which is `Sync`), the cells whose hand-over is argued above, and
+// `returned_next`, written by the one thread handing a finished goroutine
+// back and read by its home only after that hand-over (see `Returned`).
 unsafe impl<E: ?Sized + Entry> Sync for G<E> {}
 
 /// A goroutine's body, type-erased: the closure and then its result.
@@ -787,6 +859,7 @@ impl Builder {
             this: UnsafeCell::new(null_g()),
             id: next_id(),
             home,
+            returned_next: UnsafeCell::new(std::ptr::null_mut()),
             name: self.name.map(String::into_boxed_str),
             park_state: AtomicU8::new(RUNNING),
             sleep: Sleep::default(),
@@ -860,5 +933,72 @@ pub(crate) fn describe(g: &G) -> String {
     match g.name() {
         Some(name) => format!("goroutine {} '{}'", g.id(), name),
         None => format!("goroutine {}", g.id()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    /// Threads push goroutines while another takes the list again and
+    /// again: each comes out exactly once, and every reference pushed is
+    /// given back.
+    #[test]
+    fn a_returned_list_yields_each_goroutine_pushed_once() {
+        const PUSHERS: usize = 4;
+        const EACH: usize = 2000;
+        // Spawned from a plain thread, so the worker that finishes each one
+        // drops its own reference right away (no home to hand it back to).
+        let handles: Vec<JoinHandle<()>> =
+            (0..PUSHERS * EACH).map(|_| crate::spawn(|| ())).collect();
+        let gs: Vec<GRef> = handles.iter().map(|h| h.g.clone()).collect();
+        handles.into_iter().for_each(|h| h.join().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for g in &gs {
+            while Arc::strong_count(g) > 1 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a worker kept a reference"
+                );
+                std::hint::spin_loop();
+            }
+        }
+        let list = Arc::new(Returned::new());
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let taker = {
+            let (list, taken, done) = (list.clone(), taken.clone(), done.clone());
+            std::thread::spawn(move || loop {
+                let finished = done.load(Ordering::SeqCst) == PUSHERS;
+                let ids: Vec<u64> = list.take_all().map(|g| g.id()).collect();
+                taken.lock().unwrap().extend(ids);
+                if finished {
+                    return;
+                }
+            })
+        };
+        let pushers: Vec<_> = gs
+            .chunks(EACH)
+            .map(|chunk| {
+                let chunk: Vec<GRef> = chunk.to_vec();
+                let (list, done) = (list.clone(), done.clone());
+                std::thread::spawn(move || {
+                    chunk.into_iter().for_each(|g| list.push(Runnable::new(g)));
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        pushers.into_iter().for_each(|p| p.join().unwrap());
+        taker.join().unwrap();
+        let taken = taken.lock().unwrap();
+        assert_eq!(taken.len(), PUSHERS * EACH, "each taken once");
+        let unique: HashSet<u64> = taken.iter().copied().collect();
+        assert_eq!(unique.len(), PUSHERS * EACH);
+        assert!(
+            gs.iter().all(|g| Arc::strong_count(g) == 1),
+            "a reference leaked"
+        );
     }
 }
