@@ -72,8 +72,9 @@
 //! # Invariants
 //! - A goroutine is in at most one place: a run queue, `runnext`, running on
 //!   one worker, or parked (owned by whoever will unpark it).
-//! - Only a worker's own thread touches its local queue's push/pop end and
-//!   its `runnext`; others only steal through the `Stealer`.
+//! - Only a worker's own thread touches the push/pop ends of its local
+//!   queue and spill, and its `runnext`; others only steal through the
+//!   `Stealers`.
 //! - At most GOMAXPROCS workers hold a token, except briefly after a
 //!   shrink (a busy surplus worker gives its token back when its goroutine
 //!   switches out). A worker without one runs no goroutine but the one it
@@ -872,7 +873,8 @@ impl Runtime {
     }
 
     /// For the scheduler trace: the global queue's length, each active
-    /// worker's local queue length (`runnext` is not counted), idle
+    /// worker's local queue length with its spill (`runnext` is not
+    /// counted), idle
     /// workers, and searching workers.
     pub(crate) fn queue_lengths(&self) -> (usize, Vec<usize>, usize, usize) {
         let started = self.started_count.load(Ordering::Acquire);
@@ -1396,9 +1398,9 @@ impl Worker {
         }
     }
 
-    /// The next goroutine from the local queue, the global queue, or another
-    /// worker's queue. The local pop is inlined into the scheduling loop;
-    /// looking further is not.
+    /// The next goroutine from the local queue, the spill, the global
+    /// queue, or another worker's queues. The local pop is inlined into the
+    /// scheduling loop; looking further is not.
     #[inline]
     fn take_queued(&self) -> Option<Runnable> {
         self.queue.pop().or_else(|| self.take_from_others())
@@ -1727,8 +1729,8 @@ fn ready_from_thread(g: Runnable) {
     rt.notify_work();
 }
 
-/// Queues a new goroutine: the current worker's local queue, or the global
-/// queue from a plain thread.
+/// Queues a new goroutine: the current worker's local queue (its spill
+/// past [`LOCAL_SPAWN_LIMIT`]), or the global queue from a plain thread.
 pub(crate) fn spawn(g: Runnable) {
     let w = current_worker();
     let rt = runtime();
