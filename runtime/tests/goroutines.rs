@@ -27,22 +27,31 @@ fn spawn_and_join_return_values_from_threads_and_goroutines() {
 fn every_spawned_goroutine_runs_exactly_once() {
     for procs in [1, 3] {
         with_procs(procs, || {
-            let n = 20_000;
-            let runs: Arc<Vec<AtomicUsize>> =
-                Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
-            let handles: Vec<_> = (0..n)
-                .map(|i| {
-                    let runs = runs.clone();
-                    goro::spawn(move || {
-                        goro::yield_now();
-                        runs[i].fetch_add(1, Ordering::Relaxed);
-                    })
-                })
-                .collect();
-            handles.into_iter().for_each(|h| h.join().unwrap());
-            assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+            // From a plain thread (the global queue), and from a goroutine
+            // (its worker's local queue, then its spill, stolen from by
+            // the others).
+            spawn_yielders_counting_runs();
+            goro::spawn(spawn_yielders_counting_runs).join().unwrap();
         });
     }
+}
+
+/// Spawns 20,000 goroutines that yield once and count their run; checks
+/// that each ran exactly once.
+fn spawn_yielders_counting_runs() {
+    let n = 20_000;
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let runs = runs.clone();
+            goro::spawn(move || {
+                goro::yield_now();
+                runs[i].fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
 }
 
 #[test]
