@@ -189,6 +189,29 @@ fn a_goroutine_woken_just_before_a_busy_loop_runs() {
     });
 }
 
+/// Goroutines a stuck goroutine spawned past its worker's local queue wait
+/// in that worker's spill: another thread must take them from there too.
+#[test]
+fn goroutines_spawned_just_before_a_busy_loop_run() {
+    const SPAWNED: usize = 1000; // more than the local queue takes
+    run_at(1, || {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        goro::go!(move || {
+            for _ in 0..SPAWNED {
+                let r = r.clone();
+                goro::go!(move || r.fetch_add(1, Ordering::SeqCst));
+            }
+            while r.load(Ordering::SeqCst) < SPAWNED {
+                std::hint::spin_loop();
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), SPAWNED);
+    });
+}
+
 /// Timers fire while the only worker is stuck: the monitor fires them.
 #[test]
 fn timers_fire_while_every_worker_is_stuck() {
