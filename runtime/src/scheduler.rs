@@ -224,8 +224,7 @@ pub(crate) struct Runtime {
     check_requested: AtomicBool,
     /// Successful takes from the injector (see `Shared::robbed`).
     injector_takes: AtomicU64,
-    /// The monitor thread, and whether it sleeps until a worker wakes.
-    sysmon: OnceLock<Thread>,
+    /// Whether the monitor sleeps until a worker wakes it.
     sysmon_sleeping: AtomicBool,
     /// Index + 1 of the idle worker blocked in `netpoll::poll`, or 0. At
     /// most one worker blocks there; `SeqCst`, paired with the `wake` flags
@@ -547,7 +546,6 @@ impl Runtime {
                 + usize::from(crate::inspect::schedtrace_period().is_some()),
             check_requested: AtomicBool::new(false),
             injector_takes: AtomicU64::new(0),
-            sysmon: OnceLock::new(),
             sysmon_sleeping: AtomicBool::new(false),
             poller: AtomicUsize::new(0),
         }
@@ -1005,9 +1003,7 @@ impl Runtime {
         if self.sysmon_sleeping.load(Ordering::SeqCst)
             && self.sysmon_sleeping.swap(false, Ordering::SeqCst)
         {
-            if let Some(thread) = self.sysmon.get() {
-                thread.unpark();
-            }
+            crate::sysmon::poke();
         }
     }
 
@@ -1015,7 +1011,6 @@ impl Runtime {
     /// side of [`Runtime::wake_sysmon`]; `SeqCst` on the flag and on the
     /// idle counts, so one of the two sees the other).
     pub(crate) fn sysmon_sleep(&self) {
-        let _ = self.sysmon.set(std::thread::current());
         self.sysmon_sleeping.store(true, Ordering::SeqCst);
         while self.sysmon_sleeping.load(Ordering::SeqCst) && self.no_worker_busy() {
             std::thread::park();

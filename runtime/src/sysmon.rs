@@ -52,8 +52,8 @@ pub(crate) fn start(rt: &'static Runtime) {
 /// The monitor thread, once it runs.
 static MONITOR: OnceLock<Thread> = OnceLock::new();
 
-/// Ends the monitor's current pause early, so that it does now what a
-/// worker asked of it. A no-op before the monitor starts.
+/// Ends the monitor's current pause or sleep early, so that it does now
+/// what a worker asked of it. A no-op before the monitor starts.
 pub(crate) fn poke() {
     if let Some(thread) = MONITOR.get() {
         thread.unpark();
