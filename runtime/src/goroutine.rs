@@ -157,26 +157,48 @@ impl Returned {
     }
 
     /// Takes every goroutine in the list.
-    pub(crate) fn take_all(&self) -> impl Iterator<Item = Runnable> {
-        let mut next = self.head.swap(std::ptr::null_mut(), Ordering::Acquire);
-        std::iter::from_fn(move || {
-            if next.is_null() {
-                return None;
-            }
-            // SAFETY: every word in the list was made by `into_raw` in
-            // `push`, and the swap made this walk its only reader.
-            let g = unsafe { Runnable::from_raw(next) };
-            // SAFETY: written by `push` before the `Release` CAS that our
-            // `Acquire` swap synchronised with.
-            next = unsafe { *g.returned_next.get() };
-            Some(g)
-        })
+    pub(crate) fn take_all(&self) -> ReturnedBatch {
+        ReturnedBatch(self.head.swap(std::ptr::null_mut(), Ordering::Acquire))
+    }
+}
+
+/// Goroutines taken off a [`Returned`] list, in a chain through their
+/// links; dropping it drops what is left.
+pub(crate) struct ReturnedBatch(*mut u8);
+
+impl Default for ReturnedBatch {
+    /// An empty batch.
+    fn default() -> ReturnedBatch {
+        ReturnedBatch(std::ptr::null_mut())
+    }
+}
+
+impl Iterator for ReturnedBatch {
+    type Item = Runnable;
+
+    fn next(&mut self) -> Option<Runnable> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: every word in the chain was made by `into_raw` in `push`,
+        // and the swap in `take_all` made this batch its only owner.
+        let g = unsafe { Runnable::from_raw(self.0) };
+        // SAFETY: written by `push` before the `Release` CAS that the
+        // `Acquire` swap in `take_all` synchronised with.
+        self.0 = unsafe { *g.returned_next.get() };
+        Some(g)
+    }
+}
+
+impl Drop for ReturnedBatch {
+    fn drop(&mut self) {
+        self.for_each(drop);
     }
 }
 
 impl Drop for Returned {
     fn drop(&mut self) {
-        self.take_all().for_each(drop);
+        drop(self.take_all());
     }
 }
 
@@ -942,17 +964,11 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::Mutex;
 
-    /// Threads push goroutines while another takes the list again and
-    /// again: each comes out exactly once, and every reference pushed is
-    /// given back.
-    #[test]
-    fn a_returned_list_yields_each_goroutine_pushed_once() {
-        const PUSHERS: usize = 4;
-        const EACH: usize = 2000;
+    /// Finished goroutines, with only our references left.
+    fn finished_goroutines(n: usize) -> Vec<GRef> {
         // Spawned from a plain thread, so the worker that finishes each one
         // drops its own reference right away (no home to hand it back to).
-        let handles: Vec<JoinHandle<()>> =
-            (0..PUSHERS * EACH).map(|_| crate::spawn(|| ())).collect();
+        let handles: Vec<JoinHandle<()>> = (0..n).map(|_| crate::spawn(|| ())).collect();
         let gs: Vec<GRef> = handles.iter().map(|h| h.g.clone()).collect();
         handles.into_iter().for_each(|h| h.join().unwrap());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -965,6 +981,36 @@ mod tests {
                 std::hint::spin_loop();
             }
         }
+        gs
+    }
+
+    /// A batch taken off the list and used part way (as a spawning loop
+    /// does, one a spawn) gives back the rest when dropped.
+    #[test]
+    fn a_returned_batch_dropped_part_way_gives_back_the_rest() {
+        let gs = finished_goroutines(10);
+        let list = Returned::new();
+        gs.iter().for_each(|g| list.push(Runnable::new(g.clone())));
+        let mut batch = list.take_all();
+        let first = batch.next().expect("ten were pushed");
+        assert_eq!(first.id(), gs[9].id(), "last pushed, first taken");
+        drop(batch);
+        assert!(list.take_all().next().is_none(), "taken whole");
+        drop(first);
+        assert!(
+            gs.iter().all(|g| Arc::strong_count(g) == 1),
+            "a reference leaked"
+        );
+    }
+
+    /// Threads push goroutines while another takes the list again and
+    /// again: each comes out exactly once, and every reference pushed is
+    /// given back.
+    #[test]
+    fn a_returned_list_yields_each_goroutine_pushed_once() {
+        const PUSHERS: usize = 4;
+        const EACH: usize = 2000;
+        let gs = finished_goroutines(PUSHERS * EACH);
         let list = Arc::new(Returned::new());
         let taken = Arc::new(Mutex::new(Vec::new()));
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
