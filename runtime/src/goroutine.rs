@@ -25,7 +25,7 @@
 //! `Send` data across a switch (see the `unsafe impl`s below); what users hold
 //! across a blocking call is the subject of `docs/safety.md`.
 
-use crate::inspect::{self, RegistrySlot, WaitReason};
+use crate::inspect::{self, Links, WaitReason};
 use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
@@ -96,9 +96,10 @@ impl std::ops::Deref for Runnable {
     type Target = G;
 
     fn deref(&self) -> &G {
-        // SAFETY: the reference we own keeps the `G` alive, and spawn made
-        // it whole before the first `Runnable` of this `G`.
-        unsafe { G::from_thin(self.0.as_ptr()) }
+        // SAFETY: the reference we own keeps the `G` alive; `repr(C)` puts
+        // `this` at offset 0 whatever the body, and spawn wrote it before
+        // the first `Runnable` of this `G` was made.
+        unsafe { &**(*self.0.as_ptr().cast::<UnsafeCell<*const G>>()).get() }
     }
 }
 
@@ -259,35 +260,17 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// written by the goroutine itself, read by `dump` (relaxed: a snapshot).
     wait: AtomicU8,
     wait_since: AtomicU64,
-    /// Its place in the registry; guarded by its registry table's lock.
-    registry_slot: UnsafeCell<RegistrySlot>,
+    /// Its place in the registry; guarded by the registry list's lock.
+    links: UnsafeCell<Links>,
     /// The closure, then its result. Run by the goroutine; the result is
     /// taken by the joiner after `DONE`.
     body: UnsafeCell<E>,
 }
 
 impl<E: ?Sized + Entry> G<E> {
-    /// Its place in the registry (see `inspect`).
-    pub(crate) fn registry_slot(&self) -> *mut RegistrySlot {
-        self.registry_slot.get()
-    }
-}
-
-impl G {
-    /// Its address without the body's vtable (see [`G::from_thin`]).
-    pub(crate) fn thin(&self) -> *const u8 {
-        (self as *const G).cast()
-    }
-
-    /// The goroutine at a [`thin`](G::thin) address.
-    ///
-    /// # Safety
-    /// `thin` is the address of a live `G` whose `this` spawn has written,
-    /// and it stays alive for `'a`.
-    pub(crate) unsafe fn from_thin<'a>(thin: *const u8) -> &'a G {
-        // SAFETY: `repr(C)` puts `this` at offset 0 whatever the body, and
-        // it holds the full pointer by the caller's contract.
-        unsafe { &**(*thin.cast::<UnsafeCell<*const G>>()).get() }
+    /// Its registry links (see `inspect`).
+    pub(crate) fn links(&self) -> *mut Links {
+        self.links.get()
     }
 }
 
@@ -907,7 +890,7 @@ impl Builder {
             spawned_at: Location::caller(),
             wait: AtomicU8::new(WaitReason::Running as u8),
             wait_since: AtomicU64::new(0),
-            registry_slot: UnsafeCell::new(RegistrySlot::new()),
+            links: UnsafeCell::new(Links::new()),
             ctx: UnsafeCell::new(Context {
                 stack,
                 coroutine: None,

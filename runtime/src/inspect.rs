@@ -2,24 +2,18 @@
 //! deadlock detector.
 //!
 //! # Registry
-//! Every goroutine is in a table, one per worker (plus one for plain
-//! threads), each behind its own spin lock: a goroutine is listed at
-//! spawn, in the spawner's table, and taken out when its `G` is freed, so a
-//! `G` in a table is always alive. A finished one stays listed until then
-//! and [`dump`] skips it. Taking it out at free rather than at finish keeps
-//! it on the spawner's thread: a finished goroutine's memory goes back to
-//! the worker that allocated it (see `scheduler`), which frees it there, so
-//! the table and its lock stay in that worker's cache instead of bouncing
-//! to whichever worker ran the goroutine. A table is a vector of slots with
-//! a free list through the free ones, and a goroutine records its slot's
-//! index: listing and unlisting touch the table and the goroutine itself,
-//! never another goroutine (an intrusive list wrote into its neighbour,
-//! the goroutine spawned just before, which another worker was usually
-//! running by then: a cache line taken from that worker per spawn, a fifth
-//! of the spawning loop's time at GOMAXPROCS 2). A table mostly free
-//! after a burst of goroutines has finished is compacted, so its memory
-//! goes back too: 8 bytes a slot, where Go keeps every `g` it ever made.
-
+//! Every goroutine is on an intrusive doubly-linked list, one list per
+//! worker (plus one for plain threads), each behind its own spin lock: a
+//! goroutine is linked at spawn, on the spawner's list, and unlinked when
+//! its `G` is freed, so a `G` on a list is always alive. A finished one
+//! stays listed until then and [`dump`] skips it. Unlinking at free rather
+//! than at finish keeps it on the spawner's thread: a finished goroutine's
+//! memory goes back to the worker that allocated it (see `scheduler`),
+//! which frees it there, so the list's lock and the neighbours' links stay
+//! in that worker's cache instead of bouncing to whichever worker ran the
+//! goroutine (a tenth of a spawn at GOMAXPROCS 2). Linking and unlinking are
+//! a few stores under a lock whose release is a plain store.
+//!
 //! # Wait reasons
 //! A goroutine records why it parks (`chan receive`, `sync.Mutex.Lock`, ...)
 //! and when, from a coarse clock the workers refresh as they schedule (one
@@ -38,7 +32,7 @@
 //! lists every goroutine with its wait reason and spawn site, and the
 //! process exits with status 2, as Go's does.
 
-use crate::goroutine::G;
+use crate::goroutine::{self, G};
 use crate::scheduler::{self, Runtime, MAX_PROCS};
 use crate::spin::SpinLock;
 use crossbeam_utils::CachePadded;
@@ -147,165 +141,108 @@ pub(crate) fn coarse_now() -> u64 {
     COARSE_NOW.load(Ordering::Relaxed)
 }
 
-/// A goroutine's place in the registry: which table, and which slot of
-/// it; guarded by that table's lock.
-pub(crate) struct RegistrySlot {
-    /// Which table, or `UNLISTED`.
+/// The links of a goroutine on its registry list; guarded by that list's
+/// lock.
+pub(crate) struct Links {
+    prev: *const G,
+    next: *const G,
+    /// Which list, or `UNLINKED`.
     shard: usize,
-    index: usize,
 }
 
-const UNLISTED: usize = usize::MAX;
+const UNLINKED: usize = usize::MAX;
 
-impl RegistrySlot {
-    /// The place of a goroutine not in any table yet.
-    pub(crate) fn new() -> RegistrySlot {
-        RegistrySlot {
-            shard: UNLISTED,
-            index: 0,
+impl Links {
+    /// Links of a goroutine not on any list yet.
+    pub(crate) fn new() -> Links {
+        Links {
+            prev: goroutine::null_g(),
+            next: goroutine::null_g(),
+            shard: UNLINKED,
         }
-    }
-}
-
-/// One worker's table of goroutines: a slot per goroutine holding its thin
-/// address ([`G::thin`], even), or, when free, the next free slot's index
-/// shifted left and tagged with a set low bit (a free list through the
-/// table, last freed first).
-struct Table {
-    slots: Vec<usize>,
-    /// The first free slot, or `NO_FREE`.
-    free: usize,
-    live: usize,
-}
-
-/// The end of a table's free list.
-const NO_FREE: usize = usize::MAX >> 1;
-
-/// A table shrinks when its live goroutines fill less than a quarter of at
-/// least this many slots.
-const COMPACT_MIN: usize = 1024;
-
-impl Table {
-    const fn new() -> Table {
-        Table {
-            slots: Vec::new(),
-            free: NO_FREE,
-            live: 0,
-        }
-    }
-
-    /// Stores `thin` (even) in a free slot; returns its index.
-    fn insert(&mut self, thin: usize) -> usize {
-        debug_assert_eq!(thin & 1, 0, "an address, not a free link");
-        self.live += 1;
-        if self.free == NO_FREE {
-            self.slots.push(thin);
-            return self.slots.len() - 1;
-        }
-        let index = self.free;
-        self.free = self.slots[index] >> 1;
-        self.slots[index] = thin;
-        index
-    }
-
-    /// Frees slot `index`, which holds a goroutine.
-    fn remove(&mut self, index: usize) {
-        debug_assert_eq!(self.slots[index] & 1, 0, "a listed slot");
-        self.slots[index] = (self.free << 1) | 1;
-        self.free = index;
-        self.live -= 1;
-    }
-
-    /// The goroutines listed, by thin address.
-    fn goroutines(&self) -> impl Iterator<Item = usize> + '_ {
-        self.slots.iter().copied().filter(|&slot| slot & 1 == 0)
-    }
-
-    /// Gives back the memory of a table mostly free (after a burst of
-    /// goroutines has finished): the live ones move to the front, and
-    /// `moved(thin, index)` tells each its new index.
-    fn compact_if_sparse(&mut self, mut moved: impl FnMut(usize, usize)) {
-        if self.slots.len() < COMPACT_MIN || self.live * 4 >= self.slots.len() {
-            return;
-        }
-        let mut live: Vec<usize> = self.goroutines().collect();
-        live.shrink_to_fit();
-        for (index, &thin) in live.iter().enumerate() {
-            moved(thin, index);
-        }
-        self.slots = live;
-        self.free = NO_FREE;
     }
 }
 
-/// One worker's table behind a spin lock (a register or an unregister is a
-/// few stores; a lock word and a plain-store unlock keep them cheap on the
-/// spawn path).
-struct Registry {
+/// One worker's list: its head, behind a spin lock (a register or an
+/// unregister is a few stores; a lock word and a plain-store unlock keep
+/// them cheap on the spawn path).
+struct List {
     lock: SpinLock,
-    table: UnsafeCell<Table>,
+    head: UnsafeCell<*const G>,
 }
 
-// SAFETY: `table`, and the registry slots of the goroutines it lists, are
-// only touched under `lock`; every listed G is alive (see the module note).
-unsafe impl Sync for Registry {}
-// SAFETY: as above; the addresses are not tied to a thread.
-unsafe impl Send for Registry {}
+// SAFETY: `head` and the links it leads to are only touched under `lock`,
+// and every G on a list is alive (see the module note).
+unsafe impl Sync for List {}
+// SAFETY: as above; the pointers are not tied to a thread.
+unsafe impl Send for List {}
 
-impl Registry {
-    /// Runs `f` on the table under its lock.
-    fn with<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
+impl List {
+    /// Runs `f` on the list's head under its lock.
+    fn with<R>(&self, f: impl FnOnce(&mut *const G) -> R) -> R {
         self.lock.lock();
         // SAFETY: we hold the lock.
-        let result = f(unsafe { &mut *self.table.get() });
+        let result = f(unsafe { &mut *self.head.get() });
         self.lock.unlock();
         result
     }
 }
 
-fn registries() -> &'static [CachePadded<Registry>] {
-    static REGISTRIES: std::sync::OnceLock<Box<[CachePadded<Registry>]>> =
-        std::sync::OnceLock::new();
-    REGISTRIES.get_or_init(|| {
+fn lists() -> &'static [CachePadded<List>] {
+    static LISTS: std::sync::OnceLock<Box<[CachePadded<List>]>> = std::sync::OnceLock::new();
+    LISTS.get_or_init(|| {
         (0..=MAX_PROCS)
             .map(|_| {
-                CachePadded::new(Registry {
+                CachePadded::new(List {
                     lock: SpinLock::new(),
-                    table: UnsafeCell::new(Table::new()),
+                    head: UnsafeCell::new(goroutine::null_g()),
                 })
             })
             .collect()
     })
 }
 
-/// Lists a new goroutine in table `shard`: the spawning worker's (or
+/// Puts a new goroutine on list `shard`: the spawning worker's (or
 /// `MAX_PROCS`, a plain thread's).
 pub(crate) fn register(g: &G, shard: usize) {
-    registries()[shard].with(|table| {
-        let index = table.insert(g.thin() as usize);
-        // SAFETY: `g` is not listed yet, so nobody else touches its slot.
-        unsafe { *g.registry_slot() = RegistrySlot { shard, index } };
+    lists()[shard].with(|head| {
+        // SAFETY: `g` is not on any list yet, so nobody else touches its
+        // links; the old head is alive and its links are ours under the lock.
+        unsafe {
+            let links = &mut *g.links();
+            links.prev = goroutine::null_g();
+            links.next = *head;
+            links.shard = shard;
+            if !head.is_null() {
+                (*(**head).links()).prev = g;
+            }
+        }
+        *head = g;
     });
 }
 
-/// Takes a goroutine out of its table (idempotent).
+/// Takes a goroutine off its list (idempotent).
 pub(crate) fn unregister<E: ?Sized + crate::goroutine::Entry>(g: &G<E>) {
     // SAFETY: `shard` is written once, at register, which happens-before
     // this (spawn happens-before the goroutine runs or is dropped).
-    let shard = unsafe { (*g.registry_slot()).shard };
-    if shard == UNLISTED {
+    let shard = unsafe { (*g.links()).shard };
+    if shard == UNLINKED {
         return;
     }
-    registries()[shard].with(|table| {
-        // SAFETY: under the table's lock, which guards the slot's index.
-        let slot = unsafe { &mut *g.registry_slot() };
-        table.remove(slot.index);
-        slot.shard = UNLISTED;
-        table.compact_if_sparse(|thin, index| {
-            // SAFETY: listed goroutines are alive, and their registry slots
-            // are ours under the table's lock.
-            unsafe { (*G::from_thin(thin as *const u8).registry_slot()).index = index };
-        });
+    lists()[shard].with(|head| {
+        // SAFETY: under the list's lock; neighbours are alive while listed.
+        unsafe {
+            let links = &mut *g.links();
+            if links.prev.is_null() {
+                *head = links.next;
+            } else {
+                (*(*links.prev).links()).next = links.next;
+            }
+            if !links.next.is_null() {
+                (*(*links.next).links()).prev = links.prev;
+            }
+            links.shard = UNLINKED;
+        }
     });
 }
 
@@ -359,94 +296,6 @@ mod tests {
         }
     }
 
-    /// A table's entries for fake goroutines, and where each thinks it is.
-    struct Listed {
-        table: Table,
-        index_of: std::collections::HashMap<usize, usize>,
-    }
-
-    impl Listed {
-        fn new() -> Listed {
-            Listed {
-                table: Table::new(),
-                index_of: Default::default(),
-            }
-        }
-
-        fn insert(&mut self, thin: usize) {
-            let index = self.table.insert(thin);
-            self.index_of.insert(thin, index);
-        }
-
-        fn remove(&mut self, thin: usize) {
-            let index = self.index_of.remove(&thin).expect("listed");
-            self.table.remove(index);
-            let index_of = &mut self.index_of;
-            self.table
-                .compact_if_sparse(|thin, index| *index_of.get_mut(&thin).expect("listed") = index);
-        }
-
-        /// Every goroutine listed once, each at the index it was told.
-        fn check(&self) {
-            let mut listed: Vec<usize> = self.table.goroutines().collect();
-            listed.sort_unstable();
-            let mut expected: Vec<usize> = self.index_of.keys().copied().collect();
-            expected.sort_unstable();
-            assert_eq!(listed, expected);
-            for (&thin, &index) in &self.index_of {
-                assert_eq!(self.table.slots[index], thin, "recorded index of {thin:#x}");
-            }
-            assert_eq!(self.table.live, self.index_of.len());
-        }
-    }
-
-    #[test]
-    fn a_table_reuses_the_slots_it_freed() {
-        let mut t = Listed::new();
-        (1..=8).for_each(|i| t.insert(i * 16));
-        t.remove(3 * 16);
-        t.remove(5 * 16);
-        t.insert(100 * 16);
-        t.insert(101 * 16);
-        t.check();
-        assert_eq!(t.table.slots.len(), 8, "both freed slots reused");
-        assert_eq!(
-            t.index_of[&(100 * 16)],
-            4,
-            "the slot freed last, 5 * 16's, first"
-        );
-    }
-
-    /// After a burst, the survivors move to the front with their recorded
-    /// indices, and the table's memory goes back; what is listed after
-    /// stays exact through more churn.
-    #[test]
-    fn a_sparse_table_is_compacted_and_stays_exact() {
-        let mut t = Listed::new();
-        let n = 10_000;
-        (1..=n).for_each(|i| t.insert(i * 16));
-        let survivors: Vec<usize> = (1..=n).filter(|i| i % 997 == 0).map(|i| i * 16).collect();
-        for i in (1..=n).map(|i| i * 16) {
-            if !survivors.contains(&i) {
-                t.remove(i);
-            }
-        }
-        t.check();
-        assert!(
-            t.table.slots.len() < COMPACT_MIN,
-            "compacted: {}",
-            t.table.slots.len()
-        );
-        assert!(t.table.slots.capacity() < COMPACT_MIN, "memory given back");
-        (n + 1..=n + 3000).for_each(|i| t.insert(i * 16));
-        for &s in &survivors {
-            t.remove(s);
-        }
-        (n + 1..=n + 2990).for_each(|i| t.remove(i * 16));
-        t.check();
-        assert_eq!(t.index_of.len(), 10);
-    }
-
     #[test]
     fn a_wait_over_a_minute_is_marked_as_go_does() {
         let long = info(Some(Duration::from_secs(90))).to_string();
@@ -495,14 +344,17 @@ fn human(d: Duration) -> String {
 pub fn dump() -> Vec<GoroutineInfo> {
     let now = crate::timer::now_nanos();
     let mut all = Vec::new();
-    for registry in registries() {
-        registry.with(|table| {
-            for thin in table.goroutines() {
+    for list in lists() {
+        list.with(|head| {
+            let mut g = *head;
+            while !g.is_null() {
                 // SAFETY: listed goroutines are alive while we hold the lock.
-                let g = unsafe { G::from_thin(thin as *const u8) };
-                if !g.finished() {
-                    all.push(info(g, now));
+                let r = unsafe { &*g };
+                if !r.finished() {
+                    all.push(info(r, now));
                 }
+                // SAFETY: as above.
+                g = unsafe { (*r.links()).next };
             }
         });
     }
