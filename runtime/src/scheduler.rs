@@ -136,7 +136,8 @@ const PHASE_BITS: u32 = 2;
 const FAIRNESS_TICK: u32 = 61;
 
 /// Goroutines a worker's local queue holds before the ones it spawns go to
-/// the global queue instead (Go's local run queue has 256 slots).
+/// its spill instead (Go's local run queue has 256 slots; Go sends the
+/// excess to its global queue).
 const LOCAL_SPAWN_LIMIT: usize = 256;
 
 /// Extra looks for work before a worker sleeps, and the pause between them.
@@ -477,7 +478,7 @@ pub(crate) struct Worker {
     runs: Cell<u64>,
     runnext_streak: Cell<u32>,
     tick: Cell<u32>,
-    /// Goroutines spawned here (see `spawn`).
+    /// Goroutines spawned here (see `free_one_returned`).
     spawns: Cell<u32>,
     /// Goroutines taken back from `returned` by a spawning loop, freed one
     /// a spawn (see `spawn`).
@@ -1319,7 +1320,9 @@ impl Worker {
     /// overflows that cache into its slower bins). It looks at the shared
     /// list only every 16th spawn, since each look is a cache miss while
     /// another worker fills it.
-    fn free_one_returned(&self, spawns: u32) {
+    fn free_one_returned(&self) {
+        let spawns = self.spawns.get().wrapping_add(1);
+        self.spawns.set(spawns);
         let mut batch = self.to_free.take();
         if let Some(g) = batch.next() {
             drop(g);
@@ -1773,9 +1776,7 @@ pub(crate) fn spawn(g: Runnable) {
         }
         // Free what came back here as we go, so the memory is reused
         // instead of piling up while this goroutine spawns in a loop.
-        let spawns = w.spawns.get().wrapping_add(1);
-        w.spawns.set(spawns);
-        w.free_one_returned(spawns);
+        w.free_one_returned();
     }
     rt.notify_work();
 }

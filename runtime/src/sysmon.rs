@@ -1,9 +1,9 @@
 //! sysmon: the monitor thread (Go's `sysmon`).
 //!
 //! Goroutines are not preempted: a goroutine that blocks its thread (a
-//! call wrapped in [`crate::blocking`](fn@crate::blocking), an unannotated `std::thread::sleep`
-//! or blocking read, a long CPU loop) keeps its worker. The monitor makes
-//! sure the rest still run: each round it samples every worker's status
+//! call wrapped in [`crate::blocking`](fn@crate::blocking), an
+//! unannotated `std::thread::sleep` or blocking read, a long CPU loop)
+//! keeps its worker. The monitor makes sure the rest still run: each round it samples every worker's status
 //! word (goroutines run, and what the thread does now), and a worker seen
 //! in the same goroutine for 10 ms while work starves behind it (nobody
 //! stole from its queue or took from the global queue meanwhile, or it
