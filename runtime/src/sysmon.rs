@@ -1,21 +1,22 @@
 //! sysmon: the monitor thread (Go's `sysmon`).
 //!
-//! Goroutines are not preempted: a goroutine that blocks its thread (a
-//! call wrapped in [`crate::blocking`](fn@crate::blocking), an
-//! unannotated `std::thread::sleep` or blocking read, a long CPU loop)
-//! keeps its worker. The monitor makes sure the rest still run: each round it samples every worker's status
-//! word (goroutines run, and what the thread does now), and a worker seen
-//! in the same goroutine for 10 ms while work starves behind it (nobody
-//! stole from its queue or took from the global queue meanwhile, or it
-//! holds a woken goroutine in `runnext`), or in a blocking call for a round
-//! while work waits, loses its token; the token goes to a pooled or new thread
-//! (see the scheduler's "Tokens"). It also fires timers nobody fired, and
-//! polls the network when goroutines wait for I/O and nobody has polled
-//! for 10 ms (every worker busy in long runs, none blocked in the poller),
-//! and gives back the memory of goroutine stacks left free for a while (see
-//! `stack`'s "Reuse and release"), all of it before it sleeps. When a
-//! worker asks ([`poke`]), it installs the guard pages of stacks not yet
-//! used, ahead of need (see `stack`'s "Layout").
+//! Goroutines are not preempted: a goroutine that blocks its thread (a call
+//! wrapped in [`crate::blocking`](fn@crate::blocking), an unannotated
+//! `std::thread::sleep` or blocking read, a long CPU loop) keeps its
+//! worker. The monitor makes sure the rest still run: each round it samples
+//! every worker's status word (goroutines run, and what the thread does
+//! now), and a worker seen in the same goroutine for 10 ms while work
+//! starves behind it (nobody stole from its queue or took from the global
+//! queue meanwhile, or it holds a woken goroutine in `runnext`), or in a
+//! blocking call for a round while work waits, loses its token; the token
+//! goes to a pooled or new thread (see the scheduler's "Tokens"). It also
+//! fires timers nobody fired, and polls the network when goroutines wait
+//! for I/O and nobody has polled for 10 ms (every worker busy in long runs,
+//! none blocked in the poller), and gives back the memory of goroutine
+//! stacks left free for a while (see `stack`'s "Reuse and release"), all of
+//! it before it sleeps. When a worker asks ([`poke`]), it installs the
+//! guard pages of stacks not yet used, ahead of need (see `stack`'s
+//! "Layout").
 //!
 //! # Rhythm
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
