@@ -4,7 +4,9 @@
 Builds one `workloads` binary per contender (goro's Rust binary, the Go
 program in benches/go, and `may-workloads` / `tokio-workloads` from the
 separate crate benches/peers), runs every workload at each GOMAXPROCS value
-for R interleaved rounds (the order of contenders rotates each round), and
+for R interleaved rounds (round by round over all the workloads, so each
+cell's rounds are minutes apart; the order of contenders rotates each
+round), and
 reports medians and each contender's ratio to Go as a markdown table. Lower
 is better for every metric, except the derived cpu speedup.
 
@@ -559,13 +561,13 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
                   "- one fresh server process per measurement; when GOMAXPROCS leaves CPUs "
                   "over, the server is pinned to the first GOMAXPROCS CPUs and the load tool "
                   "to the rest",
-                  f"- {meta['rounds']} interleaved round(s) per cell (contender order rotates "
-                  f"each round); values are medians; ratio = contender/{base}: for req/s and "
+                  f"- {meta['rounds']} round(s), each running every cell once (contender "
+                  f"order rotates each round); values are medians; ratio = contender/{base}: for req/s and "
                   "msg/s higher is better, for latency and KiB lower is better."]
     else:
         about = [
-            f"- {meta['rounds']} interleaved round(s) per cell (contender order rotates each round); "
-            f"values are medians; ratio = contender/{base}, lower is better "
+            f"- {meta['rounds']} round(s), each running every cell once (contender order rotates "
+            f"each round); values are medians; ratio = contender/{base}, lower is better "
             f"(except cpu speedup, higher is better); goals are for {titles.get(PRIMARY, PRIMARY)}."]
     out = [
         f"# {'Server' if servers else 'Workload'} comparison: {', '.join(titles[n] for n in names)}",
@@ -1009,19 +1011,31 @@ def run_servers(args, contenders: List[Contender], tests: List[str], procs: List
         except (BuildError, OSError, subprocess.TimeoutExpired) as e:
             meta["wrk"] = f"unavailable ({e})"
     cells = [(t, n) for t in tests for n in (args.conns if t == "echo" else [0])]
-    runs: List[Run] = []
-    for test, conns in cells:
-        for p in procs:
-            for rnd in range(args.rounds):
-                k = rnd % len(contenders) if contenders else 0
-                for c in contenders[k:] + contenders[:k]:
-                    r = run_server_test(c, test, conns, p, rnd + 1, args, tool, tool_error)
-                    runs.append(r)
-                    shown = f"{fmt(r.result['value'])} {r.result['unit']}" if r.result \
-                        else f"n/a ({r.error})"
-                    log(f"[{r.workload} GOMAXPROCS={p} round {rnd + 1}/{args.rounds}] "
-                        f"{c.title}: {shown}")
+    runs = run_rounds(args.rounds, [(cell, p) for cell in cells for p in procs], contenders,
+                      lambda c, cell, p, rnd: run_server_test(c, cell[0], cell[1], p, rnd, args,
+                                                              tool, tool_error))
     return runs, [f"echo-{n}" if t == "echo" else t for t, n in cells]
+
+
+def run_rounds(rounds: int, cells: list, contenders: List[Contender],
+               run: Callable[[Contender, object, int, int], Run]) -> List[Run]:
+    """Runs every (cell, GOMAXPROCS) pair once per round, round by round:
+    each cell's rounds are spread over the whole run, so a slow spell of
+    the machine (they last seconds to minutes here) lands in one round of
+    a cell rather than in all of them, and the median discards it. Within
+    a round the contenders of a cell run back to back, their order
+    rotating from round to round."""
+    runs: List[Run] = []
+    for rnd in range(rounds):
+        k = rnd % len(contenders) if contenders else 0
+        for cell, p in cells:
+            for c in contenders[k:] + contenders[:k]:
+                r = run(c, cell, p, rnd + 1)
+                runs.append(r)
+                shown = f"{fmt(r.result['value'])} {r.result['unit']}" if r.result \
+                    else f"n/a ({r.error})"
+                log(f"[{r.workload} GOMAXPROCS={p} round {rnd + 1}/{rounds}] {c.title}: {shown}")
+    return runs
 
 
 # --------------------------------------------------------------------------
@@ -1136,16 +1150,8 @@ def main() -> int:
     else:
         meta.update(workloads=workloads, timeout_s=args.timeout)
         runnable = [c for c in contenders if not c.error]
-        for w in workloads:
-            for p in procs:
-                for rnd in range(args.rounds):
-                    k = rnd % len(runnable) if runnable else 0
-                    for c in runnable[k:] + runnable[:k]:
-                        r = run_once(c, w, p, rnd + 1, args.timeout)
-                        runs.append(r)
-                        shown = f"{fmt(r.result['value'])} {r.result['unit']}" if r.result \
-                            else f"n/a ({r.error})"
-                        log(f"[{w} GOMAXPROCS={p} round {rnd + 1}/{args.rounds}] {c.title}: {shown}")
+        runs = run_rounds(args.rounds, [(w, p) for w in workloads for p in procs], runnable,
+                          lambda c, w, p, rnd: run_once(c, w, p, rnd, args.timeout))
 
     meta["loadavg_end"] = os.getloadavg()[0]
     notes = Notes()
