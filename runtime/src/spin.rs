@@ -16,10 +16,11 @@
 //! waiter whose holder lost its CPU gives its own up. Yielding after the
 //! backoff's first seven probes (crossbeam's `snooze`), as this lock once
 //! did, sent a waiter that had missed the lock a few times into the
-//! kernel (`sched_yield`) while the lock was free again: 4 producers and 4 consumers on
-//! one channel ran 15-18% slower at GOMAXPROCS=2, the prime sieve 9-18%
-//! (docs/performance.md). Probing more often (a fixed 4 pauses) was
-//! slower still: each probe pulls the lock's line away from its holder.
+//! kernel (`sched_yield`) while the lock was free again: 4 producers and
+//! 4 consumers on one channel ran 16-18% slower at GOMAXPROCS=2, the
+//! prime sieve 9-21% (docs/performance.md). Probing more often (a fixed
+//! 4 pauses) was slower still: each probe pulls the lock's line away
+//! from its holder.
 
 use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -39,10 +39,12 @@
 //!
 //! # Orderings
 //! The lock is a test-and-test-and-set spin lock: `Acquire` on taking it and
-//! `Release` on giving it back order every access to the state. It is never
-//! held across a park (the holder cannot be descheduled by the runtime), and
-//! critical sections are a few dozen instructions, so spinning (then
-//! yielding the thread, via `Backoff`) is cheaper than any queueing lock.
+//! `Release` on giving it back order every access to the state. A parking
+//! goroutine keeps it only through its own switch to its worker, which
+//! releases it right after (`goroutine::park_unlocking`); it is never held
+//! across a wait, and critical sections are a few dozen instructions, so
+//! spinning is cheaper than any queueing lock (`spin` says how a waiter
+//! backs off).
 //! The handle counts use `Relaxed` increments (a new handle is made from an
 //! existing one, as `Arc` does) and `AcqRel` decrements, so the handle that
 //! drops the count to zero sees every earlier handle's work before closing.
