@@ -6,9 +6,8 @@ program in benches/go, and `may-workloads` / `tokio-workloads` from the
 separate crate benches/peers), runs every workload at each GOMAXPROCS value
 for R interleaved rounds (round by round over all the workloads, so each
 cell's rounds are minutes apart; the order of contenders rotates each
-round), and
-reports medians and each contender's ratio to Go as a markdown table. Lower
-is better for every metric, except the derived cpu speedup.
+round), and reports medians and each contender's ratio to Go as a markdown
+table. Lower is better for every metric, except the derived cpu speedup.
 
 Protocol every contender binary follows:
 
@@ -562,8 +561,8 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
                   "over, the server is pinned to the first GOMAXPROCS CPUs and the load tool "
                   "to the rest",
                   f"- {meta['rounds']} round(s), each running every cell once (contender "
-                  f"order rotates each round); values are medians; ratio = contender/{base}: for req/s and "
-                  "msg/s higher is better, for latency and KiB lower is better."]
+                  f"order rotates each round); values are medians; ratio = contender/{base}: "
+                  "for req/s and msg/s higher is better, for latency and KiB lower is better."]
     else:
         about = [
             f"- {meta['rounds']} round(s), each running every cell once (contender order rotates "
