@@ -481,7 +481,7 @@ pub(crate) struct Worker {
     /// Goroutines spawned here (see `free_one_returned`).
     spawns: Cell<u32>,
     /// Goroutines taken back from `returned` by a spawning loop, freed one
-    /// a spawn (see `spawn`).
+    /// a spawn (see `free_one_returned`).
     to_free: Cell<ReturnedBatch>,
     searching: Cell<bool>,
     rng: Cell<u64>,
@@ -879,8 +879,7 @@ impl Runtime {
 
     /// For the scheduler trace: the global queue's length, each active
     /// worker's local queue length with its spill (`runnext` is not
-    /// counted), idle
-    /// workers, and searching workers.
+    /// counted), idle workers, and searching workers.
     pub(crate) fn queue_lengths(&self) -> (usize, Vec<usize>, usize, usize) {
         let started = self.started_count.load(Ordering::Acquire);
         let local = (0..started)
