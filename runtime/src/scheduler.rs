@@ -47,10 +47,8 @@
 //! - When the monitor revokes a stuck worker's token it also moves the
 //!   goroutine in that worker's `runnext` (the one it woke last) to the
 //!   global queue; `runnext` is one atomic word for that (a thin owned
-//!   pointer, `goroutine::Runnable`), emptied by swaps (which the owner
-//!   skips when it sees the slot empty) and filled by the owner alone:
-//!   with a plain `Release` store when it sees the slot empty, since
-//!   nobody else can fill it meanwhile, else with a swap.
+//!   pointer, `goroutine::Runnable`), filled and emptied by swaps, which
+//!   the owner skips when it sees the slot empty.
 //! - Run queues and `runnext` hold goroutines as `Runnable`s: one word
 //!   each, where a `GRef` is two (the body's vtable). The word finds the
 //!   vtable in the `G` itself, so moving a goroutine between queues,
@@ -429,10 +427,9 @@ impl Stealers {
 
 /// A `runnext` slot: the owner fills and empties it as it schedules; the
 /// monitor empties it when it revokes the owner's token (the goroutine in
-/// it would wait for the stuck one otherwise). One word: a swap that
-/// takes a goroutine owns it, so owner and monitor never both get it
-/// (`AcqRel`: the taker sees what the filler wrote before it filled, by
-/// the filler's swap or `Release` store).
+/// it would wait for the stuck one otherwise). One word, swapped: a swap
+/// that takes a goroutine owns it, so owner and monitor never both get it
+/// (`AcqRel`: the taker sees what the filler wrote before it filled).
 struct RunNext {
     slot: AtomicPtr<u8>,
 }
@@ -451,20 +448,6 @@ impl RunNext {
         // SAFETY: a non-null word in the slot came from `into_raw`, and the
         // swap took it out for us alone.
         (!old.is_null()).then(|| unsafe { Runnable::from_raw(old) })
-    }
-
-    /// Puts `g` in the slot; returns what was there. A plain store when the
-    /// slot is seen empty: only the owner fills it, so an empty slot stays
-    /// empty until the owner's store, and the `Release` store pairs with
-    /// the taker's swap as the swap would. This saves the hand-off between
-    /// two goroutines one locked instruction (the slot is empty whenever a
-    /// running goroutine wakes its partner).
-    fn fill(&self, g: Runnable) -> Option<Runnable> {
-        if self.is_occupied() {
-            return self.replace(Some(g));
-        }
-        self.slot.store(g.into_raw(), Ordering::Release);
-        None
     }
 
     /// Empties the slot; no atomic write when it is seen empty (exact for
@@ -1363,7 +1346,7 @@ impl Worker {
             // Seeded: this time the woken goroutine queues behind the rest.
             return self.queue_behind(g);
         }
-        if let Some(old) = self.shared.runnext.fill(g) {
+        if let Some(old) = self.shared.runnext.replace(Some(g)) {
             self.queue_behind(old);
         }
     }
