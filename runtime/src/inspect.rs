@@ -32,7 +32,7 @@
 //! lists every goroutine with its wait reason and spawn site, and the
 //! process exits with status 2, as Go's does.
 
-use crate::goroutine::{self, G};
+use crate::goroutine::G;
 use crate::scheduler::{self, Runtime, MAX_PROCS};
 use crate::spin::SpinLock;
 use crossbeam_utils::CachePadded;
@@ -141,24 +141,21 @@ pub(crate) fn coarse_now() -> u64 {
     COARSE_NOW.load(Ordering::Relaxed)
 }
 
-/// The links of a goroutine on its registry list; guarded by that list's
-/// lock.
+/// The links of a goroutine on its registry list, as thin addresses (see
+/// `G::from_thin`: one word each keeps the record small); guarded by that
+/// list's lock. Whether the goroutine is listed at all is its own flag
+/// (`G::listed`), and which list follows from its home worker.
 pub(crate) struct Links {
-    prev: *const G,
-    next: *const G,
-    /// Which list, or `UNLINKED`.
-    shard: usize,
+    prev: *const u8,
+    next: *const u8,
 }
-
-const UNLINKED: usize = usize::MAX;
 
 impl Links {
     /// Links of a goroutine not on any list yet.
     pub(crate) fn new() -> Links {
         Links {
-            prev: goroutine::null_g(),
-            next: goroutine::null_g(),
-            shard: UNLINKED,
+            prev: std::ptr::null(),
+            next: std::ptr::null(),
         }
     }
 }
@@ -168,7 +165,8 @@ impl Links {
 /// them cheap on the spawn path).
 struct List {
     lock: SpinLock,
-    head: UnsafeCell<*const G>,
+    /// The first goroutine's thin address, or null.
+    head: UnsafeCell<*const u8>,
 }
 
 // SAFETY: `head` and the links it leads to are only touched under `lock`,
@@ -179,7 +177,7 @@ unsafe impl Send for List {}
 
 impl List {
     /// Runs `f` on the list's head under its lock.
-    fn with<R>(&self, f: impl FnOnce(&mut *const G) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut *const u8) -> R) -> R {
         self.lock.lock();
         // SAFETY: we hold the lock.
         let result = f(unsafe { &mut *self.head.get() });
@@ -195,53 +193,56 @@ fn lists() -> &'static [CachePadded<List>] {
             .map(|_| {
                 CachePadded::new(List {
                     lock: SpinLock::new(),
-                    head: UnsafeCell::new(goroutine::null_g()),
+                    head: UnsafeCell::new(std::ptr::null()),
                 })
             })
             .collect()
     })
 }
 
-/// Puts a new goroutine on list `shard`: the spawning worker's (or
-/// `MAX_PROCS`, a plain thread's).
-pub(crate) fn register(g: &G, shard: usize) {
-    lists()[shard].with(|head| {
+/// Puts a new goroutine on the list of its home's shard (see
+/// `scheduler::shard_of`): the spawning worker's, or `MAX_PROCS` for a
+/// plain thread's.
+pub(crate) fn register(g: &G) {
+    lists()[g.shard()].with(|head| {
         // SAFETY: `g` is not on any list yet, so nobody else touches its
-        // links; the old head is alive and its links are ours under the lock.
+        // links or flag; the old head is alive and its links are ours under
+        // the lock.
         unsafe {
             let links = &mut *g.links();
-            links.prev = goroutine::null_g();
+            links.prev = std::ptr::null();
             links.next = *head;
-            links.shard = shard;
             if !head.is_null() {
-                (*(**head).links()).prev = g;
+                (*G::links_at(*head)).prev = g.thin();
             }
+            g.set_listed(true);
         }
-        *head = g;
+        *head = g.thin();
     });
 }
 
-/// Takes a goroutine off its list (idempotent).
+/// Takes a goroutine off its list (idempotent). Called only by the
+/// goroutine's last owner, as its record is freed.
 pub(crate) fn unregister<E: ?Sized + crate::goroutine::Entry>(g: &G<E>) {
-    // SAFETY: `shard` is written once, at register, which happens-before
-    // this (spawn happens-before the goroutine runs or is dropped).
-    let shard = unsafe { (*g.links()).shard };
-    if shard == UNLINKED {
+    // SAFETY: the flag is written at register, which happens-before this
+    // (spawn happens-before the goroutine runs or is dropped), and cleared
+    // only here, by the one thread dropping the record.
+    if !unsafe { g.is_listed() } {
         return;
     }
-    lists()[shard].with(|head| {
+    lists()[g.shard()].with(|head| {
         // SAFETY: under the list's lock; neighbours are alive while listed.
         unsafe {
             let links = &mut *g.links();
             if links.prev.is_null() {
                 *head = links.next;
             } else {
-                (*(*links.prev).links()).next = links.next;
+                (*G::links_at(links.prev)).next = links.next;
             }
             if !links.next.is_null() {
-                (*(*links.next).links()).prev = links.prev;
+                (*G::links_at(links.next)).prev = links.prev;
             }
-            links.shard = UNLINKED;
+            g.set_listed(false);
         }
     });
 }
@@ -349,7 +350,7 @@ pub fn dump() -> Vec<GoroutineInfo> {
             let mut g = *head;
             while !g.is_null() {
                 // SAFETY: listed goroutines are alive while we hold the lock.
-                let r = unsafe { &*g };
+                let r = unsafe { G::from_thin(g) };
                 if !r.finished() {
                     all.push(info(r, now));
                 }

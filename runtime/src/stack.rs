@@ -139,9 +139,9 @@ impl Stack {
         }
     }
 
-    /// The guard page `[start, end)`, for the overflow handler.
-    pub(crate) fn guard(&self) -> (usize, usize) {
-        (self.bottom, self.bottom + sys::page_size())
+    /// Its bottom (where the guard page starts) and its top.
+    pub(crate) fn bounds(&self) -> (usize, usize) {
+        (self.bottom, self.top)
     }
 
     /// Usable bytes above the guard.

@@ -74,7 +74,7 @@
 //! it. `earliest` may be below the true minimum (a stale entry, or a pop
 //! not yet published), never above, so no due timer is overlooked.
 
-use crate::goroutine::{GRef, G};
+use crate::goroutine::{GRef, Runnable};
 use crate::scheduler;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -166,8 +166,9 @@ pub(crate) struct Sleep {
     /// `IDLE`, `ARMED` or `STALE`.
     state: AtomicU8,
     /// The goroutine, while an entry is queued: the entry owns this strong
-    /// reference. Written by the goroutine while `IDLE`, read by the popper.
-    owner: UnsafeCell<*const G>,
+    /// reference (a thin `Runnable` word, one word in the record). Written
+    /// by the goroutine while `IDLE`, read by the popper.
+    owner: UnsafeCell<*mut u8>,
     /// Where the goroutine's stack was when it armed the slot (the address
     /// of a local of `arm`, a few frames above the switch): the popper
     /// prefetches around it. Relaxed: only a hint.
@@ -186,7 +187,7 @@ impl Default for Sleep {
     fn default() -> Sleep {
         Sleep {
             state: AtomicU8::new(IDLE),
-            owner: UnsafeCell::new(crate::goroutine::null_g()),
+            owner: UnsafeCell::new(std::ptr::null_mut()),
             stack_hint: AtomicUsize::new(0),
         }
     }
@@ -202,7 +203,7 @@ impl Sleep {
         }
         // SAFETY: IDLE, so no entry is queued and no popper reads `owner`
         // (see the `Sync` impl).
-        unsafe { *self.owner.get() = Arc::into_raw(g) };
+        unsafe { *self.owner.get() = Runnable::new(g).into_raw() };
         let here = 0u8;
         let here = std::hint::black_box(&here) as *const u8 as usize;
         self.stack_hint.store(here, Ordering::Relaxed);
@@ -244,7 +245,7 @@ enum Due {
     /// Run a [`Timer`]'s callback.
     Call(Action),
     /// Wake a goroutine whose [`Sleep`] fired.
-    Wake(GRef),
+    Wake(Runnable),
 }
 
 impl Target {
@@ -291,10 +292,10 @@ impl Target {
                 // not write `owner` until the swap below (see `Sleep`).
                 let owner = unsafe { *slot.owner.get() };
                 let was = slot.state.swap(IDLE, Ordering::AcqRel);
-                // SAFETY: `owner` came from `Arc::into_raw` in `Sleep::arm`,
-                // and this entry owns that reference. `slot` may be freed
-                // once it is dropped; it is not touched again.
-                let g = unsafe { GRef::from_raw(owner) };
+                // SAFETY: `owner` came from `Runnable::into_raw` in
+                // `Sleep::arm`, and this entry owns that reference. `slot`
+                // may be freed once it is dropped; it is not touched again.
+                let g = unsafe { Runnable::from_raw(owner) };
                 if was != ARMED {
                     return None;
                 }
@@ -320,7 +321,7 @@ impl Due {
     fn run(self) {
         match self {
             Due::Call(f) => f(),
-            Due::Wake(g) => crate::goroutine::unpark(crate::goroutine::Runnable::new(g)),
+            Due::Wake(g) => crate::goroutine::unpark(g),
         }
     }
 }
