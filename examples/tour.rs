@@ -63,8 +63,13 @@ fn ping_pong() {
     );
 }
 
+/// How long each job of the worker pool takes (Go by Example's sleeps a
+/// second).
+const JOB_TIME: Duration = Duration::from_millis(20);
+
 fn worker(id: usize, jobs: Receiver<u64>, results: Sender<(usize, u64)>) {
     for job in jobs {
+        goro::time::sleep(JOB_TIME); // the work: a sleeping goroutine frees its thread
         results.send((id, job * 2)).unwrap();
     }
 }
@@ -74,6 +79,7 @@ fn worker_pool() {
         "worker pool",
         "3 workers take 5 jobs from one channel and send results on another.",
     );
+    let start = Instant::now();
     let (jobs_tx, jobs_rx) = chan::bounded(5);
     let (results_tx, results_rx) = chan::bounded(5);
     for w in 1..=3 {
@@ -92,8 +98,10 @@ fn worker_pool() {
         })
         .sum();
     println!(
-        "   results sum to {total}; jobs per worker: {:?}",
-        &by_worker[1..]
+        "   results sum to {total}; jobs per worker: {:?}; 5 jobs of {} ms in {} ms",
+        &by_worker[1..],
+        JOB_TIME.as_millis(),
+        start.elapsed().as_millis()
     );
 }
 

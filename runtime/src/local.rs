@@ -107,7 +107,9 @@ impl LocalMap {
             "a goroutine_local! initialiser used its own key"
         );
         let ptr: *const T = &*value;
-        self.entries.get_or_insert_with(Box::default).push((key, value));
+        self.entries
+            .get_or_insert_with(Box::default)
+            .push((key, value));
         ptr
     }
 
