@@ -141,10 +141,11 @@ pub(crate) fn coarse_now() -> u64 {
     COARSE_NOW.load(Ordering::Relaxed)
 }
 
-/// The links of a goroutine on its registry list, as thin addresses (see
-/// `G::from_thin`: one word each keeps the record small); guarded by that
-/// list's lock. Whether the goroutine is listed at all is its own flag
-/// (`G::listed`), and which list follows from its home worker.
+/// The links of a goroutine on its registry list, as thin addresses (one
+/// word each keeps the record small; `G::links_at` finds a neighbour's
+/// links, `G::from_thin` the neighbour); guarded by that list's lock.
+/// Whether the goroutine is listed at all is its own flag (`G::listed`),
+/// and which list follows from its home worker.
 pub(crate) struct Links {
     prev: *const u8,
     next: *const u8,

@@ -84,8 +84,8 @@ thread_local! {
 }
 
 /// One goroutine's (or thread's) values, by key address. Boxed, and only
-/// once a value is made: every goroutine record carries a map, few use it,
-/// and one word keeps the record a cache line smaller (see `goroutine`).
+/// once a value is made: every goroutine record carries a map and few use
+/// it, so it takes one word there, not three (see `goroutine::G`).
 #[derive(Default)]
 pub(crate) struct LocalMap {
     entries: Option<Box<Entries>>,
