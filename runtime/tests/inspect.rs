@@ -2,8 +2,11 @@
 
 mod common;
 
-use common::child;
+use common::{child, with_procs};
 use goro::chan;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Spawns `n` goroutines named `name` that wait on a channel, and waits
@@ -48,6 +51,96 @@ fn dump_shows_each_goroutine_with_its_wait_and_spawn_site() {
     assert!(!goro::dump()
         .iter()
         .any(|g| g.name.as_deref() == Some("dumped")));
+}
+
+/// Spawns 2,000 goroutines from the caller: every fourth one, named
+/// "kept", parks on `gate` and its handle is returned; the others, named
+/// "churn", finish at once and are freed by whoever drops the last
+/// reference (detached: their runner or their home worker; joined: the
+/// caller).
+fn churn(seed: usize, gate: &chan::Receiver<()>) -> Vec<goro::JoinHandle<()>> {
+    let mut kept = Vec::new();
+    for i in 0..2000 {
+        if (i + seed) % 4 == 0 {
+            let gate = gate.clone();
+            let h = goro::Builder::new().name("kept").spawn(move || {
+                let _ = gate.recv();
+            });
+            kept.push(h.unwrap());
+        } else {
+            let h = goro::Builder::new().name("churn").spawn(|| ()).unwrap();
+            if i % 2 == 0 {
+                h.join().unwrap();
+            }
+        }
+    }
+    kept
+}
+
+/// The registry stays whole while goroutines are listed and unlisted on
+/// several lists at once (spawned from goroutines on every worker and from
+/// plain threads, freed on their home worker, on another, or on a plain
+/// thread) with a thread dumping all the while: no dump shows a goroutine
+/// twice, and once the churn is over every parked goroutine is listed
+/// exactly once. A broken link loses or keeps entries, or crashes a dump.
+#[test]
+fn the_registry_stays_whole_under_churn() {
+    for procs in [1, 4] {
+        with_procs(procs, || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let dumper = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut dumps = 0u64;
+                    while dumps == 0 || !stop.load(Ordering::Acquire) {
+                        let all = goro::dump();
+                        let ids: HashSet<_> = all.iter().map(|g| g.id).collect();
+                        assert_eq!(ids.len(), all.len(), "a goroutine listed twice");
+                        dumps += 1;
+                    }
+                })
+            };
+            let (gate_tx, gate_rx) = chan::bounded::<()>(0);
+            let from_goroutines: Vec<_> = (0..8)
+                .map(|seed| {
+                    let gate = gate_rx.clone();
+                    goro::spawn(move || churn(seed, &gate))
+                })
+                .collect();
+            let from_threads: Vec<_> = (0..2)
+                .map(|seed| {
+                    let gate = gate_rx.clone();
+                    std::thread::spawn(move || churn(100 + seed, &gate))
+                })
+                .collect();
+            let mut kept: Vec<goro::JoinHandle<()>> = Vec::new();
+            for h in from_goroutines {
+                kept.extend(h.join().unwrap());
+            }
+            for t in from_threads {
+                kept.extend(t.join().unwrap());
+            }
+            let want: HashSet<_> = kept.iter().map(|h| h.id()).collect();
+            let listed: Vec<_> = goro::dump()
+                .into_iter()
+                .filter(|g| g.name.as_deref() == Some("kept"))
+                .map(|g| g.id)
+                .collect();
+            assert_eq!(
+                listed.len(),
+                kept.len(),
+                "every parked goroutine listed once"
+            );
+            assert_eq!(listed.into_iter().collect::<HashSet<_>>(), want);
+            drop(gate_tx);
+            kept.into_iter().for_each(|h| h.join().unwrap());
+            stop.store(true, Ordering::Release);
+            dumper.join().unwrap();
+            assert!(!goro::dump()
+                .iter()
+                .any(|g| matches!(g.name.as_deref(), Some("kept" | "churn"))));
+        });
+    }
 }
 
 #[test]
