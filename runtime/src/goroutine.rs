@@ -515,6 +515,15 @@ impl G {
         }
     }
 
+    /// Whether it has never run.
+    ///
+    /// # Safety
+    /// The caller owns the goroutine (popped it from a run queue).
+    pub(crate) unsafe fn is_unstarted(&self) -> bool {
+        // SAFETY: by the contract, nobody else touches `ctx` meanwhile.
+        matches!(unsafe { &(*self.ctx.get()).frame }, Frame::Unstarted(_))
+    }
+
     /// Whether its body has returned (or panicked, or never got a stack).
     pub(crate) fn finished(&self) -> bool {
         self.join_state.load(Ordering::Acquire) == DONE
