@@ -30,7 +30,7 @@ use crate::local::LocalMap;
 use crate::park::Unparker;
 use crate::scheduler::{self, Worker};
 use crate::spin::SpinLock;
-use crate::stack::{self, Stack};
+use crate::stack::{self, Bounds, Stack};
 use crate::timer::Sleep;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crossbeam_utils::CachePadded;
@@ -373,9 +373,9 @@ struct Context {
     frame: Frame,
     /// Valid while the coroutine runs; set on its first resume.
     yielder: *const Yielder<(), Switch>,
-    /// The stack's bottom (where its guard page starts) and top, for the
-    /// overflow report; zero before the first run.
-    bounds: (usize, usize),
+    /// Where its stack lies, for the overflow report; none before the
+    /// first run.
+    bounds: Bounds,
     /// Goroutine-local values (`goroutine_local!`), dropped at exit.
     locals: LocalMap,
 }
@@ -559,10 +559,7 @@ impl G {
         // overflow handler on that thread), which owns `ctx`. The page size
         // was cached before any stack was mapped, so reading it from the
         // signal handler is one atomic load.
-        match unsafe { (*self.ctx.get()).bounds } {
-            (0, _) => (0, 0),
-            (bottom, _) => (bottom, bottom + crate::sys::page_size()),
-        }
+        unsafe { (*self.ctx.get()).bounds }.guard()
     }
 }
 
@@ -570,10 +567,7 @@ impl G {
     /// Usable bytes of this goroutine's stack (0 before it runs).
     pub(crate) fn stack_size(&self) -> usize {
         // SAFETY: as for `guard`.
-        match unsafe { (*self.ctx.get()).bounds } {
-            (0, _) => 0,
-            (bottom, top) => top - bottom - crate::sys::page_size(),
-        }
+        unsafe { (*self.ctx.get()).bounds }.usable()
     }
 }
 
@@ -995,7 +989,7 @@ impl Builder {
             ctx: UnsafeCell::new(Context {
                 frame: Frame::Unstarted(stack),
                 yielder: std::ptr::null(),
-                bounds: (0, 0),
+                bounds: Bounds::default(),
                 locals: LocalMap::default(),
             }),
             body: UnsafeCell::new(Body {

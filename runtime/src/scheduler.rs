@@ -146,13 +146,13 @@ const LOCAL_SPAWN_LIMIT: usize = 256;
 
 /// Extra looks for work before a worker sleeps, and the pause between them.
 const SPIN_ROUNDS: usize = 4;
+const SPIN_PAUSES: usize = 200;
 
 /// A steal that leaves fewer than this many never-run goroutines on the
 /// thief's queue makes its next steal wait [`SMALL_STEAL_PAUSES`] pauses
 /// (about 4 µs) first; see `Worker::steal_from_workers`.
 const SMALL_STEAL: usize = 4;
 const SMALL_STEAL_PAUSES: usize = 160;
-const SPIN_PAUSES: usize = 200;
 
 /// How long a worker idles before it releases its cached stacks' deep pages.
 const TRIM_DELAY: Duration = Duration::from_millis(10);

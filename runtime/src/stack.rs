@@ -126,6 +126,32 @@ unsafe impl corosensei::stack::Stack for Stack {
     }
 }
 
+/// Where a stack lies: its bottom (where its guard page starts) and its
+/// top. The default, all zero, stands for no stack yet.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Bounds {
+    bottom: usize,
+    top: usize,
+}
+
+impl Bounds {
+    /// The guard page `[start, end)`; `(0, 0)` for no stack.
+    pub(crate) fn guard(self) -> (usize, usize) {
+        match self.bottom {
+            0 => (0, 0),
+            bottom => (bottom, bottom + sys::page_size()),
+        }
+    }
+
+    /// Usable bytes above the guard; 0 for no stack.
+    pub(crate) fn usable(self) -> usize {
+        match self.bottom {
+            0 => 0,
+            bottom => self.top - bottom - sys::page_size(),
+        }
+    }
+}
+
 impl Stack {
     /// Allocates a stack with `size` usable bytes: a slot of the arena for
     /// the default size, a mapping of its own otherwise. Fails with a message
@@ -139,14 +165,17 @@ impl Stack {
         }
     }
 
-    /// Its bottom (where the guard page starts) and its top.
-    pub(crate) fn bounds(&self) -> (usize, usize) {
-        (self.bottom, self.top)
+    /// Where it lies, for the overflow report.
+    pub(crate) fn bounds(&self) -> Bounds {
+        Bounds {
+            bottom: self.bottom,
+            top: self.top,
+        }
     }
 
     /// Usable bytes above the guard.
     pub(crate) fn usable(&self) -> usize {
-        self.top - self.bottom - sys::page_size()
+        self.bounds().usable()
     }
 
     fn dedicated(size: usize) -> io::Result<Stack> {
