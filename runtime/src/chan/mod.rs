@@ -131,6 +131,7 @@ impl<T> Sender<T> {
     /// s.send("hi").unwrap();
     /// assert_eq!(h.join().unwrap(), "hi");
     /// ```
+    #[inline(always)] // down to the switch: see `goroutine`, "Parking in the caller's frame"
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         let op = Op::send(&self.chan, msg);
         run_one(&op, Deadline::Never);
@@ -291,6 +292,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(r.recv(), Ok(5));
     /// assert!(r.recv().is_err());
     /// ```
+    #[inline(always)] // as `Sender::send`
     pub fn recv(&self) -> Result<T, RecvError> {
         let op = Op::recv(&self.chan);
         run_one(&op, Deadline::Never);
@@ -542,6 +544,7 @@ pub struct IntoIter<T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
+    #[inline] // `recv` inside stays inlined into the loop
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -558,6 +561,7 @@ impl<T> Iterator for TryIter<'_, T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[inline] // `recv` inside stays inlined into the loop
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

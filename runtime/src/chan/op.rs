@@ -23,7 +23,10 @@
 //! A single op skips pass 2's re-poll: it polls and enqueues under one
 //! acquisition of its lock, and a goroutine with no deadline then parks
 //! holding it (see `park`, "Parking under a lock"): the lock is released by
-//! its worker after the switch, so the waker needs no park-state CAS.
+//! its worker after the switch, so the waker needs no park-state CAS. That
+//! path is inlined into the caller of `send`/`recv` down to the switch
+//! (see `goroutine`, "Parking in the caller's frame"); threads and timed
+//! waits go out of line.
 //!
 //! # Invariants
 //! - Holding several channel locks happens only in pass 2, in address
@@ -196,9 +199,12 @@ impl<T> Case for Op<'_, T> {
 }
 
 /// Runs one op until it completes or `deadline` passes. Returns whether it
-/// completed (then its slot tells how). Inlined: most ops complete at once,
-/// and then cost a lock, a poll and an unlock; the waiting is out of line.
-#[inline]
+/// completed (then its slot tells how). Inlined into the caller, down to
+/// the switch when a goroutine parks (see "Parking in the caller's frame"
+/// in `goroutine`): most ops complete at once and cost a lock, a poll and
+/// an unlock; a goroutine with no deadline parks right here; plain threads
+/// and timed waits take the out-of-line path.
+#[inline(always)]
 pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     op.lock();
     // SAFETY: locked; not enqueued.
@@ -207,48 +213,64 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         wake_up(wake);
         return true;
     }
-    if deadline == Deadline::Now {
-        op.unlock();
-        return false;
+    match deadline {
+        Deadline::Now => {
+            op.unlock();
+            false
+        }
+        // SAFETY: locked, and not enqueued: the poll above found nothing.
+        Deadline::Never if unsafe { park_here(op) } => true,
+        _ => wait_one(op, deadline),
     }
-    wait_one(op, deadline)
 }
 
-/// The rest of [`run_one`] when the op must wait: called with the lock
-/// held, releases it. A goroutine with no deadline parks holding the lock
-/// (see `goroutine::park_unlocking`); threads and timed waits take the
-/// general path of `waiter`.
-#[inline(never)]
-fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
-    let why = if op.is_recv() {
+/// Why a goroutine waiting on `op` waits, for `dump`.
+fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
+    if op.is_recv() {
         WaitReason::ChanReceive
     } else {
         WaitReason::ChanSend
-    };
-    if deadline == Deadline::Never {
-        let ctx = Context::for_parked();
-        // SAFETY: we hold the channel lock. The handle goes into `ctx`,
-        // whose waiter only a holder of the lock takes out, claiming it
-        // (it is the context's one waiter and has no deadline), and the
-        // claimer wakes it once (`Claimed::finish` moves it out, the channel
-        // hands it to `Unparker::unpark`). `op` and `ctx` stay put on our
-        // stack while we are parked.
-        let parked = unsafe {
-            crate::goroutine::park_unlocking(op.raw_lock(), why, |me| {
-                ctx.set_unparker(crate::park::Unparker::Parked(me));
-                op.enqueue(&ctx, 0);
-            })
-        };
-        if parked {
-            debug_assert!(ctx.is_done(), "only the claimer wakes a parked waiter");
-            return true;
-        }
     }
+}
+
+/// A goroutine's wait with no deadline: enqueues `op` and parks holding
+/// its channel lock (see `goroutine::park_unlocking`); returns once a
+/// waker completed it. False, with the lock still held and nothing
+/// enqueued, when the caller is a plain thread.
+///
+/// # Safety
+/// The caller holds `op`'s lock and `op` is not enqueued.
+#[inline(always)]
+unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
+    let ctx = Context::for_parked();
+    // SAFETY: we hold the channel lock. The handle goes into `ctx`, whose
+    // waiter only a holder of the lock takes out, claiming it (it is the
+    // context's one waiter and has no deadline), and the claimer wakes it
+    // once (`Claimed::finish` moves it out, the channel hands it to
+    // `Unparker::unpark`). `op` and `ctx` stay put on our stack while we
+    // are parked.
+    let parked = unsafe {
+        crate::goroutine::park_unlocking(op.raw_lock(), wait_reason(op), |me| {
+            ctx.set_unparker(crate::park::Unparker::Parked(me));
+            op.enqueue(&ctx, 0);
+        })
+    };
+    debug_assert!(
+        !parked || ctx.is_done(),
+        "only the claimer wakes a parked waiter"
+    );
+    parked
+}
+
+/// The rest of [`run_one`] for a plain thread, or a wait with a deadline:
+/// called with the lock held (the op not enqueued), releases it.
+#[inline(never)]
+fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     let ctx = Context::new(deadline != Deadline::Never);
     // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
     unsafe { op.enqueue(&ctx, 0) };
     op.unlock();
-    if ctx.wait(deadline, why).is_some() {
+    if ctx.wait(deadline, wait_reason(op)).is_some() {
         return true;
     }
     op.lock();
