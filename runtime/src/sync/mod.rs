@@ -23,6 +23,7 @@ mod barrier;
 mod cond;
 mod mutex;
 mod once;
+mod prepaid;
 mod rwlock;
 mod sema;
 mod semaphore;

@@ -13,6 +13,11 @@
 //!   the slow way: it locks the queue, installs "zero, no waiters" in one
 //!   CAS, and wakes everybody queued.
 //!
+//! Clones share the word through a [`Prepaid`] handle, not an `Arc`: a
+//! goroutine spawning in a loop clones the group for every goroutine, and
+//! an `Arc`'s count would cross between its core and the cores that drop
+//! the clones each time.
+//!
 //! Go detects "Add concurrently with Wait" and "reused before the previous
 //! Wait returned" as misuse and panics. Here both are fine: `WAITERS` is
 //! only set or cleared under the queue lock, together with enqueueing or
@@ -32,11 +37,11 @@
 //! owner, whose `AcqRel` CAS read that same release sequence, through the
 //! queue's `Release`/`Acquire` wake.
 
+use super::prepaid::Prepaid;
 use super::waitq::{WaitQueue, WOKEN};
 use crate::park::WaitReason;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 const WAITERS: u64 = 1;
 const COUNT_SHIFT: u32 = 1;
@@ -77,7 +82,9 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct WaitGroup {
-    inner: Arc<Inner>,
+    /// Shared by the clones, which are cheap to make in a spawning loop
+    /// (see `prepaid`).
+    inner: Prepaid<Inner>,
 }
 
 impl WaitGroup {
@@ -88,7 +95,7 @@ impl WaitGroup {
     /// ```
     pub fn new() -> WaitGroup {
         WaitGroup {
-            inner: Arc::new(Inner {
+            inner: Prepaid::new(Inner {
                 state: AtomicU64::new(0),
                 queue: WaitQueue::new(()),
             }),
