@@ -67,7 +67,7 @@ pub use timer::{after, never, tick};
 pub use select::__private;
 
 use channel::{Channel, UNBOUNDED};
-use op::{run_one, Op};
+use op::{run_blocking, run_one, Op};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -134,7 +134,7 @@ impl<T> Sender<T> {
     #[inline(always)] // down to the switch: see `goroutine`, "Parking in the caller's frame"
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         let op = Op::send(&self.chan, msg);
-        run_one(&op, Deadline::Never);
+        run_blocking(&op);
         op.into_msg().map_or(Ok(()), |msg| Err(SendError(msg)))
     }
 
@@ -295,7 +295,7 @@ impl<T> Receiver<T> {
     #[inline(always)] // as `Sender::send`
     pub fn recv(&self) -> Result<T, RecvError> {
         let op = Op::recv(&self.chan);
-        run_one(&op, Deadline::Never);
+        run_blocking(&op);
         op.into_msg().ok_or(RecvError)
     }
 

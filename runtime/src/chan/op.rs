@@ -23,10 +23,10 @@
 //! A single op skips pass 2's re-poll: it polls and enqueues under one
 //! acquisition of its lock, and a goroutine with no deadline then parks
 //! holding it (see `park`, "Parking under a lock"): the lock is released by
-//! its worker after the switch, so the waker needs no park-state CAS. That
-//! path is inlined into the caller of `send`/`recv` down to the switch
-//! (see `goroutine`, "Parking in the caller's frame"); threads and timed
-//! waits go out of line.
+//! its worker after the switch, so the waker needs no park-state CAS. For
+//! a plain `send`/`recv` that path is inlined into their caller down to
+//! the switch ([`run_blocking`]; see `goroutine`, "Parking in the caller's
+//! frame"); threads, timed waits and one-case selects wait out of line.
 //!
 //! # Invariants
 //! - Holding several channel locks happens only in pass 2, in address
@@ -198,13 +198,29 @@ impl<T> Case for Op<'_, T> {
     }
 }
 
-/// Runs one op until it completes or `deadline` passes. Returns whether it
-/// completed (then its slot tells how). Inlined into the caller, down to
-/// the switch when a goroutine parks (see "Parking in the caller's frame"
-/// in `goroutine`): most ops complete at once and cost a lock, a poll and
-/// an unlock; a goroutine with no deadline parks right here; plain threads
-/// and timed waits take the out-of-line path.
+/// Runs one op until it completes, however long that takes: a plain
+/// blocking `send` or `recv`. Inlined into the caller down to the switch
+/// when a goroutine parks (see "Parking in the caller's frame" in
+/// `goroutine`); a plain thread waits out of line.
 #[inline(always)]
+pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
+    op.lock();
+    // SAFETY: locked; not enqueued.
+    if let Poll::Ready(wake) = unsafe { op.poll() } {
+        op.unlock();
+        wake_up(wake);
+        return;
+    }
+    // SAFETY: locked, and not enqueued: the poll found nothing.
+    if !unsafe { park_here(op) } {
+        wait_one(op, Deadline::Never);
+    }
+}
+
+/// Runs one op until it completes or `deadline` passes. Returns whether it
+/// completed (then its slot tells how). Inlined: most ops complete at once,
+/// and then cost a lock, a poll and an unlock; the waiting is out of line.
+#[inline]
 pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     op.lock();
     // SAFETY: locked; not enqueued.
@@ -213,15 +229,11 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         wake_up(wake);
         return true;
     }
-    match deadline {
-        Deadline::Now => {
-            op.unlock();
-            false
-        }
-        // SAFETY: locked, and not enqueued: the poll above found nothing.
-        Deadline::Never if unsafe { park_here(op) } => true,
-        _ => wait_one(op, deadline),
+    if deadline == Deadline::Now {
+        op.unlock();
+        return false;
     }
+    wait_one(op, deadline)
 }
 
 /// Why a goroutine waiting on `op` waits, for `dump`.
@@ -262,10 +274,15 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     parked
 }
 
-/// The rest of [`run_one`] for a plain thread, or a wait with a deadline:
-/// called with the lock held (the op not enqueued), releases it.
+/// The rest of [`run_one`] when the op must wait (and of [`run_blocking`]
+/// on a plain thread): called with the lock held (the op not enqueued),
+/// releases it. A goroutine with no deadline parks holding the lock.
 #[inline(never)]
 fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
+    // SAFETY: locked; not enqueued.
+    if deadline == Deadline::Never && unsafe { park_here(op) } {
+        return true;
+    }
     let ctx = Context::new(deadline != Deadline::Never);
     // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
     unsafe { op.enqueue(&ctx, 0) };
