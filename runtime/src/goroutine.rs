@@ -27,12 +27,12 @@
 //! it parked, each return mispredicted, and the one predictor entry
 //! misaligned that way makes its next suspend and the scheduler's returns
 //! miss too. So the blocking path that hand-offs take (a channel `send` or
-//! `recv` that parks: `chan::op::run_one`, [`park_unlocking`],
+//! `recv` that parks: `chan::op::run_blocking`, [`park_unlocking`],
 //! `switch_out_waiting`, `switch_out`, corosensei's `suspend`) is inlined,
 //! down to the switch, into the function that called `send` or `recv`;
 //! what it calls before the switch (enqueueing, the clock) returns before
-//! it. That halved an unbuffered ping-pong round trip (92 -> 54 ns) and
-//! took a fifth off a hop of the daisy chain (docs/performance.md).
+//! it. That took an unbuffered ping-pong round trip from 92 to 57 ns and a
+//! hop of the daisy chain from 49 to 34 ns (docs/performance.md).
 //!
 //! # `Send`
 //! `G` holds a corosensei `Coroutine`, which is `!Send` because in general a
