@@ -84,19 +84,11 @@ impl<T> Prepaid<T> {
 
     /// Takes one reference out of the reserve; false if it is empty.
     fn take_reserved(&self) -> bool {
-        let mut left = self.reserve.load(Ordering::Relaxed);
-        while left > 0 {
-            match self.reserve.compare_exchange_weak(
-                left,
-                left - 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => left = now,
-            }
-        }
-        false
+        self.reserve
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Buys one reference for a clone and [`BULK`] for the reserve.
