@@ -213,7 +213,7 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
     }
     // SAFETY: locked, and not enqueued: the poll found nothing.
     if !unsafe { park_here(op) } {
-        wait_one(op, Deadline::Never);
+        wait_queued(op, Deadline::Never);
     }
 }
 
@@ -274,15 +274,23 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     parked
 }
 
-/// The rest of [`run_one`] when the op must wait (and of [`run_blocking`]
-/// on a plain thread): called with the lock held (the op not enqueued),
-/// releases it. A goroutine with no deadline parks holding the lock.
+/// The rest of [`run_one`] when the op must wait: called with the lock
+/// held (the op not enqueued), releases it. A goroutine with no deadline
+/// parks holding the lock.
 #[inline(never)]
 fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     // SAFETY: locked; not enqueued.
     if deadline == Deadline::Never && unsafe { park_here(op) } {
         return true;
     }
+    wait_queued(op, deadline)
+}
+
+/// The general wait, for a plain thread or a deadline: called with the
+/// lock held (the op not enqueued), enqueues the op, releases the lock and
+/// waits; withdraws the op if `deadline` passes first.
+#[inline(never)]
+fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     let ctx = Context::new(deadline != Deadline::Never);
     // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
     unsafe { op.enqueue(&ctx, 0) };
