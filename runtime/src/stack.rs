@@ -38,10 +38,16 @@
 //! stacks nobody took during the whole period (the list is a LIFO, so those
 //! are the bottom ones, below the period's low-water mark), and before it
 //! sleeps for want of work it releases them all. Releasing goes a batch of
-//! 1024 ranges per `process_madvise` call, on the monitor's thread: a
-//! million finished goroutines give their memory back within a period or
-//! two, without a million system calls and without making the workers that
-//! finish them pay for it (Go likewise frees stacks at its GC, not on exit).
+//! 1024 ranges per `process_madvise` call, on the monitor's thread, without
+//! a million system calls and without making the workers that finish
+//! goroutines pay for it (Go likewise frees stacks at its GC, not on exit).
+//! While any worker runs goroutines, a period releases at most
+//! [`SCAVENGE_BUDGET`] stacks, the coldest first: releasing costs CPU and
+//! interrupts the workers (each call flushes their TLBs), and a program
+//! still busy after a million goroutines finished would otherwise lose a
+//! tenth of its CPU to the monitor for a few hundred milliseconds (Go's
+//! background scavenger is paced the same way, to about 1% of the CPU). An
+//! idle program's monitor releases everything left at once.
 //!
 //! # Invariants
 //! - A slot is owned by exactly one [`Stack`] value, which is in use, in a
@@ -55,6 +61,7 @@
 //!   install (the system call itself orders the page tables).
 
 use crate::sys;
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -84,6 +91,12 @@ const CACHE_BATCH: usize = CACHE_MAX / 2;
 /// How long a free stack of the arena stays committed, unused, before the
 /// monitor releases it.
 pub(crate) const SCAVENGE_PERIOD: Duration = Duration::from_millis(100);
+
+/// Most stacks a scavenge releases while workers run goroutines: one
+/// `process_madvise` call, about a millisecond of the monitor's time a
+/// [`SCAVENGE_PERIOD`] (a million stacks come back in under two minutes
+/// of continuous load, and at once when the program idles).
+const SCAVENGE_BUDGET: usize = 1024;
 
 /// Guards installed per system call. Small, because the call holds the
 /// process's memory-map lock throughout, and a thread growing the C heap
@@ -304,8 +317,8 @@ impl StackCache {
 /// the released ones. Reuse prefers the committed ones (they are warm).
 #[derive(Default)]
 struct FreeList {
-    /// A LIFO: the bottom entries have been free the longest.
-    untrimmed: Vec<Stack>,
+    /// A LIFO at its back; the front entries have been free the longest.
+    untrimmed: VecDeque<Stack>,
     /// The fewest entries `untrimmed` held since the last scavenge: the
     /// bottom `low_water` were not taken during the whole period.
     low_water: usize,
@@ -314,7 +327,7 @@ struct FreeList {
 
 impl FreeList {
     fn pop(&mut self) -> Option<Stack> {
-        match self.untrimmed.pop() {
+        match self.untrimmed.pop_back() {
             Some(stack) => {
                 self.low_water = self.low_water.min(self.untrimmed.len());
                 Some(stack)
@@ -328,12 +341,12 @@ impl FreeList {
         into.extend(std::iter::from_fn(|| self.pop()).take(n));
     }
 
-    /// Takes out the committed stacks nobody took since the last scavenge
-    /// (the bottom `low_water`) and starts a new period.
-    fn take_cold(&mut self) -> Vec<Stack> {
-        let cold = self.low_water.min(self.untrimmed.len());
-        let rest = self.untrimmed.split_off(cold);
-        let cold = std::mem::replace(&mut self.untrimmed, rest);
+    /// Takes out up to `most` of the committed stacks nobody took since the
+    /// last scavenge (the front `low_water`), the coldest first, and starts
+    /// a new period. Those left stay in front, to go in a later period.
+    fn take_cold(&mut self, most: usize) -> Vec<Stack> {
+        let cold = self.low_water.min(self.untrimmed.len()).min(most);
+        let cold = self.untrimmed.drain(..cold).collect();
         self.low_water = self.untrimmed.len();
         cold
     }
@@ -341,7 +354,7 @@ impl FreeList {
     /// Takes out every committed stack.
     fn take_all(&mut self) -> Vec<Stack> {
         self.low_water = 0;
-        std::mem::take(&mut self.untrimmed)
+        std::mem::take(&mut self.untrimmed).into()
     }
 }
 
@@ -421,9 +434,10 @@ impl Arena {
         self.release_whole(batch);
     }
 
-    /// Releases the free stacks nobody took since the last call.
-    fn scavenge(&self) {
-        let batch = self.free_list().take_cold();
+    /// Releases up to `most` of the free stacks nobody took since the last
+    /// call.
+    fn scavenge(&self, most: usize) {
+        let batch = self.free_list().take_cold(most);
         self.release_whole(batch);
     }
 
@@ -575,10 +589,12 @@ pub(crate) fn trim_free_stacks() {
 }
 
 /// Releases the free stacks of the arena that nobody took since the last
-/// call (the monitor calls it each [`SCAVENGE_PERIOD`]).
-pub(crate) fn scavenge_free_stacks() {
+/// call, at most [`SCAVENGE_BUDGET`] of them while `busy` (the monitor
+/// calls it each [`SCAVENGE_PERIOD`], `busy` while any worker runs
+/// goroutines).
+pub(crate) fn scavenge_free_stacks(busy: bool) {
     if let Ok(arena) = Arena::get() {
-        arena.scavenge();
+        arena.scavenge(if busy { SCAVENGE_BUDGET } else { usize::MAX });
     }
 }
 

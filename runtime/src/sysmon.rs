@@ -89,7 +89,7 @@ fn run(rt: &'static Runtime) {
             }
         }
         if now - scavenged >= stack::SCAVENGE_PERIOD {
-            stack::scavenge_free_stacks();
+            stack::scavenge_free_stacks(!rt.no_worker_busy());
             scavenged = now;
         }
     }
