@@ -50,10 +50,13 @@
 //! idle program's monitor releases everything left at once.
 //!
 //! # Invariants
-//! - A slot is owned by exactly one [`Stack`] value, which is in use, in a
-//!   worker's cache, or in the arena's free list (committed or trimmed);
-//!   the bump index `next` only grows. Only stacks taken out of the free
-//!   list are released, so a stack in use is never released under it.
+//! - A slot handed out is owned by exactly one [`Stack`] value, in use or
+//!   in a worker's cache, or by its index in the arena's free list
+//!   (committed or trimmed): a `Stack` becomes an index only by
+//!   `Arena::slot_of`, which consumes it, and an index becomes a `Stack`
+//!   only when taken out of the list. The bump index `next` only grows.
+//!   Only slots taken out of the free list are released, so a stack in use
+//!   is never released under it.
 //! - Slots `[0, guarded)` have their guard installed; a slot is handed out
 //!   only once it is below `guarded`.
 //! - `guarded` and `next` are read with `Acquire` and published with
@@ -280,7 +283,7 @@ impl StackCache {
     #[cold]
     fn refill(&mut self) -> io::Result<Stack> {
         let arena = Arena::get()?;
-        arena.free_list().pop_into(CACHE_BATCH, &mut self.stacks);
+        arena.take_free(CACHE_BATCH, &mut self.stacks);
         match self.stacks.pop() {
             Some(stack) => Ok(stack),
             None => arena.fresh_slot(),
@@ -313,38 +316,37 @@ impl StackCache {
     }
 }
 
-/// The arena's free stacks: the recently freed ones, still committed, and
-/// the released ones. Reuse prefers the committed ones (they are warm).
+/// The arena's free stacks, by slot index: the recently freed ones, still
+/// committed, and the released ones. Reuse prefers the committed ones (they
+/// are warm). Four bytes a stack (a `Stack` is 24), since a million
+/// goroutines finishing at once put a million stacks here, and a list of
+/// 24-byte entries cost their finishers 24 MB of fresh pages and copies.
 #[derive(Default)]
 struct FreeList {
     /// A LIFO at its back; the front entries have been free the longest.
-    untrimmed: VecDeque<Stack>,
+    untrimmed: VecDeque<u32>,
     /// The fewest entries `untrimmed` held since the last scavenge: the
-    /// bottom `low_water` were not taken during the whole period.
+    /// front `low_water` were not taken during the whole period.
     low_water: usize,
-    trimmed: Vec<Stack>,
+    trimmed: Vec<u32>,
 }
 
 impl FreeList {
-    fn pop(&mut self) -> Option<Stack> {
+    /// A free slot and whether its pages may be committed.
+    fn pop(&mut self) -> Option<(u32, bool)> {
         match self.untrimmed.pop_back() {
-            Some(stack) => {
+            Some(slot) => {
                 self.low_water = self.low_water.min(self.untrimmed.len());
-                Some(stack)
+                Some((slot, true))
             }
-            None => self.trimmed.pop(),
+            None => self.trimmed.pop().map(|slot| (slot, false)),
         }
-    }
-
-    /// Moves up to `n` free stacks into `into`, committed ones first.
-    fn pop_into(&mut self, n: usize, into: &mut Vec<Stack>) {
-        into.extend(std::iter::from_fn(|| self.pop()).take(n));
     }
 
     /// Takes out up to `most` of the committed stacks nobody took since the
     /// last scavenge (the front `low_water`), the coldest first, and starts
     /// a new period. Those left stay in front, to go in a later period.
-    fn take_cold(&mut self, most: usize) -> Vec<Stack> {
+    fn take_cold(&mut self, most: usize) -> Vec<u32> {
         let cold = self.low_water.min(self.untrimmed.len()).min(most);
         let cold = self.untrimmed.drain(..cold).collect();
         self.low_water = self.untrimmed.len();
@@ -352,7 +354,7 @@ impl FreeList {
     }
 
     /// Takes out every committed stack.
-    fn take_all(&mut self) -> Vec<Stack> {
+    fn take_all(&mut self) -> Vec<u32> {
         self.low_water = 0;
         std::mem::take(&mut self.untrimmed).into()
     }
@@ -425,7 +427,38 @@ impl Arena {
 
     /// Takes back `stacks` under one lock, as [`Arena::recycle`].
     fn recycle_all(&self, stacks: impl Iterator<Item = Stack>) {
-        self.free_list().untrimmed.extend(stacks);
+        let mut free = self.free_list();
+        free.untrimmed
+            .extend(stacks.map(|stack| self.slot_of(stack)));
+    }
+
+    /// Moves up to `n` free stacks into `into`, committed ones first.
+    fn take_free(&self, n: usize, into: &mut Vec<Stack>) {
+        let mut free = self.free_list();
+        let stacks = std::iter::from_fn(|| free.pop()).take(n);
+        into.extend(stacks.map(|(slot, dirty)| self.stack_at(slot, dirty)));
+    }
+
+    /// The slot index of `stack`, a slot of this arena, which it gives up.
+    fn slot_of(&self, stack: Stack) -> u32 {
+        debug_assert!(stack.in_arena, "a stack of its own mapping");
+        let index = (stack.bottom - self.base) / self.slot;
+        // The index stands for the slot now: dropping `stack` would
+        // recycle it a second time.
+        std::mem::forget(stack);
+        // `slots` fits: 1 TiB of slots of at least 20 KiB.
+        index as u32
+    }
+
+    /// The stack of slot `index`, taken out of the free list.
+    fn stack_at(&self, index: u32, dirty: bool) -> Stack {
+        let bottom = self.base + index as usize * self.slot;
+        Stack {
+            top: bottom + self.slot,
+            bottom,
+            in_arena: true,
+            dirty,
+        }
     }
 
     /// Releases every free stack now (`free_os_memory`, or an idle program).
@@ -441,12 +474,20 @@ impl Arena {
         self.release_whole(batch);
     }
 
-    /// Releases all pages of `batch` and files the stacks as trimmed.
-    fn release_whole(&self, mut batch: Vec<Stack>) {
+    /// Releases all pages of the free slots `batch` and files them as
+    /// trimmed.
+    fn release_whole(&self, mut batch: Vec<u32>) {
         if batch.is_empty() {
             return;
         }
-        trim_all(&mut batch, 0);
+        let page = sys::page_size();
+        let ranges: Vec<(usize, usize)> = batch
+            .iter()
+            .map(|&index| (self.base + index as usize * self.slot + page, self.usable()))
+            .collect();
+        // SAFETY: free slots: no coroutine runs on them, so nothing below
+        // their tops is live; guard regions survive MADV_DONTNEED.
+        unsafe { sys::release_batch(&ranges) };
         self.free_list().trimmed.append(&mut batch);
     }
 
