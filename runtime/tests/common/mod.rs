@@ -3,6 +3,7 @@
 
 use std::process::{Command, Output};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Serialises the tests of one binary that change GOMAXPROCS.
 static PROCS: Mutex<()> = Mutex::new(());
@@ -84,5 +85,50 @@ impl Gate {
     pub fn release(self) {
         assert!(self.tx.close(), "the gate closes once");
         self.finished.wait();
+    }
+}
+
+/// RSS (KiB) around a burst of finished goroutines: before it, and with
+/// all of them parked.
+pub struct Burst {
+    pub before: usize,
+    pub all_live: usize,
+}
+
+/// Parks `n` goroutines on a gate, then lets them all finish; checks that
+/// their stacks showed in RSS (at least three quarters of a page each).
+pub fn park_then_finish(n: usize) -> Burst {
+    goro::free_os_memory();
+    let before = rss_kib();
+    let gate = park_on_gate(n);
+    let all_live = rss_kib();
+    gate.release();
+    let grown = all_live.saturating_sub(before);
+    assert!(
+        grown >= n * 4 * 3 / 4,
+        "the goroutines' stacks did not show in RSS: {grown} KiB"
+    );
+    Burst { before, all_live }
+}
+
+impl Burst {
+    /// Polls until RSS has given back at least three quarters of the
+    /// growth (not a timing assertion: `give_up` is a generous bound);
+    /// returns the RSS then.
+    pub fn await_release(&self, give_up: Duration) -> usize {
+        let Burst { before, all_live } = *self;
+        let grown = all_live.saturating_sub(before);
+        let deadline = Instant::now() + give_up;
+        let mut after = rss_kib();
+        while after.saturating_sub(before) > grown / 4 {
+            assert!(
+                Instant::now() < deadline,
+                "stacks not released: RSS {before} KiB before, {all_live} KiB with all \
+                 live, still {after} KiB"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+            after = rss_kib();
+        }
+        after
     }
 }
