@@ -271,9 +271,14 @@ impl<T> State<T> {
     }
 
     /// Completes every waiter with failure: receivers get an empty slot,
-    /// senders keep their value.
+    /// senders keep their value. The list of whom to wake is allocated
+    /// once, at its final size: a close that fails a million waiters
+    /// grew it by doubling to 16 MB, touching twice that in fresh pages
+    /// and copying 16 MB on the way, under the channel's lock (in a
+    /// profile of such a close, page faults and copies outweighed the
+    /// walk over the waiters).
     fn fail_waiters(&mut self) -> Vec<Unparker> {
-        let mut wake = Vec::new();
+        let mut wake = Vec::with_capacity(self.recvq.len() + self.sendq.len());
         while let Some(waiter) = self.recvq.claim().or_else(|| self.sendq.claim()) {
             wake.push(waiter.finish());
         }

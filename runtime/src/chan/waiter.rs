@@ -239,6 +239,8 @@ impl<T> Waiter<T> {
 pub(crate) struct WaitQueue<T> {
     head: *const Waiter<T>,
     tail: *const Waiter<T>,
+    /// Waiters linked, stale ones (an aborted select's) included.
+    len: usize,
 }
 
 impl<T> WaitQueue<T> {
@@ -247,7 +249,14 @@ impl<T> WaitQueue<T> {
         WaitQueue {
             head: ptr::null(),
             tail: ptr::null(),
+            len: 0,
         }
+    }
+
+    /// How many waiters are linked: at least as many as a loop of
+    /// [`claim`](Self::claim) will claim.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// Appends `waiter` for case `case` of `ctx`, with message slot `slot`.
@@ -271,6 +280,7 @@ impl<T> WaitQueue<T> {
         waiter.prev.set(self.tail);
         waiter.next.set(ptr::null());
         waiter.linked.set(true);
+        self.len += 1;
         if self.tail.is_null() {
             self.head = waiter;
         } else {
@@ -288,6 +298,7 @@ impl<T> WaitQueue<T> {
         if !waiter.linked.replace(false) {
             return;
         }
+        self.len -= 1;
         let (prev, next) = (waiter.prev.get(), waiter.next.get());
         // SAFETY: the neighbours of a linked waiter are linked, hence valid.
         unsafe {
@@ -362,5 +373,42 @@ impl<T> Claimed<T> {
                 .store((self.case << SHIFT) | DONE, Ordering::Release);
             unparker
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `len` counts linked waiters through pushes, removals (a second
+    /// removal of the same waiter is a no-op) and claims, which also
+    /// unlink the stale waiters they skip.
+    #[test]
+    fn len_counts_linked_waiters() {
+        let mut queue = WaitQueue::<u8>::new();
+        let (fresh, stale) = (Context::new(true), Context::new(true));
+        assert!(stale.try_claim(0), "nothing else claims it here");
+        let waiters: Vec<Waiter<u8>> = (0..4).map(|_| Waiter::new()).collect();
+        let mut slots = [None, None, None, None];
+        for (i, (waiter, slot)) in waiters.iter().zip(&mut slots).enumerate() {
+            let ctx = if i == 0 { &stale } else { &fresh };
+            // SAFETY: the waiters, contexts and slots outlive the queue's
+            // use of them (all in this frame; the queue is emptied below).
+            unsafe { queue.push(waiter, ctx, i, slot) };
+        }
+        assert_eq!(queue.len(), 4);
+        // SAFETY: linked in this queue.
+        unsafe { queue.remove(&waiters[3]) };
+        // SAFETY: no longer linked: a no-op.
+        unsafe { queue.remove(&waiters[3]) };
+        assert_eq!(queue.len(), 3);
+        // The stale first waiter is skipped and unlinked; the second claimed.
+        let claimed = queue.claim().expect("a waiting waiter");
+        assert_eq!(queue.len(), 1);
+        drop(claimed.finish());
+        // SAFETY: linked in this queue.
+        unsafe { queue.remove(&waiters[2]) };
+        assert_eq!(queue.len(), 0);
+        assert!(queue.claim().is_none());
     }
 }
