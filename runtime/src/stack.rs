@@ -96,9 +96,9 @@ const CACHE_BATCH: usize = CACHE_MAX / 2;
 pub(crate) const SCAVENGE_PERIOD: Duration = Duration::from_millis(100);
 
 /// Most stacks a scavenge releases while workers run goroutines: one
-/// `process_madvise` call, about a millisecond of the monitor's time a
-/// [`SCAVENGE_PERIOD`] (a million stacks come back in under two minutes
-/// of continuous load, and at once when the program idles).
+/// `process_madvise` call a [`SCAVENGE_PERIOD`] (a million stacks come
+/// back in under two minutes of continuous load, and at once when the
+/// program idles).
 const SCAVENGE_BUDGET: usize = 1024;
 
 /// Guards installed per system call. Small, because the call holds the
@@ -450,9 +450,14 @@ impl Arena {
         index as u32
     }
 
+    /// Where slot `index` starts (its guard page).
+    fn bottom_of(&self, index: usize) -> usize {
+        self.base + index * self.slot
+    }
+
     /// The stack of slot `index`, taken out of the free list.
     fn stack_at(&self, index: u32, dirty: bool) -> Stack {
-        let bottom = self.base + index as usize * self.slot;
+        let bottom = self.bottom_of(index as usize);
         Stack {
             top: bottom + self.slot,
             bottom,
@@ -483,7 +488,7 @@ impl Arena {
         let page = sys::page_size();
         let ranges: Vec<(usize, usize)> = batch
             .iter()
-            .map(|&index| (self.base + index as usize * self.slot + page, self.usable()))
+            .map(|&index| (self.bottom_of(index as usize) + page, self.usable()))
             .collect();
         // SAFETY: free slots: no coroutine runs on them, so nothing below
         // their tops is live; guard regions survive MADV_DONTNEED.
@@ -504,7 +509,7 @@ impl Arena {
         }
         self.ensure_guarded(index + 1)?;
         self.guard_ahead(index);
-        let bottom = self.base + index * self.slot;
+        let bottom = self.bottom_of(index);
         Ok(Stack {
             top: bottom + self.slot,
             bottom,
@@ -582,7 +587,7 @@ impl Arena {
             return Err(self.exhausted());
         }
         let ranges: Vec<(usize, usize)> = (done..done + batch)
-            .map(|i| (self.base + i * self.slot, page))
+            .map(|i| (self.bottom_of(i), page))
             .collect();
         // SAFETY: these slots are beyond `guarded`, and slots at or above it
         // are handed out only after their guard is in (`fresh_slot` waits in
