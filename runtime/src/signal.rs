@@ -187,7 +187,11 @@ static QUIT_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::n
 /// Go's `SIGQUIT` behaviour: print every goroutine to stderr and exit with
 /// status 2. The handler only writes a byte to a pipe (async-signal-safe);
 /// a helper thread blocked on the pipe prints the dump. Off when
-/// `GORO_SIGQUIT_DUMP=0`, or when the program already handles `SIGQUIT`.
+/// `GORO_SIGQUIT_DUMP=0`, or when the program already handles `SIGQUIT`
+/// with a handler of its own. An ignored `SIGQUIT` is taken over, as Go's
+/// runtime does (it respects an inherited "ignore" only for `SIGHUP` and
+/// `SIGINT`): a program started in the background by a script inherits
+/// `SIGQUIT` ignored, and is still meant to dump when sent one.
 /// Returns whether the helper thread was started.
 pub(crate) fn install_quit_dump() -> bool {
     if std::env::var_os("GORO_SIGQUIT_DUMP").is_some_and(|v| v == "0") {
@@ -211,7 +215,7 @@ pub(crate) fn install_quit_dump() -> bool {
     unsafe {
         let mut previous: libc::sigaction = std::mem::zeroed();
         libc::sigaction(libc::SIGQUIT, std::ptr::null(), &mut previous);
-        if previous.sa_sigaction != libc::SIG_DFL {
+        if previous.sa_sigaction != libc::SIG_DFL && previous.sa_sigaction != libc::SIG_IGN {
             return true; // the program's own handler wins; our thread idles
         }
         let mut action: libc::sigaction = std::mem::zeroed();

@@ -73,23 +73,55 @@ fn run_case(case: &str) {
 }
 
 fn child(case: &str) -> std::process::Output {
-    child_with(case, &[])
+    child_with(case, &[], libc::SIG_DFL)
 }
 
-fn child_with(case: &str, env: &[(&str, &str)]) -> std::process::Output {
+/// Runs `case` in a child with `env` added, started with `SIGQUIT`'s
+/// disposition set to `sigquit` (`SIG_DFL` or `SIG_IGN`), whatever this
+/// process inherited: a shell script's background job, for one, starts
+/// with it ignored.
+fn child_with(
+    case: &str,
+    env: &[(&str, &str)],
+    sigquit: libc::sighandler_t,
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env("GORO_CASE", case);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // SAFETY: signal(2) is async-signal-safe, so it may run between fork
+    // and exec; it touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGQUIT, sigquit);
+            Ok(())
+        });
+    }
     cmd.output().unwrap()
+}
+
+/// Started with `SIGQUIT` ignored, the program still dumps when sent one,
+/// as a Go program does.
+fn expect_sigquit_dump_when_started_ignored() -> Result<(), String> {
+    let out = child_with("sigquit", &[], libc::SIG_IGN);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(2) && stderr.starts_with("SIGQUIT: quit") {
+        Ok(())
+    } else {
+        Err(format!(
+            "sigquit started ignored: {:?}\n{stderr}",
+            out.status
+        ))
+    }
 }
 
 /// With `GORO_SIGQUIT_DUMP=0`, SIGQUIT keeps its default action: the
 /// process dies of the signal and prints no dump.
 fn expect_plain_sigquit() -> Result<(), String> {
     use std::os::unix::process::ExitStatusExt;
-    let out = child_with("sigquit", &[("GORO_SIGQUIT_DUMP", "0")]);
+    let out = child_with("sigquit", &[("GORO_SIGQUIT_DUMP", "0")], libc::SIG_DFL);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.signal() == Some(libc::SIGQUIT) && !stderr.contains("SIGQUIT: quit") {
         Ok(())
@@ -162,6 +194,7 @@ fn main() {
             "SIGQUIT: quit",
             &["'listener' [chan receive", "goroutine 1 'main' ["],
         ),
+        expect_sigquit_dump_when_started_ignored(),
         expect_plain_sigquit(),
         expect_success("timer"),
         expect_success("busy-thread"),
