@@ -101,9 +101,12 @@ def server_label(test, metric):
 
 
 def server_order(test):
-    """Sort key of a server test: http, echo by connections, the idle tests, any other."""
+    """Sort key of a server test: the http ones, echo by connections, the idle tests, any
+    other."""
     if test.startswith("echo-") and test[5:].isdigit():
         return (1, int(test[5:]))
+    if test == "http-shared":
+        return (0, 1)
     return ({"http": 0, "http-idle": 2, "echo-idle": 3}.get(test, 4), 0)
 
 

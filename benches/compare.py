@@ -559,7 +559,7 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
         about += [f"- wrk: {meta.get('wrk', 'not used')}; open-files limit: {meta['nofile_limit']}",
                   "- one fresh server process per measurement; when GOMAXPROCS leaves CPUs "
                   "over, the server is pinned to the first GOMAXPROCS CPUs and the load tool "
-                  "to the rest",
+                  "to the rest (for `http-shared`, to the same ones)",
                   f"- {meta['rounds']} round(s), each running every cell once (contender "
                   f"order rotates each round); values are medians; ratio = contender/{base}: "
                   "for req/s and msg/s higher is better, for latency and KiB lower is better."]
@@ -624,6 +624,8 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
 SERVER_TESTS = {
     "http": ("http", "wrk -t1 -c100 -d{d:g}s --latency: requests/s, latency, and the "
              "server's CPU time per request"),
+    "http-shared": ("http", "as `http`, but the server and wrk pinned to the same GOMAXPROCS "
+                    "CPUs, so that their costs add up instead of overlapping"),
     "http-idle": ("http", "{hold} idle keep-alive connections (one request each, then idle): "
                   "server RSS growth per connection"),
     "echo": ("echo", "echo-load, {size}-byte messages, one in flight per connection, {d:g} s, at "
@@ -633,9 +635,10 @@ SERVER_TESTS = {
 }
 # The main metric of each test (the JSON "metric"); echo rows are named
 # echo-<conns>.
-SERVER_METRICS = {"http": "req_per_s", "http-idle": "kib_per_conn", "echo": "msgs_per_s",
-                  "echo-idle": "kib_per_conn"}
+SERVER_METRICS = {"http": "req_per_s", "http-shared": "req_per_s", "http-idle": "kib_per_conn",
+                  "echo": "msgs_per_s", "echo-idle": "kib_per_conn"}
 HIGHER_IS_BETTER = {"req_per_s", "msgs_per_s"}
+WRK_TESTS = {"http", "http-shared"}
 SERVER_TIMEOUT_GRACE = 90  # seconds a load tool may run past its duration
 
 
@@ -939,18 +942,20 @@ def run_server_test(c: Contender, test: str, conns: int, procs: int, rnd: int,
     if binary is None:
         run.error = c.server_errors.get(kind, "not built")
         return run
-    needs_wrk = test == "http"
+    needs_wrk = test in WRK_TESTS
     if not needs_wrk and tool is None:
         run.error = f"echo-load unavailable: {tool_error}"
         return run
     server_cpus, tool_cpus = cpu_split(procs)
+    if test == "http-shared":
+        tool_cpus = server_cpus
     server = None
     try:
         if needs_wrk:
             find_wrk()
         server = Server(binary, f"{c.name}-{kind}", procs, server_cpus)
         server.wait_accepting()
-        if test == "http":
+        if needs_wrk:
             res = with_server_cpu(server, lambda: run_wrk(server.addr, args.duration, tool_cpus),
                                   "req_per_s", args.duration, "req")
         elif test == "echo":
@@ -1002,7 +1007,7 @@ def run_servers(args, contenders: List[Contender], tests: List[str], procs: List
         tool = peer_binary("echo-load")(args)
     except BuildError as e:
         tool_error = str(e)
-    if "http" in tests:
+    if WRK_TESTS & set(tests):
         try:
             cp = subprocess.run([find_wrk(), "-v"], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, timeout=30)
