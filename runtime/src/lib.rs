@@ -35,7 +35,8 @@
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
 //! goroutine stack, default 256 KiB; `k`/`m` suffixes), `GOSEED`,
-//! `GODEBUG=schedtrace=N` and `GORO_SIGQUIT_DUMP=0`.
+//! `GODEBUG=schedtrace=N`, `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
+//! (`userfault` or `mprotect`: a lesser kind of stack guard, for tests).
 //!
 //! The design is in `docs/design.md`; what is checked and what is the
 //! user's duty is in `docs/safety.md`.
@@ -67,6 +68,7 @@ mod sysmon;
 pub mod testing;
 pub mod time;
 mod timer;
+mod userfault;
 
 pub use blocking::blocking;
 pub use goro_macros::{go, main};

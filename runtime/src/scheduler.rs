@@ -930,7 +930,7 @@ impl Runtime {
 
     /// Threads of the runtime: workers alive, and helpers.
     pub(crate) fn runtime_threads(&self) -> usize {
-        self.worker_threads() + self.helper_threads
+        self.worker_threads() + self.helper_threads + crate::userfault::threads()
     }
 
     /// Whether any queue others can see holds work.

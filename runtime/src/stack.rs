@@ -11,7 +11,8 @@
 //! start-up, marked `MADV_NOHUGEPAGE` (a stray touch must not commit 2 MiB).
 //! Slot `i` is `[base + i*slot, base + (i+1)*slot)`; its lowest page is the
 //! guard. Guards are installed in batches as the arena's used prefix grows
-//! (see `sys`), so with `MADV_GUARD_INSTALL` the whole arena stays one VMA no
+//! (see `sys`), so with `MADV_GUARD_INSTALL` (or, before Linux 6.13,
+//! `userfaultfd` write protection) the whole arena stays one VMA no
 //! matter how many goroutines live: a million parked goroutines are one
 //! mapping, where one `mmap` per stack would hit `vm.max_map_count`. Once
 //! half the first batch is used, about [`GUARD_AHEAD`] slots are kept
@@ -58,7 +59,9 @@
 //!   Only slots taken out of the free list are released, so a stack in use
 //!   is never released under it.
 //! - Slots `[0, guarded)` have their guard installed; a slot is handed out
-//!   only once it is below `guarded`.
+//!   only once it is below `guarded`. No release covers a guard page: every
+//!   range released starts above it (a `userfaultfd` guard's marker would
+//!   not survive `MADV_DONTNEED`, see `userfault`).
 //! - `guarded` and `next` are read with `Acquire` and published with
 //!   `Release` so a thread that sees an index as guarded also sees the guard
 //!   install (the system call itself orders the page tables).
@@ -206,7 +209,7 @@ impl Stack {
         })?;
         let bottom = ptr as usize;
         // SAFETY: the first page of a fresh mapping of ours holds nothing.
-        if let Err(e) = unsafe { sys::install_guards(&[(bottom, page)]) } {
+        if let Err(e) = unsafe { sys::install_guards((bottom, len), &[(bottom, page)]) } {
             // SAFETY: the mapping was just made and nobody refers to it.
             unsafe { sys::unmap(ptr, len) };
             return Err(guard_error(e));
@@ -540,14 +543,14 @@ impl Arena {
     /// batch itself, unless another thread is installing one. Either way
     /// the threads that need fresh slots meanwhile take them from what is
     /// guarded already instead of waiting on the lock. A failure here is
-    /// left for `ensure_guarded` to meet again and report. Only with guard
-    /// regions: an mprotect guard costs two of the process's limited
-    /// mappings, so those are never installed ahead of need.
+    /// left for `ensure_guarded` to meet again and report. Not with
+    /// mprotect guards: each costs two of the process's limited mappings,
+    /// so those are never installed ahead of need.
     fn guard_ahead(&self, index: usize) {
         let guarded = self.guarded.load(Ordering::Acquire);
         if index < GUARD_BATCH / 2
             || index + GUARD_AHEAD < guarded
-            || sys::guard_kind() != sys::GuardKind::Region
+            || sys::guard_kind().costs_mappings()
         {
             return;
         }
@@ -592,7 +595,7 @@ impl Arena {
         // SAFETY: these slots are beyond `guarded`, and slots at or above it
         // are handed out only after their guard is in (`fresh_slot` waits in
         // `ensure_guarded`), so nothing lives in their bottom pages.
-        unsafe { sys::install_guards(&ranges) }.map_err(guard_error)?;
+        unsafe { sys::install_guards((self.base, self.len), &ranges) }.map_err(guard_error)?;
         self.guarded.store(done + batch, Ordering::Release);
         Ok(())
     }
@@ -654,8 +657,9 @@ pub(crate) fn install_wanted_guards() {
 }
 
 /// Called at spawn so that running out of stacks is an error from
-/// `Builder::spawn`, not a failure later. With guard regions a guard costs
-/// no mapping and the arena holds millions of slots, so guards are installed
+/// `Builder::spawn`, not a failure later. With guard regions (or userfault
+/// guards) a guard costs no mapping and the arena holds millions of slots,
+/// so guards are installed
 /// lazily as slots are first used, and only the arena's own limit is checked
 /// (cheaply: when the bump index nears it). With mprotect guards every guard
 /// costs mappings, so they are installed here, for every live goroutine, and
@@ -663,7 +667,7 @@ pub(crate) fn install_wanted_guards() {
 pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
     let arena = Arena::get()?;
     let near_limit = arena.next.load(Ordering::Relaxed) + GUARD_AHEAD >= arena.slots;
-    if !near_limit && sys::guard_kind() == sys::GuardKind::Region {
+    if !near_limit && !sys::guard_kind().costs_mappings() {
         return Ok(());
     }
     let live = live();
@@ -783,7 +787,7 @@ mod tests {
     #[test]
     fn the_monitor_installs_the_guards_a_worker_asked_for() {
         let arena = Arena::get().unwrap();
-        if sys::guard_kind() != sys::GuardKind::Region {
+        if sys::guard_kind().costs_mappings() {
             return; // mprotect guards are never installed ahead
         }
         let next = arena.next.load(Ordering::Relaxed);
@@ -794,7 +798,7 @@ mod tests {
             guarded > next + GUARD_AHEAD,
             "{guarded} guarded, next {next}"
         );
-        assert!(!sys::readable_by_kernel(
+        assert!(!sys::writable_by_kernel(
             arena.base + (guarded - 1) * arena.slot
         ));
     }
@@ -807,7 +811,7 @@ mod tests {
     #[test]
     fn the_next_batch_of_guards_is_in_before_the_last_one_runs_out() {
         let arena = Arena::get().unwrap();
-        if sys::guard_kind() != sys::GuardKind::Region {
+        if sys::guard_kind().costs_mappings() {
             return; // mprotect guards are never installed ahead
         }
         // Fresh slots until we hold the last one of a batch (other tests
@@ -829,9 +833,9 @@ mod tests {
             "slot {last} handed out with only {guarded} slots guarded"
         );
         for stack in &held {
-            assert!(!sys::readable_by_kernel(stack.bottom), "an unguarded slot");
+            assert!(!sys::writable_by_kernel(stack.bottom), "an unguarded slot");
         }
-        assert!(!sys::readable_by_kernel(
+        assert!(!sys::writable_by_kernel(
             arena.base + (guarded - 1) * arena.slot
         ));
     }

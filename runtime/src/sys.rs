@@ -8,23 +8,29 @@
 //! of running into the neighbouring stack. Linux 6.13+ offers *guard regions*
 //! (`madvise(MADV_GUARD_INSTALL)`): the range faults on any access, survives
 //! `MADV_DONTNEED`, and costs no extra VMA. Older kernels answer `EINVAL`;
-//! then we fall back to `mprotect(PROT_NONE)`, which splits the mapping and
-//! costs two VMAs per stack, so `vm.max_map_count` (65530 by default) caps the
-//! number of live stacks near 32K. The fallback is detected once and the
-//! resulting limit is reported in the error a failed spawn returns.
+//! then, from Linux 6.4, we use write protection through a `userfaultfd`
+//! (see `userfault`): no extra VMA either, but only writes are caught, and
+//! a release must never cover a guard. Without that, we fall back to
+//! `mprotect(PROT_NONE)`, which splits the mapping and costs two VMAs per
+//! stack, so `vm.max_map_count` (65530 by default) caps the number of live
+//! stacks near 32K; the resulting limit is reported in the error a failed
+//! spawn returns. The kind is decided at the first install;
+//! `GORO_GUARDS=userfault` or `=mprotect` starts the search further down
+//! the list (to test the fallbacks on a kernel that has them all).
 //!
-//! A yes is checked once too: the first guard region installed must make
-//! the kernel refuse to read it (`write(2)` from it fails with `EFAULT`).
-//! An emulator can accept advice it does not implement (qemu-user answers
-//! success to any `madvise` it does not know), and stacks without guards
-//! would overflow into their neighbours silently; there we use `mprotect`.
+//! A yes is checked once too: the first guard installed must make the
+//! kernel refuse to read it (`write(2)` from it fails with `EFAULT`), or,
+//! for a write-protect guard, to write it (`read(2)` into it). An emulator
+//! can accept advice it does not implement (qemu-user answers success to
+//! any `madvise` it does not know), and stacks without guards would
+//! overflow into their neighbours silently; there we fall back further.
 //!
 //! Guards are installed in batches with `process_madvise` on a pidfd of our
 //! own process (one system call for up to [`MAX_BATCH`] ranges) where the
 //! kernel allows it, else one `madvise` per range.
 
 use std::io;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// `MADV_GUARD_INSTALL` (Linux 6.13); the `libc` crate does not define it yet.
@@ -142,20 +148,55 @@ unsafe fn process_madvise(ranges: &[(usize, usize)], advice: libc::c_int) -> io:
 pub(crate) enum GuardKind {
     /// `MADV_GUARD_INSTALL`: no VMA per guard.
     Region,
+    /// Write protection through a `userfaultfd` (see `userfault`): no VMA
+    /// per guard either.
+    Userfault,
     /// `mprotect(PROT_NONE)`: two VMAs per guarded stack.
     Mprotect,
 }
 
+impl GuardKind {
+    /// Whether each guard costs mappings of the process's limited number.
+    pub(crate) fn costs_mappings(self) -> bool {
+        self == GuardKind::Mprotect
+    }
+}
+
 const KIND_UNKNOWN: u8 = 0;
 const KIND_REGION: u8 = 1;
-const KIND_MPROTECT: u8 = 2;
+const KIND_USERFAULT: u8 = 2;
+const KIND_MPROTECT: u8 = 3;
+/// The kind in use, decided at the first install: the first of region,
+/// userfault and mprotect, in that order, that the kernel has (or the one
+/// `GORO_GUARDS` names, and those after it).
 static GUARD_KIND: AtomicU8 = AtomicU8::new(KIND_UNKNOWN);
 
 /// The guard mechanism in use; `Region` until a kernel refuses it.
 pub(crate) fn guard_kind() -> GuardKind {
     match GUARD_KIND.load(Ordering::Relaxed) {
+        KIND_USERFAULT => GuardKind::Userfault,
         KIND_MPROTECT => GuardKind::Mprotect,
         _ => GuardKind::Region,
+    }
+}
+
+/// The first kind to try: `GORO_GUARDS` (`region`, `userfault` or
+/// `mprotect`) can skip the better ones, to test the fallbacks on a
+/// kernel that has them all.
+fn first_kind() -> u8 {
+    match std::env::var("GORO_GUARDS").as_deref() {
+        Ok("userfault") => KIND_USERFAULT,
+        Ok("mprotect") => KIND_MPROTECT,
+        _ => KIND_REGION,
+    }
+}
+
+/// The kind after guard regions failed: userfault if the kernel has it.
+fn fallback_kind() -> u8 {
+    if crate::userfault::available() {
+        KIND_USERFAULT
+    } else {
+        KIND_MPROTECT
     }
 }
 
@@ -168,48 +209,106 @@ pub(crate) fn max_map_count() -> Option<u64> {
         .ok()
 }
 
-/// Makes every `(start, len)` range fault on access.
+/// Makes every `(start, len)` range, inside the mapping `mapping`, fault on
+/// access (with `Userfault`, on writes: see `userfault`).
 ///
 /// # Safety
-/// Every range must be page-aligned, inside an anonymous private mapping of
-/// ours, and hold nothing anybody will read again.
-pub(crate) unsafe fn install_guards(ranges: &[(usize, usize)]) -> io::Result<()> {
-    if GUARD_KIND.load(Ordering::Relaxed) != KIND_MPROTECT {
-        for chunk in ranges.chunks(MAX_BATCH) {
-            // SAFETY: forwarded from our caller.
-            match unsafe { guard_regions(chunk) } {
-                Ok(()) if !regions_verified(chunk[0].0) => {
-                    // Accepted but not in force: guard with mprotect.
-                    GUARD_KIND.store(KIND_MPROTECT, Ordering::Relaxed);
-                    // SAFETY: forwarded from our caller.
-                    return unsafe { mprotect_guards(ranges) };
-                }
-                Ok(()) => GUARD_KIND.store(KIND_REGION, Ordering::Relaxed),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    GUARD_KIND.store(KIND_MPROTECT, Ordering::Relaxed);
-                    // SAFETY: forwarded from our caller.
-                    return unsafe { mprotect_guards(ranges) };
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        return Ok(());
+/// `mapping` must be one anonymous private mapping of ours (from
+/// [`map_lazy`]); every range must be page-aligned, inside it, hold nothing
+/// anybody will read again, and never be released.
+pub(crate) unsafe fn install_guards(
+    mapping: (usize, usize),
+    ranges: &[(usize, usize)],
+) -> io::Result<()> {
+    if GUARD_KIND.load(Ordering::Relaxed) == KIND_UNKNOWN {
+        let first = match first_kind() {
+            KIND_USERFAULT => fallback_kind(),
+            kind => kind,
+        };
+        let _ =
+            GUARD_KIND.compare_exchange(KIND_UNKNOWN, first, Ordering::Relaxed, Ordering::Relaxed);
     }
-    // SAFETY: forwarded from our caller.
-    unsafe { mprotect_guards(ranges) }
+    match GUARD_KIND.load(Ordering::Relaxed) {
+        // SAFETY: forwarded from our caller.
+        KIND_USERFAULT => unsafe { userfault_guards(mapping, ranges) },
+        // SAFETY: forwarded from our caller.
+        KIND_MPROTECT => unsafe { mprotect_guards(ranges) },
+        // SAFETY: forwarded from our caller.
+        _ => unsafe { region_guards(mapping, ranges) },
+    }
 }
 
-/// Whether guard regions are known to work: true once the kernel has
-/// refused to read the freshly installed guard at `guard` (checked on the
-/// first install only; see the module note).
-fn regions_verified(guard: usize) -> bool {
-    GUARD_KIND.load(Ordering::Relaxed) == KIND_REGION || !readable_by_kernel(guard)
+/// The kind in use has been seen to work: its first guard was checked to
+/// stop the kernel (see the module note).
+static VERIFIED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the first guard installed, at `guard`, stops what `blocked`
+/// checks; checked once per kind.
+fn verified(guard: usize, blocked: impl FnOnce(usize) -> bool) -> bool {
+    VERIFIED.load(Ordering::Relaxed) || {
+        let ok = blocked(guard);
+        VERIFIED.store(ok, Ordering::Relaxed);
+        ok
+    }
+}
+
+/// Moves on to the next kind (after `failed`) and installs with it.
+///
+/// # Safety
+/// As [`install_guards`].
+unsafe fn fall_back(
+    failed: u8,
+    mapping: (usize, usize),
+    ranges: &[(usize, usize)],
+) -> io::Result<()> {
+    let next = if failed == KIND_REGION {
+        fallback_kind()
+    } else {
+        KIND_MPROTECT
+    };
+    GUARD_KIND.store(next, Ordering::Relaxed);
+    VERIFIED.store(false, Ordering::Relaxed);
+    // SAFETY: forwarded from our caller.
+    unsafe { install_guards(mapping, ranges) }
+}
+
+/// Guard regions, falling back when the kernel refuses them or accepts
+/// them without enforcing them.
+///
+/// # Safety
+/// As [`install_guards`].
+unsafe fn region_guards(mapping: (usize, usize), ranges: &[(usize, usize)]) -> io::Result<()> {
+    for chunk in ranges.chunks(MAX_BATCH) {
+        // SAFETY: forwarded from our caller.
+        match unsafe { guard_regions(chunk) } {
+            Ok(()) if verified(chunk[0].0, |g| !readable_by_kernel(g)) => {}
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e),
+            // SAFETY: forwarded from our caller.
+            _ => return unsafe { fall_back(KIND_REGION, mapping, ranges) },
+        }
+    }
+    Ok(())
+}
+
+/// Write-protect guards, falling back to `mprotect` if the kernel lets
+/// itself write into the first one.
+///
+/// # Safety
+/// As [`install_guards`].
+unsafe fn userfault_guards(mapping: (usize, usize), ranges: &[(usize, usize)]) -> io::Result<()> {
+    // SAFETY: forwarded from our caller.
+    match unsafe { crate::userfault::guard(mapping, ranges) } {
+        Ok(()) if ranges.is_empty() || verified(ranges[0].0, |g| !writable_by_kernel(g)) => Ok(()),
+        Err(e) if e.raw_os_error() != Some(libc::EINVAL) => Err(e),
+        // SAFETY: forwarded from our caller.
+        _ => unsafe { fall_back(KIND_USERFAULT, mapping, ranges) },
+    }
 }
 
 /// Whether the kernel can read the byte at `addr`: `write(2)` it into a
 /// pipe, which fails with `EFAULT` on a guard page (a guard region or
 /// `PROT_NONE`). When no pipe can be had, answers no (trust the kernel).
-pub(crate) fn readable_by_kernel(addr: usize) -> bool {
+fn readable_by_kernel(addr: usize) -> bool {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -224,6 +323,31 @@ pub(crate) fn readable_by_kernel(addr: usize) -> bool {
         libc::close(fds[1]);
     }
     written == 1
+}
+
+/// Whether the kernel can write the byte at `addr`: `read(2)` one byte
+/// from a pipe into it, which fails with `EFAULT` on a guard page of any
+/// kind. If it is no guard, the byte lands there (callers check fresh
+/// guard pages, which hold nothing). When no pipe can be had, answers no.
+pub(crate) fn writable_by_kernel(addr: usize) -> bool {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    // SAFETY: writes one byte from a static into our pipe, then has the
+    // kernel copy it to `addr`, which it checks itself (EFAULT instead of a
+    // fault); `addr` is a fresh guard page that holds nothing.
+    let read = unsafe {
+        libc::write(fds[1], b"g".as_ptr().cast(), 1);
+        libc::read(fds[0], addr as *mut libc::c_void, 1)
+    };
+    // SAFETY: closing the two descriptors opened above, used nowhere else.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    read == 1
 }
 
 /// Installs guard regions, batched through `process_madvise` when possible.
@@ -358,15 +482,16 @@ mod tests {
     }
 
     /// Whatever mechanism this kernel ends up with, a guard installed is in
-    /// force: the kernel cannot read it, and the page above it is intact.
+    /// force: the kernel cannot write it, and the page above it is intact.
     #[test]
     fn an_installed_guard_is_in_force() {
         with_fresh_pages(4, |memory, page| {
+            let guards = [(memory, page), (memory + 2 * page, page)];
             // SAFETY: pages of our own fresh mapping, unused.
-            unsafe { install_guards(&[(memory, page), (memory + 2 * page, page)]) }.unwrap();
-            assert!(!readable_by_kernel(memory));
-            assert!(!readable_by_kernel(memory + 2 * page));
-            assert!(readable_by_kernel(memory + page));
+            unsafe { install_guards((memory, 4 * page), &guards) }.unwrap();
+            assert!(!writable_by_kernel(memory));
+            assert!(!writable_by_kernel(memory + 2 * page));
+            assert!(writable_by_kernel(memory + page));
         });
     }
 }

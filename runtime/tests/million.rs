@@ -19,6 +19,38 @@ fn map_count() -> usize {
 
 #[test]
 fn a_million_goroutines_park_on_one_channel_and_all_wake() {
+    park_a_million();
+}
+
+/// The same with `userfaultfd` guards (what kernels 6.4 to 6.12, which lack
+/// guard regions, use), forced on a kernel that has both: `mprotect`
+/// guards would hit `vm.max_map_count` near 32K goroutines.
+#[test]
+fn a_million_goroutines_park_with_userfault_guards() {
+    let out = common::child("million_child", &[("GORO_GUARDS", "userfault")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("1000000 parked goroutines"),
+        "{out:?}"
+    );
+}
+
+#[test]
+#[ignore = "run as a child process by a_million_goroutines_park_with_userfault_guards"]
+fn million_child() {
+    park_a_million();
+    assert!(has_userfaultfd(), "the guards were not userfault guards");
+}
+
+/// Whether this process holds a `userfaultfd` descriptor.
+fn has_userfaultfd() -> bool {
+    std::fs::read_dir("/proc/self/fd").unwrap().any(|fd| {
+        std::fs::read_link(fd.unwrap().path())
+            .is_ok_and(|target| target.to_string_lossy().contains("userfaultfd"))
+    })
+}
+
+fn park_a_million() {
     let maps_before = map_count();
     let rss_before = rss_kib();
     let gate = park_on_gate(N);
