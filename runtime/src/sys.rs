@@ -309,20 +309,11 @@ unsafe fn userfault_guards(mapping: (usize, usize), ranges: &[(usize, usize)]) -
 /// pipe, which fails with `EFAULT` on a guard page (a guard region or
 /// `PROT_NONE`). When no pipe can be had, answers no (trust the kernel).
 fn readable_by_kernel(addr: usize) -> bool {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe2 writes two descriptors into `fds`.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return false;
-    }
-    // SAFETY: the kernel checks `addr` itself and answers EFAULT instead of
-    // faulting; nothing in this process reads or writes through it.
-    let written = unsafe { libc::write(fds[1], addr as *const libc::c_void, 1) };
-    // SAFETY: closing the two descriptors opened above, used nowhere else.
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
-    written == 1
+    through_a_pipe(|[_, write_end]| {
+        // SAFETY: the kernel checks `addr` itself and answers EFAULT instead
+        // of faulting; nothing in this process reads or writes through it.
+        unsafe { libc::write(write_end, addr as *const libc::c_void, 1) }
+    })
 }
 
 /// Whether the kernel can write the byte at `addr`: `read(2)` one byte
@@ -330,24 +321,31 @@ fn readable_by_kernel(addr: usize) -> bool {
 /// kind. If it is no guard, the byte lands there (callers check fresh
 /// guard pages, which hold nothing). When no pipe can be had, answers no.
 pub(crate) fn writable_by_kernel(addr: usize) -> bool {
+    through_a_pipe(|[read_end, write_end]| {
+        // SAFETY: writes one byte from a static into our pipe, then has the
+        // kernel copy it to `addr`, which it checks itself (EFAULT instead
+        // of a fault); `addr` is a fresh guard page that holds nothing.
+        unsafe {
+            libc::write(write_end, b"g".as_ptr().cast(), 1);
+            libc::read(read_end, addr as *mut libc::c_void, 1)
+        }
+    })
+}
+
+/// Whether `copy` moved one byte, given a fresh pipe's two ends.
+fn through_a_pipe(copy: impl FnOnce([libc::c_int; 2]) -> isize) -> bool {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two descriptors into `fds`.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return false;
     }
-    // SAFETY: writes one byte from a static into our pipe, then has the
-    // kernel copy it to `addr`, which it checks itself (EFAULT instead of a
-    // fault); `addr` is a fresh guard page that holds nothing.
-    let read = unsafe {
-        libc::write(fds[1], b"g".as_ptr().cast(), 1);
-        libc::read(fds[0], addr as *mut libc::c_void, 1)
-    };
+    let moved = copy(fds);
     // SAFETY: closing the two descriptors opened above, used nowhere else.
     unsafe {
         libc::close(fds[0]);
         libc::close(fds[1]);
     }
-    read == 1
+    moved == 1
 }
 
 /// Installs guard regions, batched through `process_madvise` when possible.
