@@ -94,8 +94,9 @@ struct WriteProtect {
     mode: u64,
 }
 
-/// `struct uffd_msg` for a page fault (the kernel's is a packed union of
-/// 32 bytes; a page fault fills the first 24).
+/// `struct uffd_msg` as a page fault fills it (the kernel's is 32 packed
+/// bytes: the event, then a union whose page-fault member starts with the
+/// flags and the address).
 #[repr(C)]
 #[derive(Default)]
 struct Message {

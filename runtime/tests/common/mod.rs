@@ -18,7 +18,8 @@ pub fn with_procs<R>(n: usize, body: impl FnOnce() -> R) -> R {
 }
 
 /// Runs the ignored test `name` of this test binary in a child process with
-/// `env` set, and returns its output.
+/// `env` set (and the worker count and stack size at their defaults unless
+/// `env` sets them), and returns its output.
 pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
@@ -29,6 +30,7 @@ pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
         "--test-threads=1",
     ])
     .env_remove("GOMAXPROCS")
+    .env_remove("GORO_STACK_SIZE")
     .env("RUST_BACKTRACE", "0");
     for (k, v) in env {
         cmd.env(k, v);
