@@ -36,7 +36,8 @@
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
 //! goroutine stack, default 256 KiB; `k`/`m` suffixes), `GOSEED`,
 //! `GODEBUG=schedtrace=N`, `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
-//! (`userfault` or `mprotect`: a lesser kind of stack guard, for tests).
+//! (`userfault`, `userfault-zeropage` or `mprotect`: a lesser kind of
+//! stack guard, for tests).
 //!
 //! The design is in `docs/design.md`; what is checked and what is the
 //! user's duty is in `docs/safety.md`.

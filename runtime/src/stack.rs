@@ -685,9 +685,10 @@ fn guard_error(e: io::Error) -> io::Error {
             io::ErrorKind::OutOfMemory,
             format!(
                 "cannot guard a goroutine stack: the kernel's vm.max_map_count ({limit}) is \
-                 reached; guard regions (MADV_GUARD_INSTALL, Linux 6.13+) are not in force \
-                 here, so every stack costs two memory mappings. Raise vm.max_map_count or \
-                 upgrade the kernel"
+                 reached; neither guard regions (MADV_GUARD_INSTALL, Linux 6.13+) nor \
+                 userfaultfd write protection (Linux 5.11+, unless a seccomp filter forbids \
+                 it) are in force here, so every stack costs two memory mappings. Raise \
+                 vm.max_map_count or upgrade the kernel"
             ),
         );
     }

@@ -15,8 +15,8 @@
 //! stack, so `vm.max_map_count` (65530 by default) caps the number of live
 //! stacks near 32K; the resulting limit is reported in the error a failed
 //! spawn returns. The kind is decided at the first install;
-//! `GORO_GUARDS=userfault` or `=mprotect` starts the search further down
-//! the list (to test the fallbacks on a kernel that has them all).
+//! `GORO_GUARDS` can start the search further down the list (to test the
+//! fallbacks on a kernel that has them all).
 //!
 //! A yes is checked once too: the first guard installed must make the
 //! kernel refuse to read it (`write(2)` from it fails with `EFAULT`), or,
@@ -180,20 +180,27 @@ pub(crate) fn guard_kind() -> GuardKind {
     }
 }
 
-/// The first kind to try: `GORO_GUARDS` (`region`, `userfault` or
-/// `mprotect`) can skip the better ones, to test the fallbacks on a
-/// kernel that has them all.
+/// `GORO_GUARDS`, which can skip the better kinds of guard, to test the
+/// fallbacks on a kernel that has them all: `region` (the default),
+/// `userfault`, `userfault-zeropage` (userfault guards as kernels before
+/// 6.4 make them) or `mprotect`.
+fn forced_guards() -> Option<String> {
+    std::env::var("GORO_GUARDS").ok()
+}
+
+/// The first kind to try.
 fn first_kind() -> u8 {
-    match std::env::var("GORO_GUARDS").as_deref() {
-        Ok("userfault") => KIND_USERFAULT,
-        Ok("mprotect") => KIND_MPROTECT,
+    match forced_guards().as_deref() {
+        Some("userfault" | "userfault-zeropage") => KIND_USERFAULT,
+        Some("mprotect") => KIND_MPROTECT,
         _ => KIND_REGION,
     }
 }
 
 /// The kind after guard regions failed: userfault if the kernel has it.
 fn fallback_kind() -> u8 {
-    if crate::userfault::available() {
+    let zero_page_only = forced_guards().as_deref() == Some("userfault-zeropage");
+    if crate::userfault::available(zero_page_only) {
         KIND_USERFAULT
     } else {
         KIND_MPROTECT

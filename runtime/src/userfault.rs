@@ -1,14 +1,21 @@
 //! Guard pages by `userfaultfd` write protection, for kernels that have it
-//! but not guard regions (Linux 6.4 to 6.12: Ubuntu 24.04's 6.8, for one).
+//! but not guard regions: Linux 5.11 to 6.12 (the kernels of Ubuntu 22.04
+//! and 24.04, Debian 12 and RHEL 9 among them).
 //!
 //! Without guard regions the only other guard is `mprotect(PROT_NONE)`,
 //! which splits the stack arena into two mappings per stack, so the
 //! kernel's `vm.max_map_count` (65530 by default) caps live goroutines near
 //! 32K. Write protection through a `userfaultfd` costs no mapping: the
 //! arena is registered once (one mapping, flagged), and each guard page gets
-//! a write-protect marker in its page-table entry (with
-//! `UFFD_FEATURE_WP_UNPOPULATED` the page need not be populated, so a guard
-//! costs no memory). A user-mode write to a marked page does not complete:
+//! a write-protect marker in its page-table entry. From Linux 6.4
+//! (`UFFD_FEATURE_WP_UNPOPULATED`) the page need not be populated; before,
+//! the guard is first read, which maps the kernel's shared zero page there,
+//! and then protected, so a write takes the write-protect fault before the
+//! copy-on-write one. Either way a guard costs no memory. (5.11 is the
+//! first kernel with `UFFD_USER_MODE_ONLY`, below; on a 6.4+ kernel the
+//! zero-page way is tested with `GORO_GUARDS=userfault-zeropage`, which
+//! withholds the newer feature.) A user-mode write to a marked page does
+//! not complete:
 //! the kernel stops the writing thread and queues an event on our
 //! descriptor. A descriptor opened with `UFFD_USER_MODE_ONLY` (which needs
 //! no privilege) makes a *kernel* write there, such as a `read(2)` into the
@@ -107,50 +114,78 @@ struct Message {
     _feature: u64,
 }
 
-/// The descriptor, once opened and its watcher started; `None` where the
-/// kernel (or a seccomp filter, or the lack of a thread) says no.
-static DESCRIPTOR: OnceLock<Option<RawFd>> = OnceLock::new();
+/// An open descriptor whose watcher runs.
+#[derive(Clone, Copy)]
+struct Guards {
+    fd: RawFd,
+    /// Without `UFFD_FEATURE_WP_UNPOPULATED` only a present page can carry
+    /// the marker: guards are mapped to the zero page first (module note).
+    zero_page: bool,
+}
+
+/// The guards, once opened; `None` where the kernel (or a seccomp filter,
+/// or the lack of a thread) says no.
+static GUARDS: OnceLock<Option<Guards>> = OnceLock::new();
 
 /// Whether write-protect guards can be had here (decided once).
-pub(crate) fn available() -> bool {
-    descriptor().is_some()
+/// `zero_page_only` withholds `UFFD_FEATURE_WP_UNPOPULATED`, as a kernel
+/// before 6.4 would (to test that way on a newer one).
+pub(crate) fn available(zero_page_only: bool) -> bool {
+    GUARDS.get_or_init(|| open(zero_page_only)).is_some()
 }
 
 /// Threads this module runs: the watcher, once started.
 pub(crate) fn threads() -> usize {
-    usize::from(matches!(DESCRIPTOR.get(), Some(Some(_))))
-}
-
-fn descriptor() -> Option<RawFd> {
-    *DESCRIPTOR.get_or_init(open)
+    usize::from(matches!(GUARDS.get(), Some(Some(_))))
 }
 
 /// Opens the descriptor with the features guards need, and starts the
 /// thread that turns a guard's write fault into the overflow report.
-fn open() -> Option<RawFd> {
+fn open(zero_page_only: bool) -> Option<Guards> {
+    let supported = api(0, 0).map(|(fd, features)| {
+        close(fd);
+        features
+    })?;
+    let zero_page = zero_page_only || supported & FEATURE_WP_UNPOPULATED == 0;
+    let wanted = FEATURE_WP | if zero_page { 0 } else { FEATURE_WP_UNPOPULATED };
+    let (fd, _) = api(wanted, wanted)?;
+    let watching = std::thread::Builder::new()
+        .name("goro-guards".into())
+        .spawn(move || watch(fd))
+        .is_ok();
+    if !watching {
+        close(fd);
+        return None;
+    }
+    Some(Guards { fd, zero_page })
+}
+
+/// A new descriptor and the features its kernel supports, with `request`
+/// enabled; `None` unless the kernel supports everything in `need`.
+/// (The handshake can be made once per descriptor, so asking what is
+/// supported takes a descriptor of its own.)
+fn api(request: u64, need: u64) -> Option<(RawFd, u64)> {
     // SAFETY: userfaultfd takes flags and touches no memory of ours.
     let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | USER_MODE_ONLY) };
     let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-    let needed = FEATURE_WP | FEATURE_WP_UNPOPULATED;
     let mut api = Api {
         api: UFFD_API,
-        features: needed,
+        features: request,
         ioctls: 0,
     };
     // SAFETY: UFFDIO_API reads and writes one `Api`, which lives here.
-    let agreed = unsafe { libc::ioctl(fd, UFFDIO_API as _, &mut api) } == 0
-        && api.features & needed == needed;
-    let watching = agreed
-        && std::thread::Builder::new()
-            .name("goro-guards".into())
-            .spawn(move || watch(fd))
-            .is_ok();
-    if !watching {
-        // SAFETY: our own descriptor, used by nobody else.
-        unsafe { libc::close(fd) };
+    let agreed =
+        unsafe { libc::ioctl(fd, UFFDIO_API as _, &mut api) } == 0 && api.features & need == need;
+    if !agreed {
+        close(fd);
         return None;
     }
-    Some(fd)
+    Some((fd, api.features))
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: our own descriptor, used by nobody else.
+    unsafe { libc::close(fd) };
 }
 
 /// Write-protects each `(start, len)` range of `mapping`, registering the
@@ -161,7 +196,9 @@ fn open() -> Option<RawFd> {
 /// registered with another descriptor), and the ranges guard pages in it
 /// that nothing will write.
 pub(crate) unsafe fn guard(mapping: (usize, usize), ranges: &[(usize, usize)]) -> io::Result<()> {
-    let fd = descriptor().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+    let Some(Some(guards)) = GUARDS.get().copied() else {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    };
     let mut register = Register {
         range: range(mapping),
         mode: REGISTER_MODE_WP,
@@ -169,13 +206,31 @@ pub(crate) unsafe fn guard(mapping: (usize, usize), ranges: &[(usize, usize)]) -
     };
     // SAFETY: UFFDIO_REGISTER reads and writes one `Register`; the caller
     // vouches for the mapping.
-    if unsafe { libc::ioctl(fd, UFFDIO_REGISTER as _, &mut register) } != 0 {
+    if unsafe { libc::ioctl(guards.fd, UFFDIO_REGISTER as _, &mut register) } != 0 {
         return Err(io::Error::last_os_error());
     }
     for &guard in ranges {
-        write_protect(fd, guard, WRITEPROTECT_MODE_WP)?;
+        if guards.zero_page {
+            // SAFETY: guard pages of our mapping (see the caller), which
+            // hold nothing: reading them maps the zero page.
+            unsafe { map_zero_page(guard) };
+        }
+        write_protect(guards.fd, guard, WRITEPROTECT_MODE_WP)?;
     }
     Ok(())
+}
+
+/// Reads a byte of every page of `(start, len)`, so that each is present
+/// (the shared zero page, for a page never written).
+///
+/// # Safety
+/// The range must be readable memory of ours.
+unsafe fn map_zero_page((start, len): (usize, usize)) {
+    let page = crate::sys::page_size();
+    for addr in (start..start + len).step_by(page) {
+        // SAFETY: readable, by the contract.
+        unsafe { std::ptr::read_volatile(addr as *const u8) };
+    }
 }
 
 fn range((start, len): (usize, usize)) -> Range {

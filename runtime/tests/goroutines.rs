@@ -110,11 +110,12 @@ fn a_stack_overflow_names_the_goroutine_and_aborts() {
 
 /// The same on a stack of the default size (a slot of the shared arena,
 /// where the other stacks live), with each kind of guard: the kernel's
-/// guard regions, userfaultfd write protection and `mprotect`, the two
-/// fallbacks forced on a kernel that has all three.
+/// guard regions, userfaultfd write protection (on unpopulated pages, and
+/// on the zero page as kernels before 6.4 need) and `mprotect`, the
+/// fallbacks forced on a kernel that has them all.
 #[test]
 fn every_kind_of_guard_stops_an_overflow() {
-    for kind in ["region", "userfault", "mprotect"] {
+    for kind in ["region", "userfault", "userfault-zeropage", "mprotect"] {
         let env = [("GORO_GUARDS", kind)];
         expect_overflow_report("overflow_child", &env, 64 * 1024);
         expect_overflow_report("default_stack_overflow_child", &env, 256 * 1024);
@@ -169,6 +170,53 @@ fn default_stack_overflow_child() {
         .spawn(|| recurse(u64::MAX))
         .unwrap();
     let _ = h.join();
+}
+
+/// With `mprotect` guards (kernels with neither guard regions nor
+/// `userfaultfd`), every stack costs two mappings: at `vm.max_map_count`
+/// `Builder::spawn` fails with an error naming that limit, and the
+/// goroutines already spawned run on and finish.
+#[test]
+fn running_out_of_mappings_is_an_error_that_names_the_limit() {
+    let out = child("map_limit_child", &[("GORO_GUARDS", "mprotect")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("vm.max_map_count") && stdout.contains("all finished"),
+        "{stdout}"
+    );
+}
+
+#[test]
+#[ignore = "run as a child process by running_out_of_mappings_is_an_error_that_names_the_limit"]
+fn map_limit_child() {
+    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        limit <= 1 << 20,
+        "vm.max_map_count {limit}: too high to reach here"
+    );
+    let (gate, wait) = goro::chan::bounded::<()>(0);
+    let mut parked = Vec::new();
+    let err = loop {
+        let wait = wait.clone();
+        match goro::Builder::new().spawn(move || wait.recv().is_err()) {
+            Ok(handle) => parked.push(handle),
+            Err(e) => break e,
+        }
+        assert!(
+            parked.len() <= limit,
+            "{} goroutines and no error",
+            parked.len()
+        );
+    };
+    println!("{} goroutines, then: {err}", parked.len());
+    gate.close();
+    assert!(parked.into_iter().all(|h| h.join().unwrap()));
+    println!("all finished");
 }
 
 #[test]

@@ -22,17 +22,20 @@ fn a_million_goroutines_park_on_one_channel_and_all_wake() {
     park_a_million();
 }
 
-/// The same with `userfaultfd` guards (what kernels 6.4 to 6.12, which lack
-/// guard regions, use), forced on a kernel that has both: `mprotect`
-/// guards would hit `vm.max_map_count` near 32K goroutines.
+/// The same with `userfaultfd` guards, on unpopulated pages (what kernels
+/// 6.4 to 6.12, which lack guard regions, use) and on the zero page (5.11
+/// to 6.3), forced on a kernel that has them all: `mprotect` guards would
+/// hit `vm.max_map_count` near 32K goroutines.
 #[test]
 fn a_million_goroutines_park_with_userfault_guards() {
-    let out = common::child("million_child", &[("GORO_GUARDS", "userfault")]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.contains("1000000 parked goroutines"),
-        "{out:?}"
-    );
+    for kind in ["userfault", "userfault-zeropage"] {
+        let out = common::child("million_child", &[("GORO_GUARDS", kind)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.contains("1000000 parked goroutines"),
+            "{kind}: {out:?}"
+        );
+    }
 }
 
 #[test]
