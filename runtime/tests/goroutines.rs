@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{child, with_procs};
+use common::{child, holds_userfaultfd, with_procs};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,13 +117,23 @@ fn a_stack_overflow_names_the_goroutine_and_aborts() {
 fn every_kind_of_guard_stops_an_overflow() {
     for kind in ["region", "userfault", "userfault-zeropage", "mprotect"] {
         let env = [("GORO_GUARDS", kind)];
-        expect_overflow_report("overflow_child", &env, 64 * 1024);
-        expect_overflow_report("default_stack_overflow_child", &env, 256 * 1024);
+        for (name, bytes) in [
+            ("overflow_child", 64 * 1024),
+            ("default_stack_overflow_child", 256 * 1024),
+        ] {
+            let out = expect_overflow_report(name, &env, bytes);
+            let userfault = String::from_utf8_lossy(&out.stdout).contains("userfaultfd open: true");
+            assert_eq!(
+                userfault,
+                kind.starts_with("userfault"),
+                "{name} {kind}: {out:?}"
+            );
+        }
     }
 }
 
 /// The child overflowed a stack of `bytes`, and said so before aborting.
-fn expect_overflow_report(name: &str, env: &[(&str, &str)], bytes: usize) {
+fn expect_overflow_report(name: &str, env: &[(&str, &str)], bytes: usize) -> std::process::Output {
     let out = child(name, env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report = format!("'deep' stack overflow: exceeded its {bytes}-byte stack");
@@ -137,6 +147,7 @@ fn expect_overflow_report(name: &str, env: &[(&str, &str)], bytes: usize) {
         Some(SIGABRT),
         "{name} {env:?}: {out:?}"
     );
+    out
 }
 
 const SIGABRT: i32 = 6;
@@ -154,21 +165,34 @@ fn recurse(n: u64) -> u64 {
 #[test]
 #[ignore = "run as a child process by a_stack_overflow_names_the_goroutine_and_aborts"]
 fn overflow_child() {
-    let h = goro::Builder::new()
-        .name("deep")
-        .stack_size(64 * 1024)
-        .spawn(|| recurse(u64::MAX))
-        .unwrap();
-    let _ = h.join();
+    overflow(goro::Builder::new().stack_size(64 * 1024));
 }
 
 #[test]
 #[ignore = "run as a child process by every_kind_of_guard_stops_an_overflow"]
 fn default_stack_overflow_child() {
-    let h = goro::Builder::new()
+    overflow(goro::Builder::new());
+}
+
+/// Overflows a goroutine named "deep" built by `builder`. Once it runs on
+/// its guarded stack, and before it overflows, says on stdout whether the
+/// process holds a `userfaultfd` (so the parent knows which kind of guard
+/// was tested).
+fn overflow(builder: goro::Builder) {
+    let (started, go_on) = (goro::chan::bounded::<()>(0), goro::chan::bounded::<()>(0));
+    let (started_tx, started_rx) = started;
+    let (go_tx, go_rx) = go_on;
+    let h = builder
         .name("deep")
-        .spawn(|| recurse(u64::MAX))
+        .spawn(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            recurse(u64::MAX)
+        })
         .unwrap();
+    started_rx.recv().unwrap();
+    println!("userfaultfd open: {}", holds_userfaultfd());
+    go_tx.send(()).unwrap();
     let _ = h.join();
 }
 

@@ -6,7 +6,7 @@
 //! One test in its own binary, so the RSS it reads is its own.
 
 mod common;
-use common::{park_on_gate, rss_kib};
+use common::{holds_userfaultfd, park_on_gate, rss_kib};
 
 const N: usize = 1_000_000;
 
@@ -46,7 +46,7 @@ fn a_million_goroutines_park_with_userfault_guards() {
 #[ignore = "run as a child process by a_million_goroutines_park_with_userfault_guards"]
 fn million_child() {
     park_a_million();
-    assert!(has_userfaultfd(), "the guards were not userfault guards");
+    assert!(holds_userfaultfd(), "the guards were not userfault guards");
 }
 
 /// Whether a `userfaultfd` can be had here, as goro asks for one.
@@ -60,14 +60,6 @@ fn userfaultfd_allowed() -> bool {
     // SAFETY: the descriptor just opened, used by nobody else.
     unsafe { libc::close(fd as libc::c_int) };
     true
-}
-
-/// Whether this process holds a `userfaultfd` descriptor.
-fn has_userfaultfd() -> bool {
-    std::fs::read_dir("/proc/self/fd").unwrap().any(|fd| {
-        std::fs::read_link(fd.unwrap().path())
-            .is_ok_and(|target| target.to_string_lossy().contains("userfaultfd"))
-    })
 }
 
 fn park_a_million() {
