@@ -680,14 +680,17 @@ pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
 /// Words a failed guard install in terms of the limit that was hit.
 fn guard_error(e: io::Error) -> io::Error {
     if sys::guard_kind() == sys::GuardKind::Mprotect && e.raw_os_error() == Some(libc::ENOMEM) {
-        let limit = sys::max_map_count().map_or("?".to_string(), |n| n.to_string());
+        let (limit, kept) = sys::max_map_count().map_or(("?".into(), "?".into()), |n| {
+            (n.to_string(), sys::mappings_kept_free(n).to_string())
+        });
         return io::Error::new(
             io::ErrorKind::OutOfMemory,
             format!(
                 "cannot guard a goroutine stack: the kernel's vm.max_map_count ({limit}) is \
-                 reached; neither guard regions (MADV_GUARD_INSTALL, Linux 6.13+) nor \
-                 userfaultfd write protection (Linux 5.11+, unless a seccomp filter forbids \
-                 it) are in force here, so every stack costs two memory mappings. Raise \
+                 nearly reached ({kept} mappings are kept for the rest of the program); \
+                 neither guard regions (MADV_GUARD_INSTALL, Linux 6.13+) nor userfaultfd \
+                 write protection (Linux 5.11+, unless a seccomp filter forbids it) are in \
+                 force here, so every stack costs two memory mappings. Raise \
                  vm.max_map_count or upgrade the kernel"
             ),
         );

@@ -31,7 +31,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// `MADV_GUARD_INSTALL` (Linux 6.13); the `libc` crate does not define it yet.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -208,12 +208,15 @@ fn fallback_kind() -> u8 {
 }
 
 /// The kernel's `vm.max_map_count`, for error messages.
-pub(crate) fn max_map_count() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+pub(crate) fn max_map_count() -> Option<usize> {
+    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// Makes every `(start, len)` range, inside the mapping `mapping`, fault on
@@ -375,11 +378,16 @@ unsafe fn guard_regions(ranges: &[(usize, usize)]) -> io::Result<()> {
     Ok(())
 }
 
-/// Fallback guards for kernels without guard regions.
+/// Fallback guards for kernels with neither guard regions nor userfaultfd.
+/// Fails with `ENOMEM` rather than take mappings the rest of the program
+/// needs (see [`room_for_guards`]).
 ///
 /// # Safety
 /// As [`install_guards`].
 unsafe fn mprotect_guards(ranges: &[(usize, usize)]) -> io::Result<()> {
+    if !room_for_guards(ranges.len()) {
+        return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+    }
     for &(start, len) in ranges {
         // SAFETY: as above.
         if unsafe { libc::mprotect(start as *mut libc::c_void, len, libc::PROT_NONE) } != 0 {
@@ -387,6 +395,48 @@ unsafe fn mprotect_guards(ranges: &[(usize, usize)]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Mappings kept for the rest of the program when `mprotect` guards are in
+/// use: an eighth of `vm.max_map_count`. A spawn can fail with an error
+/// that names the limit; a worker thread whose stack cannot be mapped, or
+/// a C heap that cannot grow, cannot, so stack guards stop short of the
+/// limit (where taking the last mappings made the next thread to start
+/// fatal).
+pub(crate) fn mappings_kept_free(limit: usize) -> usize {
+    limit / 8
+}
+
+/// Whether `n` more `mprotect` guards, two mappings each at most, leave
+/// [`mappings_kept_free`]. Counting the process's mappings reads
+/// `/proc/self/maps` (milliseconds, with tens of thousands), so guards are
+/// admitted from an allowance: at first a quarter of the limit (half of it
+/// in mappings), then, at each count, half of what the room left would
+/// hold; a few counts on the way to the limit, not one per batch.
+fn room_for_guards(n: usize) -> bool {
+    static ALLOWANCE: Mutex<Option<usize>> = Mutex::new(None);
+    let Some(limit) = max_map_count() else {
+        return true;
+    };
+    let mut allowance = ALLOWANCE.lock().unwrap_or_else(PoisonError::into_inner);
+    let left = allowance.get_or_insert(limit / 4);
+    if *left < n {
+        let room = map_count().map_or(0, |now| {
+            limit.saturating_sub(now + mappings_kept_free(limit)) / 2
+        });
+        if room < n {
+            return false;
+        }
+        *left = (room / 2).max(n);
+    }
+    *left -= n;
+    true
+}
+
+/// The process's memory mappings now.
+fn map_count() -> Option<usize> {
+    let maps = std::fs::read("/proc/self/maps").ok()?;
+    Some(maps.iter().filter(|&&b| b == b'\n').count())
 }
 
 /// A pidfd of this process for `process_madvise`, if the kernel has both.
