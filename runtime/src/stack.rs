@@ -659,9 +659,8 @@ pub(crate) fn install_wanted_guards() {
 /// Called at spawn so that running out of stacks is an error from
 /// `Builder::spawn`, not a failure later. With guard regions (or userfault
 /// guards) a guard costs no mapping and the arena holds millions of slots,
-/// so guards are installed
-/// lazily as slots are first used, and only the arena's own limit is checked
-/// (cheaply: when the bump index nears it). With mprotect guards every guard
+/// so guards are installed lazily as slots are first used, and only the
+/// arena's own limit is checked (cheaply: when the bump index nears it). With mprotect guards every guard
 /// costs mappings, so they are installed here, for every live goroutine, and
 /// the `vm.max_map_count` limit surfaces as this error.
 pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
