@@ -400,6 +400,12 @@ pub struct Metrics {
     /// OS threads that run goroutines: GOMAXPROCS workers, plus those left
     /// in blocking calls or long runs and those waiting to be reused.
     pub worker_threads: usize,
+    /// The kind of guard page under every stack: `"region"` (Linux 6.13's
+    /// guard regions), `"userfault"` (`userfaultfd` write protection, from
+    /// 5.11) or `"mprotect"` (two memory mappings a stack, so
+    /// `vm.max_map_count` limits live goroutines); empty until the first
+    /// stack is guarded. `GORO_GUARDS` can force the lesser kinds.
+    pub stack_guards: &'static str,
 }
 
 /// The runtime's counters: goroutines spawned, live and parked, context
@@ -409,6 +415,7 @@ pub struct Metrics {
 /// goro::spawn(|| ()).join().unwrap();
 /// let m = goro::metrics();
 /// assert!(m.goroutines_spawned >= 1 && m.context_switches >= 1);
+/// assert!(["region", "userfault", "mprotect"].contains(&m.stack_guards));
 /// ```
 pub fn metrics() -> Metrics {
     let rt = scheduler::runtime();
@@ -426,6 +433,7 @@ pub fn metrics() -> Metrics {
         stacks_cached: free + rt.cached_stacks(),
         stack_bytes_committed,
         worker_threads: rt.worker_threads(),
+        stack_guards: crate::sys::guard_kind_decided().map_or("", crate::sys::GuardKind::name),
     }
 }
 

@@ -160,6 +160,15 @@ impl GuardKind {
     pub(crate) fn costs_mappings(self) -> bool {
         self == GuardKind::Mprotect
     }
+
+    /// Its name, as `GORO_GUARDS` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            GuardKind::Region => "region",
+            GuardKind::Userfault => "userfault",
+            GuardKind::Mprotect => "mprotect",
+        }
+    }
 }
 
 const KIND_UNKNOWN: u8 = 0;
@@ -170,6 +179,11 @@ const KIND_MPROTECT: u8 = 3;
 /// userfault and mprotect, in that order, that the kernel has (or the one
 /// `GORO_GUARDS` names, and those after it).
 static GUARD_KIND: AtomicU8 = AtomicU8::new(KIND_UNKNOWN);
+
+/// The guard mechanism in use, once the first guard decided it.
+pub(crate) fn guard_kind_decided() -> Option<GuardKind> {
+    (GUARD_KIND.load(Ordering::Relaxed) != KIND_UNKNOWN).then(guard_kind)
+}
 
 /// The guard mechanism in use; `Region` until a kernel refuses it.
 pub(crate) fn guard_kind() -> GuardKind {

@@ -38,16 +38,6 @@ pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
-/// Whether this process holds a `userfaultfd` descriptor (goro opens one
-/// for its stack guards where the kernel lacks guard regions, or when
-/// `GORO_GUARDS` asks for that kind).
-pub fn holds_userfaultfd() -> bool {
-    std::fs::read_dir("/proc/self/fd").unwrap().any(|fd| {
-        std::fs::read_link(fd.unwrap().path())
-            .is_ok_and(|target| target.to_string_lossy().contains("userfaultfd"))
-    })
-}
-
 /// The message of a panic payload (`String` or `&str`).
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
