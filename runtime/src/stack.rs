@@ -236,8 +236,8 @@ impl Stack {
 fn trim_all(stacks: &mut [Stack], keep: usize) {
     let ranges: Vec<(usize, usize)> = stacks.iter().filter_map(|s| s.used_range(keep)).collect();
     // SAFETY: none of these stacks is in use by a coroutine (they are cached
-    // or free), so nothing below their tops is live; guard regions survive
-    // MADV_DONTNEED.
+    // or free), so nothing below their tops is live; each range starts above
+    // its stack's guard page (`used_range`).
     unsafe { sys::release_batch(&ranges) };
     stacks.iter_mut().for_each(|s| s.dirty = false);
 }
@@ -494,7 +494,7 @@ impl Arena {
             .map(|&index| (self.bottom_of(index as usize) + page, self.usable()))
             .collect();
         // SAFETY: free slots: no coroutine runs on them, so nothing below
-        // their tops is live; guard regions survive MADV_DONTNEED.
+        // their tops is live; each range starts above the slot's guard.
         unsafe { sys::release_batch(&ranges) };
         self.free_list().trimmed.append(&mut batch);
     }
@@ -660,9 +660,10 @@ pub(crate) fn install_wanted_guards() {
 /// `Builder::spawn`, not a failure later. With guard regions (or userfault
 /// guards) a guard costs no mapping and the arena holds millions of slots,
 /// so guards are installed lazily as slots are first used, and only the
-/// arena's own limit is checked (cheaply: when the bump index nears it). With mprotect guards every guard
-/// costs mappings, so they are installed here, for every live goroutine, and
-/// the `vm.max_map_count` limit surfaces as this error.
+/// arena's own limit is checked (cheaply: when the bump index nears it).
+/// With mprotect guards every guard costs mappings, so they are installed
+/// here, for every live goroutine, and the `vm.max_map_count` limit
+/// surfaces as this error.
 pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
     let arena = Arena::get()?;
     let near_limit = arena.next.load(Ordering::Relaxed) + GUARD_AHEAD >= arena.slots;
@@ -801,9 +802,7 @@ mod tests {
             guarded > next + GUARD_AHEAD,
             "{guarded} guarded, next {next}"
         );
-        assert!(!sys::writable_by_kernel(
-            arena.base + (guarded - 1) * arena.slot
-        ));
+        assert!(!sys::writable_by_kernel(arena.bottom_of(guarded - 1)));
     }
 
     /// The slot's index in the arena.
@@ -838,8 +837,6 @@ mod tests {
         for stack in &held {
             assert!(!sys::writable_by_kernel(stack.bottom), "an unguarded slot");
         }
-        assert!(!sys::writable_by_kernel(
-            arena.base + (guarded - 1) * arena.slot
-        ));
+        assert!(!sys::writable_by_kernel(arena.bottom_of(guarded - 1)));
     }
 }

@@ -81,10 +81,12 @@ pub(crate) unsafe fn unmap(ptr: *mut u8, len: usize) {
 }
 
 /// Gives the physical pages of a range back to the kernel; the range stays
-/// mapped and reads as zeros when touched again. Guard regions survive.
+/// mapped and reads as zeros when touched again.
 ///
 /// # Safety
-/// The range must be mapped memory of ours whose contents nobody needs.
+/// The range must be mapped memory of ours whose contents nobody needs,
+/// and cover no guard page (guard regions would survive, but a userfault
+/// guard's marker would not).
 pub(crate) unsafe fn release(ptr: *mut u8, len: usize) {
     // SAFETY: the caller guarantees the contents are dead.
     unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
