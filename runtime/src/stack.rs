@@ -15,10 +15,11 @@
 //! `userfaultfd` write protection) the whole arena stays one VMA no
 //! matter how many goroutines live: a million parked goroutines are one
 //! mapping, where one `mmap` per stack would hit `vm.max_map_count`. Once
-//! half the first batch is used, about [`GUARD_AHEAD`] slots are kept
-//! guarded ahead: by the monitor, when a worker asks, so that workers
-//! starting goroutines on fresh stacks do not spend a microsecond a guard
-//! between two of them; by a worker itself, when the monitor falls behind.
+//! half the first batch is used, [`GUARD_AHEAD`] to [`GUARD_REFILL`]
+//! slots are kept guarded ahead: by the monitor, when a worker asks, so
+//! that workers starting goroutines on fresh stacks do not spend a
+//! microsecond a guard between two of them; by a worker itself, when the
+//! monitor falls behind.
 //! Stacks of a non-default size (`Builder::stack_size`) get a mapping of
 //! their own.
 //!
@@ -110,8 +111,16 @@ const SCAVENGE_BUDGET: usize = 1024;
 const GUARD_BATCH: usize = 128;
 
 /// Guarded slots kept ahead of the last one handed out, once
-/// `GUARD_BATCH / 2` are in use.
+/// `GUARD_BATCH / 2` are in use: fewer, and a worker asks the monitor
+/// for more.
 const GUARD_AHEAD: usize = 1024;
+
+/// Guarded slots ahead once the monitor has answered a request: twice
+/// [`GUARD_AHEAD`], so a worker starting fresh goroutines asks once per
+/// `GUARD_AHEAD` slots. Each request wakes the monitor (a futex wake, and
+/// in a virtual machine an inter-processor interrupt: 2% of a worker's
+/// time parking a million goroutines when it asked every batch).
+const GUARD_REFILL: usize = 2 * GUARD_AHEAD;
 
 /// A worker asked the monitor to install guards ahead (see
 /// [`Arena::guard_ahead`]). Relaxed: the guard lock orders the install
@@ -566,13 +575,13 @@ impl Arena {
     }
 
     /// The monitor's part of [`Arena::guard_ahead`]: installs guards until
-    /// [`GUARD_AHEAD`] slots past the next fresh one have theirs.
+    /// [`GUARD_REFILL`] slots past the next fresh one have theirs.
     fn guard_wanted(&self) {
         let _lock = self.guard_lock.lock().unwrap_or_else(|p| p.into_inner());
         // Cleared first: a request made during the install gets a round.
         GUARDS_WANTED.store(false, Ordering::Relaxed);
         while self.guarded.load(Ordering::Acquire)
-            <= self.next.load(Ordering::Relaxed) + GUARD_AHEAD
+            <= self.next.load(Ordering::Relaxed) + GUARD_REFILL
         {
             if self.guard_next_batch().is_err() {
                 return; // left for `ensure_guarded` to report
@@ -799,7 +808,7 @@ mod tests {
         install_wanted_guards();
         let guarded = arena.guarded.load(Ordering::Acquire);
         assert!(
-            guarded > next + GUARD_AHEAD,
+            guarded > next + GUARD_REFILL,
             "{guarded} guarded, next {next}"
         );
         assert!(!sys::writable_by_kernel(arena.bottom_of(guarded - 1)));
