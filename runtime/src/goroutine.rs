@@ -49,7 +49,6 @@ use crate::spin::SpinLock;
 use crate::stack::{self, Bounds, Stack};
 use crate::timer::Sleep;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
@@ -262,15 +261,17 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     name: Option<Box<Box<str>>>,
     /// Where it was spawned.
     spawned_at: &'static Location<'static>,
-    /// Its place in the registry; guarded by the registry list's lock.
+    /// Its place in its registry list; guarded by that list's lock.
     links: UnsafeCell<Links>,
     /// The worker that allocated it (`u32::MAX` for a plain thread, see
     /// [`G::home`]): the memory goes back there, so the C allocator frees
     /// it on the thread that allocated it (see `scheduler::Worker::release`).
     home: u32,
-    /// Whether it is on a registry list: set when listed at spawn, before
-    /// anyone else sees the `G`, cleared by the one thread freeing it.
-    listed: UnsafeCell<bool>,
+    /// The registry list it is on (see `inspect`), or `inspect::UNLISTED`:
+    /// set when it first runs, cleared when it finishes (or is freed
+    /// unfinished); touched only by its owner of the moment, the worker
+    /// running it or the thread freeing it.
+    list: UnsafeCell<u32>,
     /// The next goroutine in its home's [`Returned`] list, while in it.
     returned_next: UnsafeCell<*mut u8>,
     /// Since when it waits (coarse clock), with `wait`.
@@ -316,27 +317,22 @@ impl<E: ?Sized + Entry> G<E> {
         }
     }
 
-    /// The registry list it belongs on: its home's shard.
-    pub(crate) fn shard(&self) -> usize {
-        scheduler::shard_of(self.home())
-    }
-
-    /// Whether it is on a registry list.
+    /// The registry list it is on, or `inspect::UNLISTED`.
     ///
     /// # Safety
-    /// Called by the lister at spawn or by the one thread freeing the `G`.
-    pub(crate) unsafe fn is_listed(&self) -> bool {
-        // SAFETY: by the contract, nobody writes the flag meanwhile.
-        unsafe { *self.listed.get() }
+    /// The caller owns the goroutine: runs it, or is freeing it.
+    pub(crate) unsafe fn registry_list(&self) -> u32 {
+        // SAFETY: by the contract, nobody else touches the field meanwhile.
+        unsafe { *self.list.get() }
     }
 
-    /// Records whether it is on a registry list.
+    /// Records the registry list it is on.
     ///
     /// # Safety
-    /// As [`is_listed`](Self::is_listed).
-    pub(crate) unsafe fn set_listed(&self, listed: bool) {
-        // SAFETY: by the contract, nobody else touches the flag meanwhile.
-        unsafe { *self.listed.get() = listed };
+    /// As [`registry_list`](Self::registry_list).
+    pub(crate) unsafe fn set_registry_list(&self, list: u32) {
+        // SAFETY: by the contract, nobody else touches the field meanwhile.
+        unsafe { *self.list.get() = list };
     }
 }
 
@@ -366,9 +362,10 @@ impl G {
 
 impl<E: ?Sized + Entry> Drop for G<E> {
     fn drop(&mut self) {
-        // Finished or not (a goroutine parked forever, then dropped), it
-        // leaves the registry with its memory.
-        inspect::unregister(self);
+        // A goroutine parked forever, then dropped, leaves the registry
+        // with its memory (a finished one has left it already).
+        // SAFETY: `&mut self`: we own it.
+        unsafe { inspect::unregister(self) };
     }
 }
 
@@ -501,6 +498,8 @@ impl G {
     #[cold]
     #[inline(never)]
     unsafe fn start(&self, worker: &Worker) -> bool {
+        // SAFETY: we own the goroutine, by the caller's contract.
+        unsafe { inspect::register(self, worker.shard()) };
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
         match ctx.bind_stack(worker) {
@@ -556,10 +555,11 @@ impl G {
         (reason, self.wait_since.load(Ordering::Relaxed))
     }
 
-    /// Publishes the stored result and wakes the joiner, if one waits.
-    /// The goroutine stays on its registry list (where `dump` skips it)
-    /// until its `G` is freed: see `inspect`.
+    /// Takes the goroutine off its registry list, publishes the stored
+    /// result and wakes the joiner, if one waits.
     fn finish(&self) {
+        // SAFETY: the goroutine finishing owns itself (it runs).
+        unsafe { inspect::unregister(self) };
         if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
             // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
             // which our swap observed; it no longer touches it.
@@ -990,7 +990,7 @@ impl Builder {
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             this: UnsafeCell::new(null_g()),
-            id: next_id(),
+            id: scheduler::next_goroutine_id(),
             returned_next: UnsafeCell::new(std::ptr::null_mut()),
             name: self.name.map(|name| Box::new(name.into_boxed_str())),
             spawned_at: Location::caller(),
@@ -1002,7 +1002,7 @@ impl Builder {
             park_state: AtomicU8::new(RUNNING),
             join_state: AtomicU8::new(UNJOINED),
             wait: AtomicU8::new(WaitReason::Running as u8),
-            listed: UnsafeCell::new(false),
+            list: UnsafeCell::new(inspect::UNLISTED),
             ctx: UnsafeCell::new(Context {
                 frame: Frame::Unstarted(stack),
                 yielder: std::ptr::null(),
@@ -1017,7 +1017,6 @@ impl Builder {
         let g: GRef = g;
         // SAFETY: nobody else holds the `G` yet.
         unsafe { *g.this.get() = Arc::as_ptr(&g) };
-        inspect::register(&g);
         scheduler::spawn(Runnable::new(g.clone()));
         Ok(JoinHandle {
             g,
@@ -1037,14 +1036,6 @@ impl Builder {
         }
         Stack::for_size(size).map(Some)
     }
-}
-
-/// A new goroutine id. The counter has a cache line of its own: every
-/// spawn writes it, and a neighbour written by other threads would make
-/// each of those writes a cache miss.
-fn next_id() -> u64 {
-    static NEXT: CachePadded<AtomicU64> = CachePadded::new(AtomicU64::new(1));
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The id of the running goroutine, or `None` on a plain thread.

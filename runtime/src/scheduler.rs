@@ -329,11 +329,34 @@ struct SlotTable {
 }
 
 /// Goroutines spawned and alive, counted where they were spawned (and
-/// finished): one per worker plus one for plain threads.
+/// finished): one per worker slot below `MAX_PROCS`, written only by the
+/// thread running that slot (a slot passes from one thread to the next
+/// under the slot table's lock, which orders their writes), plus one
+/// shared by plain threads and the slots above. A worker's counts take a relaxed load and store, no
+/// read-modify-write: a spawn makes no locked instruction for them (each
+/// one waits for the spawn's earlier stores, whose cache lines the other
+/// worker wrote last). The shared counts take atomic adds. Readers sum
+/// them all, relaxed (`live_goroutines`: a snapshot).
 #[derive(Default)]
 struct Counts {
     live: AtomicIsize,
     spawned: AtomicU64,
+}
+
+impl Counts {
+    /// Adds `delta` to the live count and `spawned` to the spawned one.
+    /// `shared`: the counts of plain threads, written by many.
+    fn add(&self, delta: isize, spawned: u64, shared: bool) {
+        if shared {
+            self.live.fetch_add(delta, Ordering::Relaxed);
+            self.spawned.fetch_add(spawned, Ordering::Relaxed);
+        } else {
+            let live = self.live.load(Ordering::Relaxed);
+            self.live.store(live.wrapping_add(delta), Ordering::Relaxed);
+            let total = self.spawned.load(Ordering::Relaxed);
+            self.spawned.store(total + spawned, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Scheduling events of one worker, written only by it (so a relaxed load
@@ -490,6 +513,9 @@ pub(crate) struct Worker {
     tick: Cell<u32>,
     /// Goroutines spawned here (see `free_one_returned`).
     spawns: Cell<u32>,
+    /// The ids this worker hands out next, `[next, end)`: a batch taken
+    /// from [`NEXT_ID`] (see [`next_goroutine_id`]).
+    ids: Cell<(u64, u64)>,
     /// Goroutines taken back from `returned` by a spawning loop, freed one
     /// a spawn (see `free_one_returned`).
     to_free: Cell<ReturnedBatch>,
@@ -716,6 +742,7 @@ impl Runtime {
             runnext_streak: Cell::new(0),
             tick: Cell::new(0),
             spawns: Cell::new(0),
+            ids: Cell::new((0, 0)),
             to_free: Cell::default(),
             searching: Cell::new(false),
             small_steal: Cell::new(false),
@@ -752,14 +779,12 @@ impl Runtime {
     /// `shard` is [`shard_of`] the spawning worker.
     pub(crate) fn goroutine_started(&'static self, shard: usize) {
         self.ensure_started();
-        let counts = &self.live[shard];
-        counts.live.fetch_add(1, Ordering::Relaxed);
-        counts.spawned.fetch_add(1, Ordering::Relaxed);
+        self.live[shard].add(1, 1, shard == MAX_PROCS);
     }
 
     /// Uncounts a finished (or never started) goroutine.
     pub(crate) fn goroutine_finished(&self, shard: usize) {
-        self.live[shard].live.fetch_sub(1, Ordering::Relaxed);
+        self.live[shard].add(-1, 0, shard == MAX_PROCS);
     }
 
     /// The counts of started workers and plain threads.
@@ -1346,6 +1371,11 @@ impl Worker {
         self.to_free.set(batch);
     }
 
+    /// The counting and listing shard of this worker (see [`shard_of`]).
+    pub(crate) fn shard(&self) -> usize {
+        shard_of(self.index)
+    }
+
     /// A stack for a goroutine about to run for the first time.
     pub(crate) fn take_stack(&self) -> std::io::Result<Stack> {
         self.shared()
@@ -1813,14 +1843,42 @@ pub(crate) fn spawn(g: Runnable) {
     rt.notify_work();
 }
 
-/// The counting and listing shard of worker `index` (or of [`NO_HOME`]):
-/// workers share the `MAX_PROCS` worker shards, plain threads have the last.
-pub(crate) fn shard_of(index: usize) -> usize {
-    if index == NO_HOME {
-        MAX_PROCS
-    } else {
-        index % MAX_PROCS
+/// Goroutine ids a worker takes from the global counter at once (Go's
+/// `_GoidCacheBatch` is 16): its spawns then make no locked instruction
+/// for their ids. Ids stay unique; across workers they are not in spawn
+/// order, as in Go.
+const ID_BATCH: u64 = 64;
+
+/// The next goroutine id not handed out. It has a cache line of its own:
+/// every refill writes it, and a neighbour written by other threads would
+/// make each of those writes a cache miss.
+static NEXT_ID: CachePadded<AtomicU64> = CachePadded::new(AtomicU64::new(1));
+
+/// A new goroutine id: from the calling worker's batch, or straight from
+/// the counter on a plain thread.
+pub(crate) fn next_goroutine_id() -> u64 {
+    let w = current_worker();
+    if w.is_null() {
+        return NEXT_ID.fetch_add(1, Ordering::Relaxed);
     }
+    // SAFETY: WORKER points at the live Worker of this thread.
+    let ids = unsafe { &(*w).ids };
+    let (mut next, mut end) = ids.get();
+    if next == end {
+        next = NEXT_ID.fetch_add(ID_BATCH, Ordering::Relaxed);
+        end = next + ID_BATCH;
+    }
+    ids.set((next + 1, end));
+    next
+}
+
+/// The counting and listing shard of worker slot `index` (or of
+/// [`NO_HOME`]): each slot below `MAX_PROCS` has its own, which only the
+/// thread running that slot writes (see `Counts`); plain threads and the
+/// slots above (threads left in blocking calls, beyond GOMAXPROCS
+/// 1024) share the last.
+pub(crate) fn shard_of(index: usize) -> usize {
+    index.min(MAX_PROCS)
 }
 
 /// A blocking call in progress, entered on worker `index`; see

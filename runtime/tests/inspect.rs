@@ -4,6 +4,7 @@ mod common;
 
 use common::{child, with_procs};
 use goro::chan;
+use goro::sync::WaitGroup;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,16 +55,18 @@ fn dump_shows_each_goroutine_with_its_wait_and_spawn_site() {
 }
 
 /// Spawns 2,000 goroutines from the caller: every fourth one, named
-/// "kept", parks on `gate` and its handle is returned; the others, named
-/// "churn", finish at once and are freed by whoever drops the last
-/// reference (detached: their runner or their home worker; joined: the
-/// caller).
-fn churn(seed: usize, gate: &chan::Receiver<()>) -> Vec<goro::JoinHandle<()>> {
+/// "kept", says it has `started` and parks on `gate`, and its handle is
+/// returned; the others, named "churn", finish at once and are freed by
+/// whoever drops the last reference (detached: their runner or their home
+/// worker; joined: the caller).
+fn churn(seed: usize, gate: &chan::Receiver<()>, started: &WaitGroup) -> Vec<goro::JoinHandle<()>> {
     let mut kept = Vec::new();
     for i in 0..2000 {
         if (i + seed) % 4 == 0 {
-            let gate = gate.clone();
+            let (gate, started) = (gate.clone(), started.clone());
+            started.add(1);
             let h = goro::Builder::new().name("kept").spawn(move || {
+                started.done();
                 let _ = gate.recv();
             });
             kept.push(h.unwrap());
@@ -79,10 +82,11 @@ fn churn(seed: usize, gate: &chan::Receiver<()>) -> Vec<goro::JoinHandle<()>> {
 
 /// The registry stays whole while goroutines are listed and unlisted on
 /// several lists at once (spawned from goroutines on every worker and from
-/// plain threads, freed on their home worker, on another, or on a plain
-/// thread) with a thread dumping all the while: no dump shows a goroutine
-/// twice, and once the churn is over every parked goroutine is listed
-/// exactly once. A broken link loses or keeps entries, or crashes a dump.
+/// plain threads, started on any worker, finished on another or freed
+/// unfinished) with a thread dumping all the while: no dump shows a
+/// goroutine twice, and once the churn is over every goroutine that has
+/// started and waits is listed exactly once. A broken link loses or keeps
+/// entries, or crashes a dump.
 #[test]
 fn the_registry_stays_whole_under_churn() {
     for procs in [1, 4] {
@@ -101,16 +105,17 @@ fn the_registry_stays_whole_under_churn() {
                 })
             };
             let (gate_tx, gate_rx) = chan::bounded::<()>(0);
+            let started = WaitGroup::new();
             let from_goroutines: Vec<_> = (0..8)
                 .map(|seed| {
-                    let gate = gate_rx.clone();
-                    goro::spawn(move || churn(seed, &gate))
+                    let (gate, started) = (gate_rx.clone(), started.clone());
+                    goro::spawn(move || churn(seed, &gate, &started))
                 })
                 .collect();
             let from_threads: Vec<_> = (0..2)
                 .map(|seed| {
-                    let gate = gate_rx.clone();
-                    std::thread::spawn(move || churn(100 + seed, &gate))
+                    let (gate, started) = (gate_rx.clone(), started.clone());
+                    std::thread::spawn(move || churn(100 + seed, &gate, &started))
                 })
                 .collect();
             let mut kept: Vec<goro::JoinHandle<()>> = Vec::new();
@@ -120,6 +125,7 @@ fn the_registry_stays_whole_under_churn() {
             for t in from_threads {
                 kept.extend(t.join().unwrap());
             }
+            started.wait();
             let want: HashSet<_> = kept.iter().map(|h| h.id()).collect();
             let listed: Vec<_> = goro::dump()
                 .into_iter()
