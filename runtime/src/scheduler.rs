@@ -1262,55 +1262,93 @@ impl Worker {
         }
     }
 
-    /// Runs `g` until it switches out, then files it where it belongs.
-    fn run(&self, g: Runnable) {
-        let stats = &self.shared().stats;
-        WorkerStats::bump(&stats.switches);
-        let runs = self.runs.get() + 1;
-        self.runs.set(runs);
-        self.set_phase(RUNNING);
-        // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
-        let outcome = unsafe { g.resume(self) };
-        self.set_phase(SCHEDULING);
-        match outcome {
-            Outcome::Yielded if self.shared.revoked.load(Ordering::Acquire) => {
-                // Left a blocking call without a token: the goroutine waits
-                // for a worker that has one (Go's exitsyscall slow path).
-                self.rt.injector.push(g);
-                self.rt.notify_work();
-            }
-            Outcome::Yielded => {
-                // No new work appeared, so nobody needs waking: whatever
-                // else is queued woke a worker when it was queued.
-                self.queue.push(g);
-            }
-            Outcome::Parked => {
-                if g.complete_park() {
+    /// Runs `g` until it switches out, then files it where it belongs; after
+    /// a yield, runs the next goroutine of the local queue the same way
+    /// while nothing else needs the scheduler (see
+    /// [`next_after_yield`](Self::next_after_yield)).
+    fn run(&self, mut g: Runnable) {
+        loop {
+            let stats = &self.shared().stats;
+            WorkerStats::bump(&stats.switches);
+            let runs = self.runs.get() + 1;
+            self.runs.set(runs);
+            self.set_phase(RUNNING);
+            // SAFETY: `g` came off a run queue or runnext, so this worker owns it.
+            let outcome = unsafe { g.resume(self) };
+            self.set_phase(SCHEDULING);
+            match outcome {
+                Outcome::Yielded if self.shared.revoked.load(Ordering::Acquire) => {
+                    // Left a blocking call without a token: the goroutine waits
+                    // for a worker that has one (Go's exitsyscall slow path).
+                    self.rt.injector.push(g);
+                    self.rt.notify_work();
+                }
+                Outcome::Yielded => {
+                    // No new work appeared, so nobody needs waking: whatever
+                    // else is queued woke a worker when it was queued.
+                    self.queue.push(g);
+                    if let Some(next) = self.next_after_yield() {
+                        g = next;
+                        continue;
+                    }
+                }
+                Outcome::Parked => {
+                    if g.complete_park() {
+                        WorkerStats::bump(&stats.parks);
+                    } else {
+                        self.make_runnext(g);
+                    }
+                }
+                Outcome::ParkedUnlocking(lock) => {
                     WorkerStats::bump(&stats.parks);
-                } else {
-                    self.make_runnext(g);
+                    // The handle the goroutine published owns our reference now.
+                    let _ = g.into_raw();
+                    // SAFETY: the goroutine took the lock, which lives in what
+                    // it waits on, and parked holding it; it no longer runs.
+                    unsafe { (*lock).unlock() };
+                }
+                Outcome::Finished(stack) => {
+                    if let Some(stack) = stack {
+                        self.shared()
+                            .stacks
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .put(stack);
+                    }
+                    self.rt.goroutine_finished(shard_of(self.index));
+                    self.release(g);
                 }
             }
-            Outcome::ParkedUnlocking(lock) => {
-                WorkerStats::bump(&stats.parks);
-                // The handle the goroutine published owns our reference now.
-                let _ = g.into_raw();
-                // SAFETY: the goroutine took the lock, which lives in what
-                // it waits on, and parked holding it; it no longer runs.
-                unsafe { (*lock).unlock() };
-            }
-            Outcome::Finished(stack) => {
-                if let Some(stack) = stack {
-                    self.shared()
-                        .stacks
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .put(stack);
-                }
-                self.rt.goroutine_finished(shard_of(self.index));
-                self.release(g);
-            }
+            return;
         }
+    }
+
+    /// After a yield: the next goroutine of the local queue (the one that
+    /// yielded is at its back), if nothing else wants this round of the
+    /// scheduling loop: the token is still ours, GOMAXPROCS did not shrink
+    /// under us, it is not a fairness round (global queue, spill, network),
+    /// no timer is pending here, `runnext` is empty, and no seeded run is
+    /// on (those take the general path, step by step). Goroutines that
+    /// yield to each other then switch through the queue alone: a yield at
+    /// GOMAXPROCS=1 took 14.9 ns through the whole loop, 11.3 ns this way.
+    /// The token checks are relaxed hints: a revocation or a shrink seen
+    /// here sends the worker back to `run_loop`, whose `keep_token` acts on
+    /// it (with `Acquire`), and one seen a yield late only delays that by
+    /// one goroutine's run, as a revocation that lands during a run does.
+    fn next_after_yield(&self) -> Option<Runnable> {
+        let tick = self.tick.get().wrapping_add(1);
+        let rt = self.rt;
+        if tick % FAIRNESS_TICK == 0
+            || self.shared.revoked.load(Ordering::Relaxed)
+            || rt.holders.load(Ordering::Relaxed) > rt.nprocs.load(Ordering::Relaxed)
+            || self.shared().timers.earliest() != NEVER
+            || self.shared.runnext.is_occupied()
+            || SEEDED.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        self.tick.set(tick);
+        self.queue.pop()
     }
 
     fn shared(&self) -> &'static Shared {
