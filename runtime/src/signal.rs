@@ -1,5 +1,5 @@
 //! Signals: stack overflow (report which goroutine overflowed, then abort)
-//! and `SIGQUIT` (dump every goroutine and exit, as Go does).
+//! and `SIGQUIT` (dump the goroutines and exit, as Go does).
 //!
 //! Every goroutine stack has a guard page at its bottom (see `stack`), and
 //! Rust's stack probes touch every page of a large frame, so an overflow
@@ -184,7 +184,8 @@ impl Writer<'_> {
 /// The write end of the pipe the `SIGQUIT` handler pokes, once installed.
 static QUIT_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
-/// Go's `SIGQUIT` behaviour: print every goroutine to stderr and exit with
+/// Go's `SIGQUIT` behaviour: print the goroutines to stderr (every one that
+/// has started, with a count of those not started yet) and exit with
 /// status 2. The handler only writes a byte to a pipe (async-signal-safe);
 /// a helper thread blocked on the pipe prints the dump. Off when
 /// `GORO_SIGQUIT_DUMP=0`, or when the program already handles `SIGQUIT`
