@@ -163,6 +163,54 @@ fn dump_leaves_out_finished_goroutines_whose_handles_are_kept() {
     handles.into_iter().for_each(|h| h.join().unwrap());
 }
 
+/// A goroutine is listed from its first run: spawned by the only worker,
+/// which does not switch out before it dumps, it is not listed yet; once
+/// it has run, it is. In a child with GOMAXPROCS=1; should the monitor
+/// hand the worker's queue to another thread in between (it does after 10
+/// ms without a switch), that thread could start the goroutine, so the
+/// child checks the first part only while the worker's thread is alone.
+#[test]
+fn a_goroutine_is_listed_from_its_first_run() {
+    let out = child("listed_from_first_run_child", &[("GOMAXPROCS", "1")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("listed after its first run"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run as a child process by a_goroutine_is_listed_from_its_first_run"]
+fn listed_from_first_run_child() {
+    goro::spawn(|| {
+        let (tx, rx) = chan::bounded::<()>(0);
+        let late = goro::Builder::new()
+            .name("late")
+            .spawn(move || {
+                let _ = rx.recv();
+            })
+            .unwrap();
+        let listed = goro::dump().iter().any(|g| g.id == late.id());
+        if goro::metrics().worker_threads == 1 {
+            assert!(!listed, "listed before its first run");
+            println!("not listed before its first run");
+        }
+        while !goro::dump()
+            .iter()
+            .any(|g| g.id == late.id() && g.state == "chan receive")
+        {
+            goro::yield_now();
+        }
+        println!("listed after its first run");
+        drop(tx);
+        late.join().unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn metrics_count_spawns_switches_parks_and_stacks() {
     let before = goro::metrics();
