@@ -975,9 +975,9 @@ impl Builder {
     {
         let rt = scheduler::runtime();
         let stack = self.dedicated_stack()?;
-        // The spawning worker, looked up once: it is the memory's home, and
-        // its shard counts and lists the goroutine.
-        let home = scheduler::current_worker_index().unwrap_or(scheduler::NO_HOME);
+        // The spawning worker, looked up once: it is the memory's home, its
+        // shard counts the goroutine, and it hands out the id.
+        let (home, id) = scheduler::home_and_id();
         let shard = scheduler::shard_of(home);
         rt.goroutine_started(shard);
         // Worker indices are below `MAX_THREADS`; `NO_HOME` becomes `u32::MAX`.
@@ -990,7 +990,7 @@ impl Builder {
         }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             this: UnsafeCell::new(null_g()),
-            id: scheduler::next_goroutine_id(),
+            id,
             returned_next: UnsafeCell::new(std::ptr::null_mut()),
             name: self.name.map(|name| Box::new(name.into_boxed_str())),
             spawned_at: Location::caller(),

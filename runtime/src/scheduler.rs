@@ -515,7 +515,7 @@ pub(crate) struct Worker {
     /// Goroutines spawned here (see `free_one_returned`).
     spawns: Cell<u32>,
     /// The ids this worker hands out next, `[next, end)`: a batch taken
-    /// from [`NEXT_ID`] (see [`next_goroutine_id`]).
+    /// from [`NEXT_ID`] (see [`home_and_id`]).
     ids: Cell<(u64, u64)>,
     /// Goroutines taken back from `returned` by a spawning loop, freed one
     /// a spawn (see `free_one_returned`).
@@ -1316,7 +1316,7 @@ impl Worker {
                             .unwrap_or_else(|p| p.into_inner())
                             .put(stack);
                     }
-                    self.rt.goroutine_finished(shard_of(self.index));
+                    self.rt.goroutine_finished(self.shard());
                     self.release(g);
                 }
             }
@@ -1893,22 +1893,24 @@ const ID_BATCH: u64 = 64;
 /// make each of those writes a cache miss.
 static NEXT_ID: CachePadded<AtomicU64> = CachePadded::new(AtomicU64::new(1));
 
-/// A new goroutine id: from the calling worker's batch, or straight from
-/// the counter on a plain thread.
-pub(crate) fn next_goroutine_id() -> u64 {
+/// For a spawn, with one look at the calling thread's worker: its index
+/// (the new goroutine's home; [`NO_HOME`] on a plain thread) and a new
+/// goroutine id, from the worker's batch or, on a plain thread, straight
+/// from the counter.
+pub(crate) fn home_and_id() -> (usize, u64) {
     let w = current_worker();
     if w.is_null() {
-        return NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        return (NO_HOME, NEXT_ID.fetch_add(1, Ordering::Relaxed));
     }
     // SAFETY: WORKER points at the live Worker of this thread.
-    let ids = unsafe { &(*w).ids };
-    let (mut next, mut end) = ids.get();
+    let w = unsafe { &*w };
+    let (mut next, mut end) = w.ids.get();
     if next == end {
         next = NEXT_ID.fetch_add(ID_BATCH, Ordering::Relaxed);
         end = next + ID_BATCH;
     }
-    ids.set((next + 1, end));
-    next
+    w.ids.set((next + 1, end));
+    (w.index, next)
 }
 
 /// The counting and listing shard of worker slot `index` (or of
