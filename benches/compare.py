@@ -1174,8 +1174,7 @@ def main() -> int:
         meta.update(tests=workloads, duration_s=args.duration, conns=args.conns,
                     hold=args.hold, size=args.size)
         runs, workloads = run_servers(args, contenders, workloads, procs, meta)
-        metrics = {w: SERVER_METRICS["echo" if w.startswith("echo-") and w != "echo-idle" else w]
-                   for w in workloads}
+        metrics = server_metrics(workloads)
     else:
         meta.update(workloads=workloads, timeout_s=args.timeout)
         runnable = [c for c in contenders if not c.error]
@@ -1184,6 +1183,12 @@ def main() -> int:
 
     meta["loadavg_end"] = os.getloadavg()[0]
     return report(args, runs, contenders, workloads, procs, metrics, meta)
+
+
+def server_metrics(tests: List[str]) -> Dict[str, str]:
+    """The main metric of each server test (`echo-1000` and the like: echo's)."""
+    return {t: SERVER_METRICS["echo" if t.startswith("echo-") and t != "echo-idle" else t]
+            for t in tests}
 
 
 def rerender(args) -> int:
@@ -1195,17 +1200,13 @@ def rerender(args) -> int:
     args.servers = meta["mode"] == "servers"
     contenders = [c for c in CONTENDERS if c.name in doc["contenders"]]
     for c in contenders:
-        c.error = doc["contenders"][c.name]["error"]
-        c.server_errors = doc["contenders"][c.name].get("server_errors") or {}
+        saved = doc["contenders"][c.name]
+        c.error = saved["error"]
+        c.server_errors = saved.get("server_errors") or {}
+        c.version = lambda version=saved.get("version"): version  # as recorded, not asked again
     runs = [Run(**r) for r in doc["runs"]]
-    workloads = meta["tests"] if args.servers else meta["workloads"]
-    if args.servers:
-        workloads = sorted({r.workload for r in runs}, key=lambda w: (
-            [t for t in workloads if w.startswith(t)] or [w])[0])
-        metrics = {w: SERVER_METRICS["echo" if w.startswith("echo-") and w != "echo-idle" else w]
-                   for w in workloads}
-    else:
-        metrics = METRICS
+    workloads = list(dict.fromkeys(r.workload for r in runs))  # in the order they ran
+    metrics = server_metrics(workloads) if args.servers else METRICS
     return report(args, runs, contenders, workloads, meta["procs"], metrics, meta)
 
 
@@ -1227,8 +1228,7 @@ def report(args, runs: List[Run], contenders: List[Contender], workloads: List[s
             "contenders": {c.name: {"title": c.title, "binary": str(c.binary) if c.binary else None,
                                     "servers": {k: str(v) for k, v in c.servers.items()},
                                     "server_errors": c.server_errors,
-                                    "version": None if c.error else meta.get(
-                                        "peer_versions", {}).get(c.name),
+                                    "version": c.version() if not c.error else None,
                                     "error": c.error} for c in contenders},
             "runs": [r.__dict__ for r in runs],
             "rows": [{"workload": r.workload, "metric": r.metric, "gomaxprocs": r.procs,
