@@ -60,10 +60,24 @@
 //!   `yield_now` switch and a sixth off an unbuffered hand-off.
 //! - Once a socket has been registered with the netpoller, one idle worker
 //!   (the *poller*) sleeps in `netpoll::poll` instead of on its parker, and
-//!   wakes with the goroutines whose sockets became ready on its run queue
-//!   (another idle worker takes the role over while it runs them); busy
-//!   workers poll without blocking before they go idle and every 61st
-//!   round.
+//!   wakes with the goroutines whose sockets became ready on its run queue;
+//!   busy workers poll without blocking when their queue runs dry and
+//!   every 61st round.
+//! - Lazy hand-off: goroutines a worker takes from the poller are queued
+//!   there without waking anyone, and the role stays vacant while they
+//!   run. Only if some are still queued [`HANDOFF_DELAY`] (50 µs) later
+//!   does the worker wake an idle one to steal them (checked between
+//!   goroutines; the monitor checks a worker held by one goroutine that
+//!   long), and only if nobody has polled for that long does the monitor
+//!   poke an idle worker to take the poller's role. A batch of sockets
+//!   usually drains sooner, and the worker then polls again itself: waking
+//!   a sleeping thread costs both sides a system call and a context switch
+//!   and, on a machine whose cores are all in use, takes a core from some
+//!   other process. An HTTP server sharing two cores with its load
+//!   generator served 8-20% more requests a second than with an eager
+//!   hand-off (docs/performance.md); the price is up to 50 µs (more while
+//!   the monitor's rhythm is slow: up to its 10 ms) before a second worker
+//!   joins in on a burst.
 //! - A finished goroutine's memory is handed back to the worker that
 //!   allocated it (its `returned` list, a lock-free stack linked through
 //!   the goroutines: `goroutine::Returned`), which frees it as it schedules
@@ -156,6 +170,12 @@ const SMALL_STEAL_PAUSES: usize = 160;
 
 /// How long a worker idles before it releases its cached stacks' deep pages.
 const TRIM_DELAY: Duration = Duration::from_millis(10);
+
+/// How long goroutines a worker took from the network poller may wait in
+/// its queue before it wakes another worker to share them, and how long
+/// the poller's role may stay vacant while a worker idles before the
+/// monitor has that worker take it (see the module note's "lazy hand-off").
+pub(crate) const HANDOFF_DELAY: Duration = Duration::from_micros(50);
 
 /// Seeded scheduling (`GOSEED`, `goro::testing`): whether it is on, and the
 /// state of its SplitMix64 generator. Relaxed: at GOMAXPROCS=1 one thread
@@ -526,6 +546,12 @@ pub(crate) struct Worker {
     small_steal: Cell<bool>,
     rng: Cell<u64>,
     seed_epoch: Cell<u64>,
+    /// Goroutines readied now are queued without waking anyone: set while
+    /// this worker takes goroutines from the network poller.
+    quiet_wakes: Cell<bool>,
+    /// When goroutines taken from the poller and still queued here are
+    /// shared with an idle worker (`timer::now_nanos`); 0 if none wait.
+    handoff_at: Cell<u64>,
 }
 
 thread_local! {
@@ -751,6 +777,8 @@ impl Runtime {
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
             ),
             seed_epoch: Cell::new(0),
+            quiet_wakes: Cell::new(false),
+            handoff_at: Cell::new(0),
         };
         WORKER.with(|w| w.set(&worker));
         worker.run_loop();
@@ -1043,6 +1071,21 @@ impl Runtime {
         self.poller.load(Ordering::Relaxed) != 0
     }
 
+    /// The monitor's check of the poller's role (see the module note's
+    /// "lazy hand-off"): if goroutines wait for I/O, nobody has polled for
+    /// [`HANDOFF_DELAY`], no worker is blocked in the poller and one
+    /// idles, pokes that one to take the role. Returns whether it did.
+    pub(crate) fn fill_vacant_poller(&self) -> bool {
+        let vacant = crate::netpoll::waiters() > 0
+            && crate::netpoll::since_last_poll() >= HANDOFF_DELAY.as_nanos() as u64
+            && !self.poller_blocked()
+            && self.idle.len() > 0;
+        if vacant {
+            self.poke_idle();
+        }
+        vacant
+    }
+
     /// Wakes the monitor if it sleeps until a worker needs watching: one
     /// left its idle sleep, or a goroutine entered a blocking call.
     fn wake_sysmon(&self) {
@@ -1067,8 +1110,9 @@ impl Runtime {
     /// The monitor's round: takes the token of every worker that has run
     /// one goroutine for [`FORCE_RETAKE`] while work waits for it, or sat in
     /// a blocking call for a round while work waits (or for
-    /// [`FORCE_RETAKE`] in any case: Go's `retake`). Returns how many it
-    /// took.
+    /// [`FORCE_RETAKE`] in any case: Go's `retake`); before that, from
+    /// [`HANDOFF_DELAY`] on, wakes an idle worker to steal the queue
+    /// behind such a goroutine. Returns how many workers it acted on.
     pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
         let started = self.started_count.load(Ordering::Acquire);
         let injector_takes = self.injector_takes.load(Ordering::Relaxed);
@@ -1081,7 +1125,7 @@ impl Runtime {
                 injector_takes,
             },
         );
-        let mut taken = 0;
+        let mut acted = 0;
         for (index, sample) in samples.iter_mut().enumerate() {
             let shared = self.shared(index);
             let status = shared.status.load(Ordering::Relaxed);
@@ -1096,15 +1140,32 @@ impl Runtime {
             }
             let stuck_for = now.saturating_duration_since(sample.since);
             let retake = match status & ((1 << PHASE_BITS) - 1) {
-                RUNNING => stuck_for >= FORCE_RETAKE && self.work_starves_behind(shared, sample),
+                RUNNING if stuck_for >= FORCE_RETAKE => self.work_starves_behind(shared, sample),
+                RUNNING => {
+                    if stuck_for >= HANDOFF_DELAY && self.queue_unshared(shared, sample) {
+                        acted += usize::from(self.share_queue());
+                    }
+                    false
+                }
                 BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
                 _ => false,
             };
             if retake && self.revoke(shared) {
-                taken += 1;
+                acted += 1;
             }
         }
-        taken
+        acted
+    }
+
+    /// Wakes an idle worker to steal from a worker busy in one goroutine,
+    /// unless none idles or one is searching already. Returns whether it
+    /// tried.
+    fn share_queue(&'static self) -> bool {
+        let wake = self.idle.len() > 0 && self.searching.load(Ordering::SeqCst) == 0;
+        if wake {
+            self.notify_work();
+        }
+        wake
     }
 
     /// Whether work would wait for a worker stuck in a blocking call: its
@@ -1121,10 +1182,15 @@ impl Runtime {
     /// would only add a thread competing for the same cores.
     fn work_starves_behind(&self, shared: &Shared, sample: &Sample) -> bool {
         shared.runnext.is_occupied()
-            || (!shared.stealer.is_empty()
-                && shared.robbed.load(Ordering::Relaxed) == sample.robbed)
+            || self.queue_unshared(shared, sample)
             || (!self.injector.is_empty()
                 && self.injector_takes.load(Ordering::Relaxed) == sample.injector_takes)
+    }
+
+    /// Whether a worker's queue holds goroutines and nobody has stolen from
+    /// it since `sample`.
+    fn queue_unshared(&self, shared: &Shared, sample: &Sample) -> bool {
+        !shared.stealer.is_empty() && shared.robbed.load(Ordering::Relaxed) == sample.robbed
     }
 
     /// Takes a stuck worker's token and, if work is waiting, gives it to
@@ -1441,7 +1507,9 @@ impl Worker {
     #[inline(never)]
     fn queue_behind(&self, g: Runnable) {
         self.queue.push(g);
-        self.rt.notify_work();
+        if !self.quiet_wakes.get() {
+            self.rt.notify_work();
+        }
     }
 
     fn find_work(&self) -> Option<Runnable> {
@@ -1461,6 +1529,7 @@ impl Worker {
         }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        self.hand_off_polled();
         self.free_returned();
         let timers = &self.shared().timers;
         if timers.earliest() != NEVER {
@@ -1492,7 +1561,36 @@ impl Worker {
     fn poll_network(&self) -> bool {
         crate::netpoll::waiters() > 0
             && self.rt.poller.load(Ordering::Relaxed) == 0
-            && crate::netpoll::poll(Some(Duration::ZERO)) > 0
+            && self.poll_quietly(Some(Duration::ZERO)) > 0
+    }
+
+    /// `netpoll::poll`, queueing the goroutines it readies here without
+    /// waking another worker for them; if some are still queued
+    /// [`HANDOFF_DELAY`] on, `hand_off_polled` does. Returns how many.
+    fn poll_quietly(&self, timeout: Option<Duration>) -> usize {
+        self.quiet_wakes.set(true);
+        let readied = crate::netpoll::poll(timeout);
+        self.quiet_wakes.set(false);
+        if !self.queue.is_empty() && self.handoff_at.get() == 0 {
+            self.handoff_at
+                .set(timer::now_nanos() + HANDOFF_DELAY.as_nanos() as u64);
+        }
+        readied
+    }
+
+    /// Wakes an idle worker to share the goroutines taken from the poller
+    /// if they have waited in the local queue for [`HANDOFF_DELAY`].
+    fn hand_off_polled(&self) {
+        let at = self.handoff_at.get();
+        if at == 0 {
+            return;
+        }
+        if self.queue.is_empty() {
+            self.handoff_at.set(0);
+        } else if timer::now_nanos() >= at {
+            self.handoff_at.set(0);
+            self.rt.notify_work();
+        }
     }
 
     /// Nothing else to run: a goroutine whose socket became ready, if any.
@@ -1739,15 +1837,11 @@ impl Worker {
                     return;
                 }
             }
-            if polled > 0 {
+            if polled > 0 && self.leave_idle_list() {
                 // Sockets woke goroutines into our runnext and queue: we
-                // leave to run them, so another idle worker takes over the
-                // poller's role (else sockets wait while they run).
-                let left = self.leave_idle_list();
-                self.rt.poke_idle();
-                if left {
-                    return;
-                }
+                // leave to run them. The poller's role stays vacant until
+                // a worker idles again (see the module note).
+                return;
             }
         }
     }
@@ -1776,7 +1870,7 @@ impl Worker {
         let woken = if self.shared().wake.load(Ordering::SeqCst) {
             0
         } else {
-            crate::netpoll::poll((wake_at != NEVER).then(|| timer::until(wake_at)))
+            self.poll_quietly((wake_at != NEVER).then(|| timer::until(wake_at)))
         };
         self.rt.poller.store(0, Ordering::SeqCst);
         woken

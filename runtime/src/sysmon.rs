@@ -78,9 +78,10 @@ fn run(rt: &'static Runtime) {
         std::thread::park_timeout(delay);
         stack::install_wanted_guards();
         rt.fire_overdue_timers();
+        let poked_poller = rt.fill_vacant_poller();
         poll_neglected_network(rt);
         let now = Instant::now();
-        if rt.retake(&mut samples, now) > 0 {
+        if rt.retake(&mut samples, now) > 0 || poked_poller {
             (delay, quiet) = (MIN_DELAY, 0);
         } else {
             quiet += 1;
