@@ -618,10 +618,42 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
         cols = [r.workload, r.metric + unit, r.procs] + [r.cells.get(n, "n/a") for n in names] \
             + [r.ratios.get(n, "") for n in others] + last
         out.append("| " + " | ".join(cols) + " |")
+    if servers:
+        out += head_to_head(rows, names, titles)
     if notes.items:
         out += ["", "Notes:", ""]
         out += [f"{i + 1}. {t}" for i, t in enumerate(notes.items)]
     return "\n".join(out) + "\n"
+
+
+def head_to_head(rows: List[Row], names: List[str], titles: Dict[str, str]) -> List[str]:
+    """A table of the primary contender against each other one on every
+    test's main metric: the median over the rounds of primary/other in the
+    same round, and in how many rounds the primary did better (served
+    more, or used less memory)."""
+    if PRIMARY not in names:
+        return []
+    me = titles[PRIMARY]
+    others = [n for n in names if n != PRIMARY]
+    out = ["", f"{me} against each server, round by round: the median of {me}/other "
+           f"in the same round, and the rounds in which {me} did better.", "",
+           "| test | metric | GOMAXPROCS | " + " | ".join(f"{me}/{titles[n]}" for n in others) + " |",
+           "|---|---|---:|" + "---:|" * len(others)]
+    for r in rows:
+        if r.metric not in SERVER_METRICS.values():
+            continue
+        mine = r.by_round.get(PRIMARY, {})
+        cells = []
+        for n in others:
+            theirs = r.by_round.get(n, {})
+            ratios = [mine[k] / theirs[k] for k in mine if theirs.get(k)]
+            if not ratios:
+                cells.append("n/a")
+                continue
+            better = sum(x > 1 if r.metric in HIGHER_IS_BETTER else x < 1 for x in ratios)
+            cells.append(f"{statistics.median(ratios):.3f} ({better}/{len(ratios)})")
+        out.append(f"| {r.workload} | {r.metric} | {r.procs} | " + " | ".join(cells) + " |")
+    return out
 
 
 # --------------------------------------------------------------------------

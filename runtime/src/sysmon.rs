@@ -9,14 +9,17 @@
 //! starves behind it (nobody stole from its queue or took from the global
 //! queue meanwhile, or it holds a woken goroutine in `runnext`), or in a
 //! blocking call for a round while work waits, loses its token; the token
-//! goes to a pooled or new thread (see the scheduler's "Tokens"). It also
-//! fires timers nobody fired, and polls the network when goroutines wait
-//! for I/O and nobody has polled for 10 ms (every worker busy in long runs,
-//! none blocked in the poller), and gives back the memory of goroutine
-//! stacks left free for a while (see `stack`'s "Reuse and release"), all of
-//! it before it sleeps. When a worker asks ([`poke`]), it installs the
-//! guard pages of stacks not yet used, ahead of need (see `stack`'s
-//! "Layout").
+//! goes to a pooled or new thread (see the scheduler's "Tokens"). Sooner,
+//! from 50 µs in one goroutine, it wakes an idle worker to steal the queue
+//! behind it. It also fires timers nobody fired; when goroutines wait for
+//! I/O and nobody has polled for 50 µs while a worker idles, it pokes that
+//! worker to take the poller's role (the scheduler's "lazy hand-off"
+//! leaves the role vacant), and after 10 ms without a poll (every worker
+//! busy in long runs) it polls the network itself; and it gives back the
+//! memory of goroutine stacks left free for a while (see `stack`'s "Reuse
+//! and release"), all of it before it sleeps. When a worker asks
+//! ([`poke`]), it installs the guard pages of stacks not yet used, ahead of
+//! need (see `stack`'s "Layout").
 //!
 //! # Rhythm
 //! As Go's: rounds every 20 µs while it finds something to do, doubling
