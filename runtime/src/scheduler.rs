@@ -1571,7 +1571,7 @@ impl Worker {
         self.quiet_wakes.set(true);
         let readied = crate::netpoll::poll(timeout);
         self.quiet_wakes.set(false);
-        if !self.queue.is_empty() && self.handoff_at.get() == 0 {
+        if readied > 0 && !self.queue.is_empty() && self.handoff_at.get() == 0 {
             self.handoff_at
                 .set(timer::now_nanos() + HANDOFF_DELAY.as_nanos() as u64);
         }
