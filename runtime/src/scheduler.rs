@@ -175,7 +175,7 @@ const TRIM_DELAY: Duration = Duration::from_millis(10);
 /// its queue before it wakes another worker to share them, and how long
 /// the poller's role may stay vacant while a worker idles before the
 /// monitor has that worker take it (see the module note's "lazy hand-off").
-pub(crate) const HANDOFF_DELAY: Duration = Duration::from_micros(50);
+const HANDOFF_DELAY: Duration = Duration::from_micros(50);
 
 /// Seeded scheduling (`GOSEED`, `goro::testing`): whether it is on, and the
 /// state of its SplitMix64 generator. Relaxed: at GOMAXPROCS=1 one thread
