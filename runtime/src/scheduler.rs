@@ -862,8 +862,9 @@ impl Runtime {
     /// Wakes one idle worker (it starts out searching). Returns false if none.
     fn wake_idle(&self) -> bool {
         // Not the poller while others idle: it stays in epoll_wait. Never
-        // ourselves: the poller readying goroutines is still on the idle
-        // list, and about to leave it to run them.
+        // ourselves: the timer watcher readying goroutines as it fires
+        // timers is still on the idle list, and about to leave it to run
+        // them (goroutines from the poller wake nobody at all).
         let poller = self.poller.load(Ordering::SeqCst);
         match self
             .idle
