@@ -14,7 +14,7 @@ use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs `body` at GOMAXPROCS 1 and 4.
@@ -159,6 +159,69 @@ fn one_worker_serves_hundreds_of_parked_sockets() {
             assert_eq!(echo[0], i as u8);
         }
     });
+}
+
+/// At GOMAXPROCS=1 a worker with a long run queue leaves a ready socket in
+/// the kernel until its queue runs short: a reader whose byte arrived just
+/// before a burst of goroutines was queued runs after most of the burst.
+/// (Polling on every fairness round ran it after at most about 30: one
+/// round in 61, two rounds a burst goroutine with the spawner joining
+/// each.) A run that lasted the monitor's 10 ms, after which it polls a
+/// network nobody has polled, shows nothing and is repeated.
+#[test]
+fn a_worker_with_a_long_queue_leaves_ready_sockets_until_it_runs_short() {
+    const BURST: usize = 250; // fits the local queue (256 goroutines)
+    with_procs(1, || {
+        for _ in 0..10 {
+            if let Some(position) = reader_position_behind_burst(BURST) {
+                assert!(
+                    position > BURST / 2,
+                    "the reader ran after {position} of {BURST}: polled into a long queue"
+                );
+                return;
+            }
+        }
+        panic!("every run lasted 10 ms: the monitor may have polled");
+    });
+}
+
+/// One run of the test above: where the reader ran among the burst, or
+/// `None` if the run lasted long enough for the monitor to poll.
+fn reader_position_behind_burst(burst: usize) -> Option<usize> {
+    const READER: usize = usize::MAX;
+    let (server, client) = tcp_pair();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let log = log.clone();
+        goro::spawn(move || {
+            (&server).read_exact(&mut [0]).unwrap();
+            log.lock().unwrap().push(READER);
+        })
+    };
+    until_io_wait(reader.id());
+    let started = Instant::now();
+    let spawner = {
+        let log = log.clone();
+        goro::spawn(move || {
+            (&client).write_all(b"x").unwrap();
+            let burst: Vec<_> = (0..burst)
+                .map(|i| {
+                    let log = log.clone();
+                    goro::spawn(move || log.lock().unwrap().push(i))
+                })
+                .collect();
+            burst.into_iter().for_each(|h| h.join().unwrap());
+        })
+    };
+    spawner.join().unwrap();
+    reader.join().unwrap();
+    let lasted = started.elapsed();
+    let log = log.lock().unwrap();
+    let mut ran: Vec<usize> = log.iter().copied().filter(|&i| i != READER).collect();
+    ran.sort_unstable();
+    assert!(ran.into_iter().eq(0..burst), "each ran once");
+    let position = log.iter().position(|&i| i == READER).unwrap();
+    (lasted < Duration::from_millis(10)).then_some(position)
 }
 
 /// A goroutine that computes without yielding holds its worker; sockets
