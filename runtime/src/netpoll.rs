@@ -97,6 +97,9 @@ struct Side {
     ready: bool,
     /// The goroutine (or thread) parked until the next event.
     waiter: Option<Unparker>,
+    /// Where the waiter's stack was as it parked (`park::stack_hint`): the
+    /// event that takes the waiter out prefetches around it.
+    stack_hint: usize,
     /// (Read side) an event said the peer closed or the socket failed; it
     /// stays so.
     hung_up: bool,
@@ -160,6 +163,9 @@ impl Side {
         }
         let waiter = self.waiter.take();
         self.ready = waiter.is_none();
+        if waiter.is_some() {
+            park::prefetch_stack(self.stack_hint);
+        }
         waiter
     }
 }
@@ -309,6 +315,7 @@ impl Registration {
             }
             debug_assert!(side.waiter.is_none(), "two waiters on one direction");
             side.waiter = Some(Unparker::current());
+            side.stack_hint = park::stack_hint();
             WAITERS.fetch_add(1, Ordering::SeqCst);
         }
         let result = self.park_as_waiter(interest, deadline);
