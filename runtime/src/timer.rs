@@ -169,9 +169,9 @@ pub(crate) struct Sleep {
     /// reference (a thin `Runnable` word, one word in the record). Written
     /// by the goroutine while `IDLE`, read by the popper.
     owner: UnsafeCell<*mut u8>,
-    /// Where the goroutine's stack was when it armed the slot (the address
-    /// of a local of `arm`, a few frames above the switch): the popper
-    /// prefetches around it. Relaxed: only a hint.
+    /// Where the goroutine's stack was when it armed the slot
+    /// (`park::stack_hint`, called from `arm`, a few frames above the
+    /// switch): the popper prefetches around it. Relaxed: only a hint.
     stack_hint: AtomicUsize,
 }
 
