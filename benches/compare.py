@@ -626,17 +626,36 @@ def render(rows: List[Row], contenders: List[Contender], meta: dict, notes: Note
     return "\n".join(out) + "\n"
 
 
+def signed_rank_p(gains: List[float]) -> float:
+    """One-sided p-value of the exact Wilcoxon signed-rank test that
+    `gains` (per-round log ratios, positive where the primary did better)
+    centre above zero: the chance that ranks signed at random give a rank
+    sum for the positive gains at least as large as the observed one. A
+    sign count alone throws away how far each round went either way; this
+    keeps the order of the distances, not the distances themselves, so one
+    wild round cannot decide it."""
+    order = sorted(range(len(gains)), key=lambda i: abs(gains[i]))
+    observed = sum(rank + 1 for rank, i in enumerate(order) if gains[i] > 0)
+    ways = [1]  # ways[s]: sign assignments of ranks 1..k whose positive sum is s
+    for k in range(1, len(gains) + 1):
+        ways = [a + b for a, b in zip(ways + [0] * k, [0] * k + ways)]
+    return sum(ways[observed:]) / 2 ** len(gains)
+
+
 def head_to_head(rows: List[Row], names: List[str], titles: Dict[str, str]) -> List[str]:
     """A table of the primary contender against each other one on every
     test's main metric: the median over the rounds of primary/other in the
-    same round, and in how many rounds the primary did better (served
-    more, or used less memory)."""
+    same round, in how many rounds the primary did better (served more, or
+    used less memory), and the signed-rank test's p-value for "better"."""
     if PRIMARY not in names:
         return []
     me = titles[PRIMARY]
     others = [n for n in names if n != PRIMARY]
     out = ["", f"{me} against each server, round by round: the median of {me}/other "
-           f"in the same round, and the rounds in which {me} did better.", "",
+           f"in the same round, the rounds in which {me} did better, and which way the "
+           "rounds lean with p, the chance that they would lean at least this far that "
+           "way if neither server were better (one-sided Wilcoxon signed-rank test on the "
+           "per-round ratios).", "",
            "| test | metric | GOMAXPROCS | " + " | ".join(f"{me}/{titles[n]}" for n in others) + " |",
            "|---|---|---:|" + "---:|" * len(others)]
     for r in rows:
@@ -650,8 +669,12 @@ def head_to_head(rows: List[Row], names: List[str], titles: Dict[str, str]) -> L
             if not ratios:
                 cells.append("n/a")
                 continue
-            better = sum(x > 1 if r.metric in HIGHER_IS_BETTER else x < 1 for x in ratios)
-            cells.append(f"{statistics.median(ratios):.3f} ({better}/{len(ratios)})")
+            sign = 1 if r.metric in HIGHER_IS_BETTER else -1
+            gains = [sign * math.log(x) for x in ratios]
+            better = sum(g > 0 for g in gains)
+            p_better, p_worse = signed_rank_p(gains), signed_rank_p([-g for g in gains])
+            lean = f"better p={p_better:.2g}" if p_better <= p_worse else f"worse p={p_worse:.2g}"
+            cells.append(f"{statistics.median(ratios):.3f} ({better}/{len(ratios)}, {lean})")
         out.append(f"| {r.workload} | {r.metric} | {r.procs} | " + " | ".join(cells) + " |")
     return out
 
