@@ -646,7 +646,8 @@ def head_to_head(rows: List[Row], names: List[str], titles: Dict[str, str]) -> L
     """A table of the primary contender against each other one on every
     test's main metric: the median over the rounds of primary/other in the
     same round, in how many rounds the primary did better (served more, or
-    used less memory), and the signed-rank test's p-value for "better"."""
+    used less memory), and which way the rounds lean, with the signed-rank
+    test's p-value for that way."""
     if PRIMARY not in names:
         return []
     me = titles[PRIMARY]
@@ -670,7 +671,7 @@ def head_to_head(rows: List[Row], names: List[str], titles: Dict[str, str]) -> L
                 cells.append("n/a")
                 continue
             sign = 1 if r.metric in HIGHER_IS_BETTER else -1
-            gains = [sign * math.log(x) for x in ratios]
+            gains = [sign * math.log(max(x, 1e-12)) for x in ratios]  # a 0 loses by the most
             better = sum(g > 0 for g in gains)
             p_better, p_worse = signed_rank_p(gains), signed_rank_p([-g for g in gains])
             lean = f"better p={p_better:.2g}" if p_better <= p_worse else f"worse p={p_worse:.2g}"
