@@ -421,6 +421,10 @@ pub struct Metrics {
     /// OS threads that run goroutines: GOMAXPROCS workers, plus those left
     /// in blocking calls or long runs and those waiting to be reused.
     pub worker_threads: usize,
+    /// Times the monitor took a worker's token from a goroutine stuck in a
+    /// blocking call or in one long run, so that the worker's other
+    /// goroutines run on another thread (Go's `retake`).
+    pub retakes: u64,
     /// The kind of guard page under every stack: `"region"` (Linux 6.13's
     /// guard regions), `"userfault"` (`userfaultfd` write protection, from
     /// 5.11) or `"mprotect"` (two memory mappings a stack, so
@@ -430,7 +434,7 @@ pub struct Metrics {
 }
 
 /// The runtime's counters: goroutines spawned, live and parked, context
-/// switches, parks, steals, and stack memory.
+/// switches, parks, steals, stack memory, threads and retakes.
 ///
 /// ```
 /// goro::spawn(|| ()).join().unwrap();
@@ -454,6 +458,7 @@ pub fn metrics() -> Metrics {
         stacks_cached: free + rt.cached_stacks(),
         stack_bytes_committed,
         worker_threads: rt.worker_threads(),
+        retakes: rt.retakes(),
         stack_guards: crate::sys::guard_kind_decided().map_or("", crate::sys::GuardKind::name),
     }
 }

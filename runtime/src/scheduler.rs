@@ -50,9 +50,14 @@
 //!   the next thread. At most `set_max_threads` threads exist at once.
 //! - When the monitor revokes a stuck worker's token it also moves the
 //!   goroutine in that worker's `runnext` (the one it woke last) to the
-//!   global queue; `runnext` is one atomic word for that (a thin owned
-//!   pointer, `goroutine::Runnable`), filled and emptied by swaps, which
-//!   the owner skips when it sees the slot empty.
+//!   global queue, and goes on doing so every round while the worker stays
+//!   revoked: the stuck goroutine may wake others after the revocation
+//!   (code inside `goro::blocking` may send on a channel), and they would
+//!   wait for it to switch out. A blocking call that wakes a goroutine
+//!   before any revocation has the monitor revoke at once. `runnext` is
+//!   one atomic word for that (a thin owned pointer,
+//!   `goroutine::Runnable`), filled and emptied by swaps, which the owner
+//!   skips when it sees the slot empty.
 //! - Run queues and `runnext` hold goroutines as `Runnable`s: one word
 //!   each, where a `GRef` is two (the body's vtable). The word finds the
 //!   vtable in the `G` itself, so moving a goroutine between queues,
@@ -276,6 +281,8 @@ pub(crate) struct Runtime {
     check_requested: AtomicBool,
     /// Successful takes from the injector (see `Shared::robbed`).
     injector_takes: AtomicU64,
+    /// Tokens the monitor has taken from stuck workers (`Metrics::retakes`).
+    retakes: AtomicU64,
     /// Whether the monitor sleeps until a worker wakes it.
     sysmon_sleeping: AtomicBool,
     /// Index + 1 of the idle worker blocked in `netpoll::poll`, or 0. At
@@ -637,6 +644,7 @@ impl Runtime {
                 + usize::from(crate::inspect::schedtrace_period().is_some()),
             check_requested: AtomicBool::new(false),
             injector_takes: AtomicU64::new(0),
+            retakes: AtomicU64::new(0),
             sysmon_sleeping: AtomicBool::new(false),
             poller: AtomicUsize::new(0),
         }
@@ -1002,6 +1010,11 @@ impl Runtime {
         self.threads.load(Ordering::SeqCst)
     }
 
+    /// Tokens the monitor has taken from stuck workers since the start.
+    pub(crate) fn retakes(&self) -> u64 {
+        self.retakes.load(Ordering::Relaxed)
+    }
+
     /// Threads of the runtime: workers alive, and helpers.
     pub(crate) fn runtime_threads(&self) -> usize {
         self.worker_threads() + self.helper_threads + crate::userfault::threads()
@@ -1148,6 +1161,9 @@ impl Runtime {
         let mut acted = 0;
         for (index, sample) in samples.iter_mut().enumerate() {
             let shared = self.shared(index);
+            if shared.revoked.load(Ordering::Relaxed) && self.rescue_runnext(shared) {
+                acted += 1;
+            }
             let status = shared.status.load(Ordering::Relaxed);
             if status != sample.status || !shared.active.load(Ordering::Relaxed) {
                 *sample = Sample {
@@ -1188,10 +1204,13 @@ impl Runtime {
         wake
     }
 
-    /// Whether work would wait for a worker stuck in a blocking call: its
-    /// queue holds goroutines, or no other worker is idle or searching.
+    /// Whether work would wait for a worker stuck in a blocking call: a
+    /// goroutine the call woke (into its `runnext`), its queue holds
+    /// goroutines, or no other worker is idle or searching.
     fn work_waits_on(&self, shared: &Shared) -> bool {
-        !shared.stealer.is_empty() || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
+        shared.runnext.is_occupied()
+            || !shared.stealer.is_empty()
+            || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
     }
 
     /// Whether work starves behind a worker busy in one long goroutine
@@ -1224,14 +1243,38 @@ impl Runtime {
             return false;
         }
         self.holders.fetch_sub(1, Ordering::AcqRel);
-        if let Some(g) = shared.runnext.take() {
-            // It would wait for the stuck goroutine: it goes to the others.
-            self.injector.push(g);
-        }
+        self.retakes.fetch_add(1, Ordering::Relaxed);
+        self.runnext_to_injector(shared);
         if self.has_visible_work() {
             self.grant_token();
         }
         true
+    }
+
+    /// A revoked worker's goroutine, still stuck, woke another after the
+    /// revocation (from inside a blocking call, or in a long run): that one
+    /// sits in the worker's `runnext`, which nothing but the worker's own
+    /// thread would run, and only once the stuck goroutine switches out.
+    /// It goes to the global queue, and a worker is told (given the free
+    /// token if none holds it). Returns whether there was one.
+    fn rescue_runnext(&'static self, shared: &Shared) -> bool {
+        let rescued = self.runnext_to_injector(shared);
+        if rescued {
+            self.notify_work();
+        }
+        rescued
+    }
+
+    /// Moves a stuck worker's `runnext` goroutine, which would wait for the
+    /// stuck one, to the global queue. Returns whether there was one.
+    fn runnext_to_injector(&self, shared: &Shared) -> bool {
+        match shared.runnext.take() {
+            Some(g) => {
+                self.injector.push(g);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Fires due timers if nobody else did (the monitor's backstop, for

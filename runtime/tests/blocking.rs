@@ -142,6 +142,59 @@ fn blocking_returns_the_value_and_the_goroutine_goes_on() {
     });
 }
 
+/// Waits (on the OS thread, as a blocking call or a busy goroutine does)
+/// until the monitor has taken a token since it counted `before` retakes.
+fn wait_for_retake(before: u64) {
+    while goro::metrics().retakes == before {
+        std::thread::yield_now();
+    }
+}
+
+/// Starts a goroutine that waits on a channel and passes on what it
+/// receives through a std channel, and waits until it is parked. Returns
+/// the sender that wakes it and the std receiver of its answer, on which
+/// a blocked OS thread can wait.
+fn parked_echo() -> (goro::chan::Sender<u8>, std::sync::mpsc::Receiver<u8>) {
+    let (wake_tx, wake_rx) = bounded::<u8>(0);
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel();
+    let echo = goro::go!(move || answer_tx.send(wake_rx.recv().unwrap()).unwrap());
+    util::wait_until_parked(echo.id(), "chan receive");
+    (wake_tx, answer_rx)
+}
+
+/// A goroutine woken from inside a blocking call after the monitor took
+/// the caller's token sits in that worker's `runnext`, which the stuck
+/// thread will not run: the monitor must move it. The call returns only
+/// once the woken goroutine has run.
+#[test]
+fn a_goroutine_woken_in_a_blocking_call_after_the_retake_runs() {
+    run_at(1, || {
+        let (wake, answer) = parked_echo();
+        let before = goro::metrics().retakes;
+        let got = goro::blocking(move || {
+            wait_for_retake(before);
+            wake.send(3).unwrap();
+            answer.recv().unwrap()
+        });
+        assert_eq!(got, 3);
+    });
+}
+
+/// As above, for a goroutine stuck in a long run (the monitor takes its
+/// token because a goroutine waits in its queue).
+#[test]
+fn a_goroutine_woken_in_a_long_run_after_the_retake_runs() {
+    run_at(1, || {
+        let (wake, answer) = parked_echo();
+        let before = goro::metrics().retakes;
+        let queued = goro::go!(|| ());
+        wait_for_retake(before);
+        wake.send(4).unwrap();
+        assert_eq!(answer.recv(), Ok(4));
+        queued.join().unwrap();
+    });
+}
+
 /// 32 goroutines each block in a call that returns only once all 32 are
 /// in it: at GOMAXPROCS=1 that needs every call on its own thread.
 #[test]
