@@ -1161,6 +1161,10 @@ impl Runtime {
         let mut acted = 0;
         for (index, sample) in samples.iter_mut().enumerate() {
             let shared = self.shared(index);
+            // Relaxed: the monitor set the flag itself. A stale `true` (the
+            // worker has just taken a token back) moves a running worker's
+            // `runnext` to the global queue, which is harmless; a stale
+            // `false` cannot be, as only this thread sets it.
             if shared.revoked.load(Ordering::Relaxed) && self.rescue_runnext(shared) {
                 acted += 1;
             }

@@ -10,7 +10,7 @@ use common::with_procs;
 use goro::sync::{Mutex, Semaphore, WaitGroup};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `body` at GOMAXPROCS 1 and 4.
 fn at_1_and_4(body: impl Fn()) {
@@ -21,8 +21,12 @@ fn at_1_and_4(body: impl Fn()) {
 
 /// Returns once somebody is queued: with a permit free, `try_acquire(1)`
 /// fails only when a waiter is queued (FIFO: nobody passes a waiter).
+/// Fails after a minute (the other tests' hang check), not after a count
+/// of tries: on a loaded machine the waiter's thread may not run for a
+/// while (a million tries once passed before it did).
 fn wait_until_queued(sem: &Semaphore) {
-    for _ in 0..1_000_000 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
         if !sem.try_acquire(1) {
             return;
         }
