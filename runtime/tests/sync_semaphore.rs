@@ -126,25 +126,60 @@ fn try_acquire_respects_size_and_waiters() {
 
 /// A waiter that times out at the front of the queue lets the ones behind
 /// it in when they fit.
+/// A request that times out leaves the queue, and one queued behind it
+/// (although a permit is free) is admitted. The timeout must outlast the
+/// setup, the small request queueing behind the big one; on a loaded
+/// machine it may not, and then the round is run again with twice the
+/// timeout.
 #[test]
 fn acquire_timeout_gives_up_and_unblocks_the_queue_behind() {
     at_1_and_4(|| {
-        let sem = Arc::new(Semaphore::new(2));
-        sem.acquire(1);
-        let s = sem.clone();
-        let big = goro::spawn(move || s.acquire_timeout(2, Duration::from_millis(5)));
-        wait_until_queued(&sem);
-        // Queued behind the big one although a permit is free.
-        let s = sem.clone();
-        let small = goro::spawn(move || s.acquire(1));
-        assert!(
-            !big.join().unwrap(),
-            "the big request cannot have been granted"
-        );
-        small.join().unwrap(); // admitted when the big one withdrew
-        sem.release(2);
-        assert!(sem.acquire_timeout(2, Duration::from_millis(1)));
+        let mut timeout = Duration::from_millis(5);
+        while !timeout_unblocks_the_queue_behind(timeout) {
+            timeout *= 2;
+        }
     });
+}
+
+/// One round of the test above; false if the big request timed out before
+/// the small one had queued behind it.
+fn timeout_unblocks_the_queue_behind(timeout: Duration) -> bool {
+    let sem = Arc::new(Semaphore::new(2));
+    sem.acquire(1);
+    let s = sem.clone();
+    let big = goro::spawn(move || s.acquire_timeout(2, timeout));
+    let big_queued = parked_unless_done(&big);
+    let s = sem.clone();
+    let small = goro::spawn(move || s.acquire(1));
+    let small_queued = big_queued && parked_unless_done(&small);
+    assert!(
+        !big.join().unwrap(),
+        "the big request cannot have been granted"
+    );
+    small.join().unwrap(); // admitted when the big one withdrew, if not before
+    if !small_queued {
+        return false;
+    }
+    sem.release(2);
+    assert!(sem.acquire_timeout(2, Duration::from_millis(1)));
+    true
+}
+
+/// Waits until the goroutine of `handle` is parked on the semaphore (true)
+/// or has finished (false).
+fn parked_unless_done<T>(handle: &goro::JoinHandle<T>) -> bool {
+    let parked = || {
+        goro::dump()
+            .iter()
+            .any(|g| g.id == handle.id() && g.state == "semaphore.Acquire")
+    };
+    while !handle.is_finished() {
+        if parked() {
+            return true;
+        }
+        goro::yield_now();
+    }
+    false
 }
 
 #[test]
