@@ -22,8 +22,8 @@ fn at_1_and_4(body: impl Fn()) {
 /// Returns once somebody is queued: with a permit free, `try_acquire(1)`
 /// fails only when a waiter is queued (FIFO: nobody passes a waiter).
 /// Fails after a minute (the other tests' hang check), not after a count
-/// of tries: on a loaded machine the waiter's thread may not run for a
-/// while (a million tries once passed before it did).
+/// of tries, which a loaded machine can use up before the waiter's thread
+/// runs.
 fn wait_until_queued(sem: &Semaphore) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -124,8 +124,6 @@ fn try_acquire_respects_size_and_waiters() {
     assert_eq!(format!("{sem:?}"), "Semaphore { size: 3, held: 3, .. }");
 }
 
-/// A waiter that times out at the front of the queue lets the ones behind
-/// it in when they fit.
 /// A request that times out leaves the queue, and one queued behind it
 /// (although a permit is free) is admitted. The timeout must outlast the
 /// setup, the small request queueing behind the big one; on a loaded
