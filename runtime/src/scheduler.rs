@@ -54,7 +54,8 @@
 //!   revoked: the stuck goroutine may wake others after the revocation
 //!   (code inside `goro::blocking` may send on a channel), and they would
 //!   wait for it to switch out. A blocking call that wakes a goroutine
-//!   before any revocation has the monitor revoke at once. `runnext` is
+//!   before any revocation counts as work waiting: the monitor revokes on
+//!   its next round. `runnext` is
 //!   one atomic word for that (a thin owned pointer,
 //!   `goroutine::Runnable`), filled and emptied by swaps, which the owner
 //!   skips when it sees the slot empty.
@@ -1161,10 +1162,10 @@ impl Runtime {
         let mut acted = 0;
         for (index, sample) in samples.iter_mut().enumerate() {
             let shared = self.shared(index);
-            // Relaxed: the monitor set the flag itself. A stale `true` (the
-            // worker has just taken a token back) moves a running worker's
-            // `runnext` to the global queue, which is harmless; a stale
-            // `false` cannot be, as only this thread sets it.
+            // Relaxed: only the monitor sets the flag, so it sees its own
+            // `true`. A stale `true` (the worker has just cleared it, taking
+            // a token back) moves a running worker's `runnext` to the global
+            // queue, which is harmless.
             if shared.revoked.load(Ordering::Relaxed) && self.rescue_runnext(shared) {
                 acted += 1;
             }
@@ -1269,8 +1270,9 @@ impl Runtime {
         rescued
     }
 
-    /// Moves a stuck worker's `runnext` goroutine, which would wait for the
-    /// stuck one, to the global queue. Returns whether there was one.
+    /// Moves a worker's `runnext` goroutine to the global queue (it would
+    /// wait for a stuck goroutine, or for a worker without a token).
+    /// Returns whether there was one.
     fn runnext_to_injector(&self, shared: &Shared) -> bool {
         match shared.runnext.take() {
             Some(g) => {
@@ -1958,9 +1960,7 @@ impl Worker {
     fn give_up_work(&self) {
         self.shared.active.store(false, Ordering::Relaxed);
         self.free_returned();
-        if let Some(g) = self.shared.runnext.take() {
-            self.rt.injector.push(g);
-        }
+        self.rt.runnext_to_injector(self.shared);
         while let Some(g) = self.queue.pop().or_else(|| self.spill.pop()) {
             self.rt.injector.push(g);
         }
