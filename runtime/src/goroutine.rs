@@ -41,10 +41,10 @@
 //! `Send` data across a switch (see the `unsafe impl`s below); what users hold
 //! across a blocking call is the subject of `docs/safety.md`.
 
-use crate::inspect::{self, Links, WaitReason};
 use crate::local::LocalMap;
-use crate::park::Unparker;
-use crate::scheduler::{self, Worker};
+use crate::park::{Unparker, WaitReason};
+use crate::registry::{self, Links};
+use crate::scheduler;
 use crate::spin::SpinLock;
 use crate::stack::{self, Bounds, Stack};
 use crate::timer::Sleep;
@@ -56,7 +56,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A shared reference to a goroutine.
@@ -86,6 +86,17 @@ impl Runnable {
         let raw = self.0.as_ptr();
         std::mem::forget(self);
         raw
+    }
+
+    /// A new owned reference to the running goroutine `g`, made from the
+    /// one its worker holds while it runs (for a goroutine that parks
+    /// publishing its own handle, see `park::park_unlocking`).
+    ///
+    /// # Safety
+    /// The worker's reference must be forgotten in exchange (it does so on
+    /// [`Outcome::ParkedUnlocking`]).
+    pub(crate) unsafe fn adopt(g: &G) -> Runnable {
+        Runnable(NonNull::from(g).cast())
     }
 
     /// Takes back a word made by [`Runnable::into_raw`].
@@ -126,96 +137,6 @@ impl Drop for Runnable {
     }
 }
 
-/// Finished goroutines handed back to the worker that allocated them, to
-/// be freed there (see `scheduler::Worker::release`): a lock-free stack
-/// linked through the goroutines themselves, so handing one back allocates
-/// nothing (a queue's blocks, allocated by one thread and freed by the
-/// other, made the C allocator take a lock for them). Any thread pushes
-/// with a CAS of the head; the owner takes the whole list with one swap,
-/// which is immune to ABA. The CAS is `Release` and the swap `Acquire`, so
-/// the owner sees each goroutine's link and everything its finisher wrote.
-pub(crate) struct Returned {
-    head: AtomicPtr<u8>,
-}
-
-impl Returned {
-    /// An empty list.
-    pub(crate) const fn new() -> Returned {
-        Returned {
-            head: AtomicPtr::new(std::ptr::null_mut()),
-        }
-    }
-
-    /// Adds `g` (a finished goroutine).
-    pub(crate) fn push(&self, g: Runnable) {
-        let link = g.returned_next.get();
-        let raw = g.into_raw();
-        let mut head = self.head.load(Ordering::Relaxed);
-        loop {
-            // SAFETY: until the CAS below publishes it, `g` is ours alone;
-            // after, nobody writes the link again until the owner took it.
-            unsafe { *link = head };
-            match self
-                .head
-                .compare_exchange_weak(head, raw, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(now) => head = now,
-            }
-        }
-    }
-
-    /// Whether the list is empty (a snapshot).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.load(Ordering::Relaxed).is_null()
-    }
-
-    /// Takes every goroutine in the list.
-    pub(crate) fn take_all(&self) -> ReturnedBatch {
-        ReturnedBatch(self.head.swap(std::ptr::null_mut(), Ordering::Acquire))
-    }
-}
-
-/// Goroutines taken off a [`Returned`] list, in a chain through their
-/// links; dropping it drops what is left.
-pub(crate) struct ReturnedBatch(*mut u8);
-
-impl Default for ReturnedBatch {
-    /// An empty batch.
-    fn default() -> ReturnedBatch {
-        ReturnedBatch(std::ptr::null_mut())
-    }
-}
-
-impl Iterator for ReturnedBatch {
-    type Item = Runnable;
-
-    fn next(&mut self) -> Option<Runnable> {
-        if self.0.is_null() {
-            return None;
-        }
-        // SAFETY: every word in the chain was made by `into_raw` in `push`,
-        // and the swap in `take_all` made this batch its only owner.
-        let g = unsafe { Runnable::from_raw(self.0) };
-        // SAFETY: written by `push` before the `Release` CAS that the
-        // `Acquire` swap in `take_all` synchronised with.
-        self.0 = unsafe { *g.returned_next.get() };
-        Some(g)
-    }
-}
-
-impl Drop for ReturnedBatch {
-    fn drop(&mut self) {
-        self.for_each(drop);
-    }
-}
-
-impl Drop for Returned {
-    fn drop(&mut self) {
-        drop(self.take_all());
-    }
-}
-
 /// Join states (`G::join_state`): the goroutine runs; a joiner is recorded
 /// in `G::joiner` and waits; the result is in the body.
 const UNJOINED: u8 = 0;
@@ -233,11 +154,6 @@ pub(crate) enum Switch {
 }
 
 type GoCoroutine = Coroutine<(), Switch, (), Stack>;
-
-/// Park states; see the `park` module.
-const RUNNING: u8 = 0;
-const NOTIFIED: u8 = 1;
-const PARKED: u8 = 2;
 
 /// A goroutine; `E` is its body, erased to `dyn Entry` behind a [`GRef`].
 /// `repr(C)` puts `this` first, at the same offset for every `E`, so a
@@ -275,13 +191,13 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// The next goroutine in its home's [`Returned`] list, while in it.
     returned_next: UnsafeCell<*mut u8>,
     /// Since when it waits (coarse clock), with `wait`.
-    wait_since: AtomicU64,
+    pub(crate) wait_since: AtomicU64,
     /// The waiting joiner; written by the handle's owner before `JOINING`,
     /// read by the finisher after.
     joiner: UnsafeCell<Option<Unparker>>,
     /// Its own timer for timed parks (see `timer::Sleep`).
-    sleep: Sleep,
-    park_state: AtomicU8,
+    pub(crate) sleep: Sleep,
+    pub(crate) park_state: AtomicU8,
     /// `UNJOINED -> JOINING -> DONE` or `UNJOINED -> DONE`. The finishing
     /// goroutine swaps in `DONE` (`AcqRel`: publishes the result, and sees
     /// the joiner recorded before `JOINING`); the joiner CASes `JOINING`
@@ -290,7 +206,7 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     join_state: AtomicU8,
     /// Why it is parked (`WaitReason`), with `wait_since`; written by the
     /// goroutine itself, read by `dump` (relaxed: a snapshot).
-    wait: AtomicU8,
+    pub(crate) wait: AtomicU8,
     ctx: UnsafeCell<Context>,
     /// The closure, then its result. Run by the goroutine; the result is
     /// taken by the joiner after `DONE`.
@@ -317,7 +233,13 @@ impl<E: ?Sized + Entry> G<E> {
         }
     }
 
-    /// The registry list it is on, or `inspect::UNLISTED`.
+    /// The link to the next goroutine in its home's `Returned` list, while
+    /// it is in one (see `scheduler::queues`).
+    pub(crate) fn returned_link(&self) -> *mut *mut u8 {
+        self.returned_next.get()
+    }
+
+    /// The registry list it is on, or `registry::UNLISTED`.
     ///
     /// # Safety
     /// The caller owns the goroutine: runs it, or is freeing it.
@@ -365,7 +287,7 @@ impl<E: ?Sized + Entry> Drop for G<E> {
         // A goroutine parked forever, then dropped, leaves the registry
         // with its memory (a finished one has left it already).
         // SAFETY: `&mut self`: we own it.
-        unsafe { inspect::unregister(self) };
+        unsafe { registry::unregister(self) };
     }
 }
 
@@ -457,20 +379,17 @@ impl G {
         self.name.as_deref().map(|name| &**name)
     }
 
-    /// Runs (or resumes) the goroutine on the calling worker until it next
+    /// Runs the started goroutine on the calling worker until it next
     /// switches out.
     ///
     /// # Safety
     /// The caller must own the goroutine: it popped it from a run queue (or
-    /// created it) and nobody else runs it. Called on the worker's own stack.
+    /// created it) and nobody else runs it, and has [started](Self::start)
+    /// it. Called on the worker's own stack.
     #[inline]
-    pub(crate) unsafe fn resume(&self, worker: &Worker) -> Outcome {
+    pub(crate) unsafe fn resume(&self) -> Outcome {
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
-        // SAFETY: as above.
-        if matches!(ctx.frame, Frame::Unstarted(_)) && !unsafe { self.start(worker) } {
-            return Outcome::Finished(None);
-        }
         let Frame::Running(coroutine) = &mut ctx.frame else {
             unreachable!("a goroutine is resumed only until it returns")
         };
@@ -489,42 +408,31 @@ impl G {
         }
     }
 
-    /// Its first run: binds a stack, or, when none can be had, finishes the
-    /// goroutine with the error as its result. Returns whether it can run.
-    /// Out of line: it happens once per goroutine.
+    /// Before its first run: lists the goroutine in registry `shard` and
+    /// binds a stack (its own, if it was spawned with one, else
+    /// `take_stack`'s), or, when none can be had, finishes it with the error
+    /// as its result. Returns whether it can run. Out of line: it happens
+    /// once per goroutine.
     ///
     /// # Safety
-    /// As [`resume`](Self::resume).
+    /// The caller owns the goroutine, which has not started.
     #[cold]
     #[inline(never)]
-    unsafe fn start(&self, worker: &Worker) -> bool {
+    pub(crate) unsafe fn start(
+        &self,
+        shard: usize,
+        take_stack: impl FnOnce() -> io::Result<Stack>,
+    ) -> bool {
         // SAFETY: we own the goroutine, by the caller's contract.
-        unsafe { inspect::register(self, worker.shard()) };
+        unsafe { registry::register(self, shard) };
         // SAFETY: exclusive by the caller's contract.
         let ctx = unsafe { &mut *self.ctx.get() };
-        match ctx.bind_stack(worker) {
+        match ctx.bind_stack(take_stack) {
             Ok(()) => true,
             Err(error) => {
                 // SAFETY: the goroutine never ran, so nobody else uses its body.
                 unsafe { (*self.body.get()).abandon(error) };
                 self.finish();
-                false
-            }
-        }
-    }
-
-    /// The worker's half of a park: after the goroutine has switched out,
-    /// mark it parked unless a wakeup already came. Returns whether it is
-    /// parked (else it must run again).
-    pub(crate) fn complete_park(&self) -> bool {
-        match self
-            .park_state
-            .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(_) => {
-                // NOTIFIED: only we change it from here; consume the token.
-                self.park_state.store(RUNNING, Ordering::Relaxed);
                 false
             }
         }
@@ -559,7 +467,7 @@ impl G {
     /// result and wakes the joiner, if one waits.
     fn finish(&self) {
         // SAFETY: the goroutine finishing owns itself (it runs).
-        unsafe { inspect::unregister(self) };
+        unsafe { registry::unregister(self) };
         if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
             // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
             // which our swap observed; it no longer touches it.
@@ -589,10 +497,10 @@ impl G {
 
 impl Context {
     /// Gives the goroutine a stack and wraps its body in a coroutine.
-    fn bind_stack(&mut self, worker: &Worker) -> io::Result<()> {
+    fn bind_stack(&mut self, take_stack: impl FnOnce() -> io::Result<Stack>) -> io::Result<()> {
         let stack = match std::mem::replace(&mut self.frame, Frame::Finished) {
             Frame::Unstarted(Some(stack)) => stack,
-            _ => worker.take_stack()?,
+            _ => take_stack()?,
         };
         self.bounds = stack.bounds();
         self.frame = Frame::Running(Coroutine::with_stack(stack, |yielder, ()| {
@@ -618,7 +526,7 @@ impl Context {
 pub(crate) enum Outcome {
     /// It called `yield_now`.
     Yielded,
-    /// It is parking; the worker must call [`G::complete_park`].
+    /// It is parking; the worker must call `park::complete_park`.
     Parked,
     /// It parked in [`park_unlocking`]: the handle it published owns it
     /// now, so the worker forgets its own reference, then releases the lock.
@@ -669,23 +577,13 @@ pub(crate) fn current() -> Option<GRef> {
 
 /// Switches the running goroutine `g` out to its worker.
 #[inline(always)]
-fn switch_out(g: &G, why: Switch) {
+pub(crate) fn switch_out(g: &G, why: Switch) {
     // SAFETY: `g` is the goroutine we are running, on its own stack, so its
     // yielder is set and valid, and only this thread touches `ctx`.
     unsafe {
         let yielder = (*g.ctx.get()).yielder;
         (*yielder).suspend(why);
     }
-}
-
-/// Parks the running goroutine `g` (`how`), recording `why` and since when
-/// for `dump` while it is away.
-#[inline(always)]
-fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
-    g.wait_since.store(inspect::coarse_now(), Ordering::Relaxed);
-    g.wait.store(why as u8, Ordering::Relaxed);
-    switch_out(g, how);
-    g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
 }
 
 /// The goroutine-local map of the running goroutine, or `None` on a plain
@@ -695,105 +593,6 @@ pub(crate) fn current_locals() -> Option<*mut LocalMap> {
     // SAFETY: non-null means the goroutine we are running; its context is
     // ours while it runs.
     (!g.is_null()).then(|| unsafe { std::ptr::addr_of_mut!((*(*g).ctx.get()).locals) })
-}
-
-/// Parks the current goroutine, recording `why`; `false` if the caller is
-/// not a goroutine.
-pub(crate) fn park_current(why: WaitReason) -> bool {
-    let g = current_ptr();
-    if g.is_null() {
-        return false;
-    }
-    // SAFETY: non-null means a live goroutine we are running.
-    let g = unsafe { &*g };
-    // A token is rare: look before paying for the CAS.
-    let has_token = g.park_state.load(Ordering::Relaxed) == NOTIFIED
-        && g.park_state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok();
-    if !has_token {
-        switch_out_waiting(g, why, Switch::Park);
-    }
-    true
-}
-
-/// Parks the running goroutine as the waiter of a queue that `lock` guards,
-/// and releases `lock` only once the goroutine is off its stack (Go's
-/// `gopark` with an unlock function). `publish` gets the goroutine's handle
-/// to put in the queue; whoever takes it out, under `lock`, therefore finds
-/// the goroutine parked for sure, owns it (the handle carries the reference
-/// its worker held while it ran) and wakes it with `scheduler::ready`: no
-/// wakeup can race the park, so neither side needs the park state's CAS,
-/// and no reference is counted. Returns `false`, doing nothing, on a plain
-/// thread. Always parks: a stale token (see `park`) is left for later.
-///
-/// # Safety
-/// The caller holds `lock`. The handle must be taken out only under `lock`
-/// and then woken exactly once (`Unparker::unpark`), never dropped or
-/// cloned; so the goroutine runs again only once somebody has done that.
-/// Whatever `publish` makes reachable must stay valid until then.
-#[inline(always)]
-pub(crate) unsafe fn park_unlocking(
-    lock: &SpinLock,
-    why: WaitReason,
-    publish: impl FnOnce(Runnable),
-) -> bool {
-    let g = current_ptr();
-    if g.is_null() {
-        return false;
-    }
-    // SAFETY: non-null means a live goroutine we are running.
-    let g = unsafe { &*g };
-    // The address `Arc::into_raw` gave for this `G` (the worker holds that
-    // reference while we run, and gives it to this handle when we park).
-    publish(Runnable(NonNull::from(g).cast()));
-    switch_out_waiting(g, why, Switch::ParkUnlocking(lock));
-    true
-}
-
-/// Parks the current goroutine until unparked or `deadline` (nanoseconds,
-/// see `timer::to_nanos`), recording `why`. `None` if the caller is not a
-/// goroutine; else whether the deadline's timer fired, which means the
-/// deadline has passed.
-pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
-    let g = current()?;
-    // SAFETY: `g` is the goroutine we are running; its worker holds a
-    // reference while it runs, so the `G` outlives this borrow even after
-    // `g` itself moves into the timer below.
-    let sleep = unsafe { &(*Arc::as_ptr(&g)).sleep };
-    match sleep.arm(g, deadline) {
-        Ok(heap) => {
-            park_current(why);
-            Some(sleep.cancel(heap))
-        }
-        Err(g) => {
-            // The entry of an earlier park is still queued: a one-off timer.
-            let g = Runnable::new(g);
-            let timer = crate::timer::Timer::call_at_nanos(deadline, move || unpark(g));
-            park_current(why);
-            Some(!timer.cancel())
-        }
-    }
-}
-
-/// Wakes `g` if parked, else leaves it a token. See the `park` module.
-pub(crate) fn unpark(g: Runnable) {
-    let mut state = g.park_state.load(Ordering::Relaxed);
-    loop {
-        let next = match state {
-            RUNNING => NOTIFIED,
-            PARKED => RUNNING,
-            _ => return,
-        };
-        match g
-            .park_state
-            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
-        {
-            Ok(PARKED) => return scheduler::ready(g),
-            Ok(_) => return,
-            Err(now) => state = now,
-        }
-    }
 }
 
 /// Puts the current goroutine at the back of its worker's run queue so others
@@ -973,21 +772,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let rt = scheduler::runtime();
         let stack = self.dedicated_stack()?;
-        // The spawning worker, looked up once: it is the memory's home, its
-        // shard counts the goroutine, and it hands out the id.
-        let (home, id) = scheduler::home_and_id();
-        let shard = scheduler::shard_of(home);
-        rt.goroutine_started(shard);
+        if stack.is_none() {
+            // Counting this one, which is not admitted yet.
+            stack::reserve(|| crate::num_goroutine() + 1)?;
+        }
+        let (home, id) = scheduler::admit();
         // Worker indices are below `MAX_THREADS`; `NO_HOME` becomes `u32::MAX`.
         let home = u32::try_from(home).unwrap_or(u32::MAX);
-        if stack.is_none() {
-            if let Err(e) = stack::reserve(|| rt.live_goroutines()) {
-                rt.goroutine_finished(shard);
-                return Err(e);
-            }
-        }
         let g: Arc<G<Body<F, T>>> = Arc::new(G {
             this: UnsafeCell::new(null_g()),
             id,
@@ -999,10 +791,10 @@ impl Builder {
             sleep: Sleep::default(),
             links: UnsafeCell::new(Links::new()),
             home,
-            park_state: AtomicU8::new(RUNNING),
+            park_state: AtomicU8::new(crate::park::AWAKE),
             join_state: AtomicU8::new(UNJOINED),
             wait: AtomicU8::new(WaitReason::Running as u8),
-            list: UnsafeCell::new(inspect::UNLISTED),
+            list: UnsafeCell::new(registry::UNLISTED),
             ctx: UnsafeCell::new(Context {
                 frame: Frame::Unstarted(stack),
                 yielder: std::ptr::null(),
@@ -1062,6 +854,7 @@ pub(crate) fn describe(g: &G) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::Returned;
     use std::collections::HashSet;
     use std::sync::Mutex;
 

@@ -1,30 +1,5 @@
-//! Seeing inside: the goroutine registry, wait reasons, [`dump`], and the
-//! deadlock detector.
-//!
-//! # Registry
-//! Every goroutine that has started running and not finished is on an
-//! intrusive doubly-linked list, one list per worker (plus one shared by
-//! plain threads and the worker slots past `MAX_PROCS`), each behind its
-//! own spin lock. The worker that first runs a goroutine links it on its
-//! own list, and the goroutine unlinks itself as it finishes (a goroutine
-//! parked forever is unlinked when its `G` is freed), so a `G` on a list is
-//! always alive, and records which list it is on. Linking and unlinking
-//! are a few stores under a lock whose release is a plain store; the lock
-//! is another worker's only for a goroutine that finishes on another worker
-//! than it started on.
-//!
-//! A goroutine not started yet is on no list: [`dump`] leaves it out (the
-//! `SIGQUIT` dump counts it). Linking at spawn, as this registry once did,
-//! put the list's lock and the stores into the spawner's record on the
-//! spawning path, where they waited for the cache lines of the recycled
-//! record that the other worker had written last; the worker that starts
-//! the goroutine has those lines already, and at GOMAXPROCS=2 time to
-//! spare (spawning a million goroutines took a tenth less time).
-//!
-//! # Wait reasons
-//! A goroutine records why it parks (`chan receive`, `sync.Mutex.Lock`, ...)
-//! and when, from a coarse clock the workers refresh as they schedule (one
-//! relaxed load on the park path, not a clock read).
+//! Seeing inside: [`dump`], [`metrics`], `GODEBUG=schedtrace` and the
+//! deadlock detector. The goroutines come from the registry (`registry`).
 //!
 //! # Deadlock
 //! Go's rule, made safe for a library: when the last active worker goes
@@ -40,231 +15,12 @@
 //! process exits with status 2, as Go's does.
 
 use crate::goroutine::G;
-use crate::scheduler::{self, Runtime, MAX_PROCS};
-use crate::spin::SpinLock;
-use crossbeam_utils::CachePadded;
-use std::cell::UnsafeCell;
+use crate::park::WaitReason;
+use crate::scheduler::{self, Runtime};
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// Why a goroutine (or thread) is parked.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub(crate) enum WaitReason {
-    /// Not parked.
-    Running = 0,
-    /// `Receiver::recv` and friends.
-    ChanReceive,
-    /// `Sender::send` and friends.
-    ChanSend,
-    /// `select!` / `Select`.
-    Select,
-    /// `sleep`.
-    Sleep,
-    /// `JoinHandle::join`.
-    Join,
-    /// `WaitGroup::wait`.
-    WaitGroup,
-    /// `Mutex::lock`, `RwLock` writers.
-    Mutex,
-    /// `RwLock` readers.
-    RwLock,
-    /// `RwLock` writers.
-    RwLockWrite,
-    /// `Cond::wait`.
-    Cond,
-    /// `Semaphore::acquire`.
-    Semaphore,
-    /// `Once::call_once` waiting for another caller.
-    Once,
-    /// `Barrier::wait`.
-    Barrier,
-    /// A socket call waiting for the netpoller.
-    IoWait,
-}
-
-impl WaitReason {
-    /// Go's name for the state.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            WaitReason::Running => "running",
-            WaitReason::ChanReceive => "chan receive",
-            WaitReason::ChanSend => "chan send",
-            WaitReason::Select => "select",
-            WaitReason::Sleep => "sleep",
-            WaitReason::Join => "join",
-            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
-            WaitReason::Mutex => "sync.Mutex.Lock",
-            WaitReason::RwLock => "sync.RWMutex.RLock",
-            WaitReason::RwLockWrite => "sync.RWMutex.Lock",
-            WaitReason::Cond => "sync.Cond.Wait",
-            WaitReason::Semaphore => "semaphore.Acquire",
-            WaitReason::Once => "sync.Once.Do",
-            WaitReason::Barrier => "sync.Barrier.Wait",
-            WaitReason::IoWait => "IO wait",
-        }
-    }
-
-    pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 15] = [
-            WaitReason::Running,
-            WaitReason::ChanReceive,
-            WaitReason::ChanSend,
-            WaitReason::Select,
-            WaitReason::Sleep,
-            WaitReason::Join,
-            WaitReason::WaitGroup,
-            WaitReason::Mutex,
-            WaitReason::RwLock,
-            WaitReason::RwLockWrite,
-            WaitReason::Cond,
-            WaitReason::Semaphore,
-            WaitReason::Once,
-            WaitReason::Barrier,
-            WaitReason::IoWait,
-        ];
-        ALL.get(usize::from(v))
-            .copied()
-            .unwrap_or(WaitReason::Running)
-    }
-}
-
-/// A coarse clock (nanoseconds since the timer epoch), refreshed by the
-/// workers as they schedule; good to a few milliseconds.
-static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
-
-/// Refreshes the coarse clock; returns the precise time.
-pub(crate) fn tick_clock() -> u64 {
-    let now = crate::timer::now_nanos();
-    COARSE_NOW.store(now, Ordering::Relaxed);
-    now
-}
-
-/// The coarse time, for stamping parks.
-#[inline]
-pub(crate) fn coarse_now() -> u64 {
-    COARSE_NOW.load(Ordering::Relaxed)
-}
-
-/// The links of a goroutine on its registry list, as thin addresses (one
-/// word each keeps the record small; `G::links_at` finds a neighbour's
-/// links, `G::from_thin` the neighbour); guarded by that list's lock.
-/// Whether the goroutine is listed at all is its own flag (`G::listed`),
-/// and which list follows from its home worker.
-pub(crate) struct Links {
-    prev: *const u8,
-    next: *const u8,
-}
-
-impl Links {
-    /// Links of a goroutine not on any list yet.
-    pub(crate) fn new() -> Links {
-        Links {
-            prev: std::ptr::null(),
-            next: std::ptr::null(),
-        }
-    }
-}
-
-/// One worker's list: its head, behind a spin lock (a register or an
-/// unregister is a few stores; a lock word and a plain-store unlock keep
-/// them cheap on the spawn path).
-struct List {
-    lock: SpinLock,
-    /// The first goroutine's thin address, or null.
-    head: UnsafeCell<*const u8>,
-}
-
-// SAFETY: `head` and the links it leads to are only touched under `lock`,
-// and every G on a list is alive (see the module note).
-unsafe impl Sync for List {}
-// SAFETY: as above; the pointers are not tied to a thread.
-unsafe impl Send for List {}
-
-impl List {
-    /// Runs `f` on the list's head under its lock.
-    fn with<R>(&self, f: impl FnOnce(&mut *const u8) -> R) -> R {
-        self.lock.lock();
-        // SAFETY: we hold the lock.
-        let result = f(unsafe { &mut *self.head.get() });
-        self.lock.unlock();
-        result
-    }
-}
-
-fn lists() -> &'static [CachePadded<List>] {
-    static LISTS: std::sync::OnceLock<Box<[CachePadded<List>]>> = std::sync::OnceLock::new();
-    LISTS.get_or_init(|| {
-        (0..=MAX_PROCS)
-            .map(|_| {
-                CachePadded::new(List {
-                    lock: SpinLock::new(),
-                    head: UnsafeCell::new(std::ptr::null()),
-                })
-            })
-            .collect()
-    })
-}
-
-/// `G::registry_list` of a goroutine on no list.
-pub(crate) const UNLISTED: u32 = u32::MAX;
-
-/// Puts a goroutine that starts running on list `shard`: the running
-/// worker's (`scheduler::shard_of` its slot).
-///
-/// # Safety
-/// The caller owns `g` (runs it), which is on no list.
-pub(crate) unsafe fn register(g: &G, shard: usize) {
-    lists()[shard].with(|head| {
-        // SAFETY: `g` is on no list, so nobody else touches its links, and
-        // its owner is us; the old head is alive and its links are ours
-        // under the lock.
-        unsafe {
-            let links = &mut *g.links();
-            links.prev = std::ptr::null();
-            links.next = *head;
-            if !head.is_null() {
-                (*G::links_at(*head)).prev = g.thin();
-            }
-            // Shards number at most `MAX_PROCS + 1`.
-            g.set_registry_list(shard as u32);
-        }
-        *head = g.thin();
-    });
-}
-
-/// Takes a goroutine off its list (idempotent).
-///
-/// # Safety
-/// The caller owns `g`: it is the goroutine itself finishing, or the
-/// thread freeing its record.
-pub(crate) unsafe fn unregister<E: ?Sized + crate::goroutine::Entry>(g: &G<E>) {
-    // SAFETY: by the contract, the field is ours; the worker that listed
-    // the goroutine owned it then, and ownership passed on since with a
-    // happens-before edge (a run queue, a park, the record's last
-    // reference).
-    let list = unsafe { g.registry_list() };
-    if list == UNLISTED {
-        return;
-    }
-    lists()[list as usize].with(|head| {
-        // SAFETY: under the list's lock; neighbours are alive while listed.
-        unsafe {
-            let links = &mut *g.links();
-            if links.prev.is_null() {
-                *head = links.next;
-            } else {
-                (*G::links_at(links.prev)).next = links.next;
-            }
-            if !links.next.is_null() {
-                (*G::links_at(links.next)).prev = links.prev;
-            }
-            g.set_registry_list(UNLISTED);
-        }
-    });
-}
 
 /// A snapshot of one goroutine, from [`dump`].
 #[derive(Clone, Debug)]
@@ -330,13 +86,6 @@ mod tests {
         );
         assert!(!short.contains("long wait"));
     }
-
-    #[test]
-    fn every_reason_round_trips_through_its_byte() {
-        for v in 0..=14u8 {
-            assert_eq!(WaitReason::from_u8(v) as u8, v);
-        }
-    }
 }
 
 fn human(d: Duration) -> String {
@@ -365,22 +114,13 @@ fn human(d: Duration) -> String {
 /// h.join().unwrap().unwrap_err();
 /// ```
 pub fn dump() -> Vec<GoroutineInfo> {
-    let now = crate::timer::now_nanos();
+    let now = crate::clock::now_nanos();
     let mut all = Vec::new();
-    for list in lists() {
-        list.with(|head| {
-            let mut g = *head;
-            while !g.is_null() {
-                // SAFETY: listed goroutines are alive while we hold the lock.
-                let r = unsafe { G::from_thin(g) };
-                if !r.finished() {
-                    all.push(info(r, now));
-                }
-                // SAFETY: as above.
-                g = unsafe { (*r.links()).next };
-            }
-        });
-    }
+    crate::registry::for_each(|g| {
+        if !g.finished() {
+            all.push(info(g, now));
+        }
+    });
     all.sort_by_key(|g| g.id);
     all
 }
@@ -459,7 +199,7 @@ pub fn metrics() -> Metrics {
         stack_bytes_committed,
         worker_threads: rt.worker_threads(),
         retakes: rt.retakes(),
-        stack_guards: crate::sys::guard_kind_decided().map_or("", crate::sys::GuardKind::name),
+        stack_guards: crate::mmap::guard_kind_decided().map_or("", crate::mmap::GuardKind::name),
     }
 }
 

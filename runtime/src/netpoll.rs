@@ -77,7 +77,7 @@ static WAITERS: AtomicUsize = AtomicUsize::new(0);
 /// A wake write to the eventfd is outstanding (not yet drained), so
 /// another is not needed. `SeqCst`: see the module note.
 static WAKE_PENDING: AtomicBool = AtomicBool::new(false);
-/// When a poll last returned (`timer::now_nanos`), for the monitor's
+/// When a poll last returned (`crate::clock::now_nanos`), for the monitor's
 /// backstop. Relaxed: only a heuristic reads it.
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
 
@@ -97,7 +97,7 @@ struct Side {
     ready: bool,
     /// The goroutine (or thread) parked until the next event.
     waiter: Option<Unparker>,
-    /// Where the waiter's stack was as it parked (`park::stack_hint`): the
+    /// Where the waiter's stack was as it parked (`stack::stack_hint`): the
     /// event that takes the waiter out prefetches around it.
     stack_hint: usize,
     /// (Read side) an event said the peer closed or the socket failed; it
@@ -164,7 +164,7 @@ impl Side {
         let waiter = self.waiter.take();
         self.ready = waiter.is_none();
         if waiter.is_some() {
-            park::prefetch_stack(self.stack_hint);
+            crate::stack::prefetch_stack(self.stack_hint);
         }
         waiter
     }
@@ -315,7 +315,7 @@ impl Registration {
             }
             debug_assert!(side.waiter.is_none(), "two waiters on one direction");
             side.waiter = Some(Unparker::current());
-            side.stack_hint = park::stack_hint();
+            side.stack_hint = crate::stack::stack_hint();
             WAITERS.fetch_add(1, Ordering::SeqCst);
         }
         let result = self.park_as_waiter(interest, deadline);
@@ -411,7 +411,7 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
         eprintln!("fatal error: goro netpoll: epoll_wait failed: {e}");
         std::process::abort();
     }
-    LAST_POLL.store(crate::timer::now_nanos(), Ordering::Relaxed);
+    LAST_POLL.store(crate::clock::now_nanos(), Ordering::Relaxed);
     let blocking = timeout != Some(Duration::ZERO);
     let mut unparked = 0;
     for event in events.iter() {
@@ -437,7 +437,7 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
 
 /// Nanoseconds since a [`poll`] last returned.
 pub(crate) fn since_last_poll() -> u64 {
-    crate::timer::now_nanos().saturating_sub(LAST_POLL.load(Ordering::Relaxed))
+    crate::clock::now_nanos().saturating_sub(LAST_POLL.load(Ordering::Relaxed))
 }
 
 /// Makes a blocked [`poll`] return soon (an eventfd write, skipped while

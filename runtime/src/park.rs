@@ -15,9 +15,9 @@
 //!
 //! # Goroutine states (`G::park_state`)
 //! ```text
-//!   RUNNING --unpark--> NOTIFIED --park--> RUNNING          (token consumed)
-//!   RUNNING --park: switch out, then worker CASes--> PARKED
-//!   PARKED  --unpark CAS--> RUNNING + pushed on a run queue  (exactly once)
+//!   AWAKE  --unpark--> NOTIFIED --park--> AWAKE            (token consumed)
+//!   AWAKE  --park: switch out, then worker CASes--> PARKED
+//!   PARKED --unpark CAS--> AWAKE + readied (scheduler::ready, exactly once)
 //! ```
 //! The goroutine does not mark itself `PARKED`: it switches to its worker,
 //! and the worker does, after the switch is complete. An unparker can
@@ -30,9 +30,9 @@
 //! skips the token protocol, as Go's `gopark` with an unlock function does:
 //! it enqueues an [`Unparker::Parked`] handle and switches out holding the
 //! channel lock, which its worker releases after the switch
-//! (`goroutine::park_unlocking`). A holder of the lock that takes the
+//! ([`park_unlocking`]). A holder of the lock that takes the
 //! handle out finds the goroutine parked, owns it, and readies it; the park
-//! state stays `RUNNING` throughout, so an unpark meant for an earlier wait
+//! state stays `AWAKE` throughout, so an unpark meant for an earlier wait
 //! leaves a token (a later `park` returns spuriously, as allowed) and never
 //! pushes the goroutine anywhere.
 //!
@@ -41,21 +41,32 @@
 //! before it (the value handed over, the dequeued waiter) is visible to the
 //! parked side, which reads the state with `Acquire` (the token fast path) or
 //! gets there through the run queue, which itself synchronises. The worker's
-//! `RUNNING -> PARKED` CAS is `AcqRel` so the unparker that sees `PARKED`
+//! `AWAKE -> PARKED` CAS is `AcqRel` so the unparker that sees `PARKED`
 //! also sees the coroutine's saved context.
+//!
+//! # Wait reasons
+//! A goroutine records why it parks ([`WaitReason`]: `chan receive`,
+//! `sync.Mutex.Lock`, ...) and since when, from the coarse clock (one
+//! relaxed load on the park path, not a clock read), for `dump` and the
+//! deadlock report; relaxed, as those read a snapshot.
 
-use crate::goroutine::{self, Runnable};
-pub(crate) use crate::inspect::WaitReason;
+use crate::goroutine::{self, Runnable, Switch, G};
+use crate::spin::SpinLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Park states (`G::park_state`); see the module note.
+pub(crate) const AWAKE: u8 = 0;
+const NOTIFIED: u8 = 1;
+const PARKED: u8 = 2;
 
 /// Who to wake: a goroutine or an OS thread blocked in a goro primitive.
 pub(crate) enum Unparker {
     /// A goroutine; woken onto the waker's run queue.
     Goroutine(Runnable),
     /// A goroutine that parked holding the lock of the queue this handle
-    /// is in (`goroutine::park_unlocking`): taken out under that lock, it
+    /// is in ([`park_unlocking`]): taken out under that lock, it
     /// is surely parked, so waking it is readying it. Never cloned.
     Parked(Runnable),
     /// A plain thread blocked in `std::thread::park`.
@@ -120,7 +131,7 @@ impl Unparker {
     #[inline]
     pub(crate) fn unpark(self) {
         match self {
-            Unparker::Goroutine(g) => goroutine::unpark(g),
+            Unparker::Goroutine(g) => unpark(g),
             Unparker::Parked(g) => crate::scheduler::ready(g),
             Unparker::Thread(t) => {
                 t.set_blocked(false);
@@ -133,7 +144,7 @@ impl Unparker {
 /// Parks the current goroutine (or blocks the current thread) until
 /// unparked, recording why. May return spuriously; see the module note.
 pub(crate) fn park(why: WaitReason) {
-    if !goroutine::park_current(why) {
+    if !park_current(why) {
         let me = THREAD.with(Arc::clone);
         // Starts the workers, so the deadlock detector runs even in a
         // program whose only waiter is a plain thread.
@@ -142,48 +153,6 @@ pub(crate) fn park(why: WaitReason) {
         crate::scheduler::runtime().thread_blocked();
         std::thread::park();
         me.set_blocked(false);
-    }
-}
-
-/// Where the calling goroutine's stack is now, for [`prefetch_stack`]
-/// (the address of a local a frame below the caller's): a waiter records
-/// it as it parks, a few frames above the switch.
-#[inline(never)]
-pub(crate) fn stack_hint() -> usize {
-    let here = 0u8;
-    std::hint::black_box(&here) as *const u8 as usize
-}
-
-/// Bytes around a parked goroutine's stack hint that its resume touches:
-/// the registers saved at the switch below it, the frames of the park and
-/// of the primitive it waited in, and the goroutine's own above.
-const STACK_WINDOW: usize = 1024;
-
-/// Starts loading the cache lines of a waking goroutine's stack around
-/// `hint` (from [`stack_hint`]). A goroutine parked for a while finds its
-/// stack gone from the cache, and the resume would touch those lines one
-/// after another, a miss each; prefetched by whoever wakes it (a timer
-/// firing, the netpoller), they load together while the worker finishes
-/// what it runs now (100,000 sleepers: 7-11% faster; an echo server with
-/// 10,000 connections: see docs/performance.md). A prefetch never faults,
-/// so a stale hint costs nothing but the loads.
-pub(crate) fn prefetch_stack(hint: usize) {
-    let start = hint.wrapping_sub(STACK_WINDOW / 2);
-    for line in (0..STACK_WINDOW).step_by(64) {
-        let p = start.wrapping_add(line) as *const u8;
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: SSE, which `_mm_prefetch` needs, is in every x86-64 CPU;
-        // a prefetch is a hint that never faults and writes nothing.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-        }
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: `prfm` is a hint that never faults and writes nothing.
-        unsafe {
-            std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
-        }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        let _ = p;
     }
 }
 
@@ -198,7 +167,7 @@ pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
 /// `deadline`. A goroutine whose timer fired knows the deadline has passed
 /// without reading the clock again.
 pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> bool {
-    match goroutine::park_current_until(crate::timer::to_nanos(deadline), why) {
+    match park_current_until(crate::clock::to_nanos(deadline), why) {
         Some(true) => true,
         Some(false) => Instant::now() >= deadline,
         None => {
@@ -206,6 +175,217 @@ pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> boo
             std::thread::park_timeout(deadline - now);
             Instant::now() >= deadline
         }
+    }
+}
+
+/// The worker's half of a park: after `g` has switched out, marks it
+/// parked unless a wakeup already came. Returns whether it is parked
+/// (else it must run again).
+pub(crate) fn complete_park(g: &G) -> bool {
+    match g
+        .park_state
+        .compare_exchange(AWAKE, PARKED, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => true,
+        Err(_) => {
+            // NOTIFIED: only we change it from here; consume the token.
+            g.park_state.store(AWAKE, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// Parks the running goroutine `g` (`how`), recording `why` and since when
+/// for `dump` while it is away.
+#[inline(always)]
+fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
+    g.wait_since
+        .store(crate::clock::coarse_now(), Ordering::Relaxed);
+    g.wait.store(why as u8, Ordering::Relaxed);
+    goroutine::switch_out(g, how);
+    g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
+}
+
+/// Parks the current goroutine, recording `why`; `false` if the caller is
+/// not a goroutine.
+pub(crate) fn park_current(why: WaitReason) -> bool {
+    let g = goroutine::current_ptr();
+    if g.is_null() {
+        return false;
+    }
+    // SAFETY: non-null means a live goroutine we are running.
+    let g = unsafe { &*g };
+    // A token is rare: look before paying for the CAS.
+    let has_token = g.park_state.load(Ordering::Relaxed) == NOTIFIED
+        && g.park_state
+            .compare_exchange(NOTIFIED, AWAKE, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+    if !has_token {
+        switch_out_waiting(g, why, Switch::Park);
+    }
+    true
+}
+
+/// Parks the running goroutine as the waiter of a queue that `lock` guards,
+/// and releases `lock` only once the goroutine is off its stack (Go's
+/// `gopark` with an unlock function). `publish` gets the goroutine's handle
+/// to put in the queue; whoever takes it out, under `lock`, therefore finds
+/// the goroutine parked for sure, owns it (the handle carries the reference
+/// its worker held while it ran) and wakes it with `scheduler::ready`: no
+/// wakeup can race the park, so neither side needs the park state's CAS,
+/// and no reference is counted. Returns `false`, doing nothing, on a plain
+/// thread. Always parks: a stale token (see `park`) is left for later.
+///
+/// # Safety
+/// The caller holds `lock`. The handle must be taken out only under `lock`
+/// and then woken exactly once (`Unparker::unpark`), never dropped or
+/// cloned; so the goroutine runs again only once somebody has done that.
+/// Whatever `publish` makes reachable must stay valid until then.
+#[inline(always)]
+pub(crate) unsafe fn park_unlocking(
+    lock: &SpinLock,
+    why: WaitReason,
+    publish: impl FnOnce(Runnable),
+) -> bool {
+    let g = goroutine::current_ptr();
+    if g.is_null() {
+        return false;
+    }
+    // SAFETY: non-null means a live goroutine we are running.
+    let g = unsafe { &*g };
+    // The address `Arc::into_raw` gave for this `G` (the worker holds that
+    // reference while we run, and gives it to this handle when we park).
+    // SAFETY: the worker's reference passes to this handle, and the worker
+    // forgets its own when the switch reports `ParkUnlocking`.
+    publish(unsafe { Runnable::adopt(g) });
+    switch_out_waiting(g, why, Switch::ParkUnlocking(lock));
+    true
+}
+
+/// Parks the current goroutine until unparked or `deadline` (nanoseconds,
+/// see `crate::clock::to_nanos`), recording `why`. `None` if the caller is not a
+/// goroutine; else whether the deadline's timer fired, which means the
+/// deadline has passed.
+pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
+    let g = goroutine::current()?;
+    // SAFETY: `g` is the goroutine we are running; its worker holds a
+    // reference while it runs, so the `G` outlives this borrow even after
+    // `g` itself moves into the timer below.
+    let sleep = unsafe { &(*Arc::as_ptr(&g)).sleep };
+    match sleep.arm(g, deadline) {
+        Ok(heap) => {
+            park_current(why);
+            Some(sleep.cancel(heap))
+        }
+        Err(g) => {
+            // The entry of an earlier park is still queued: a one-off timer.
+            let g = Runnable::new(g);
+            let timer = crate::timer::Timer::call_at_nanos(deadline, move || unpark(g));
+            park_current(why);
+            Some(!timer.cancel())
+        }
+    }
+}
+
+/// Wakes `g` if parked, else leaves it a token. See the `park` module.
+pub(crate) fn unpark(g: Runnable) {
+    let mut state = g.park_state.load(Ordering::Relaxed);
+    loop {
+        let next = match state {
+            AWAKE => NOTIFIED,
+            PARKED => AWAKE,
+            _ => return,
+        };
+        match g
+            .park_state
+            .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(PARKED) => return crate::scheduler::ready(g),
+            Ok(_) => return,
+            Err(now) => state = now,
+        }
+    }
+}
+
+/// Why a goroutine (or thread) is parked.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum WaitReason {
+    /// Not parked.
+    Running = 0,
+    /// `Receiver::recv` and friends.
+    ChanReceive,
+    /// `Sender::send` and friends.
+    ChanSend,
+    /// `select!` / `Select`.
+    Select,
+    /// `sleep`.
+    Sleep,
+    /// `JoinHandle::join`.
+    Join,
+    /// `WaitGroup::wait`.
+    WaitGroup,
+    /// `Mutex::lock`, `RwLock` writers.
+    Mutex,
+    /// `RwLock` readers.
+    RwLock,
+    /// `RwLock` writers.
+    RwLockWrite,
+    /// `Cond::wait`.
+    Cond,
+    /// `Semaphore::acquire`.
+    Semaphore,
+    /// `Once::call_once` waiting for another caller.
+    Once,
+    /// `Barrier::wait`.
+    Barrier,
+    /// A socket call waiting for the netpoller.
+    IoWait,
+}
+
+impl WaitReason {
+    /// Go's name for the state.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Running => "running",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
+            WaitReason::Mutex => "sync.Mutex.Lock",
+            WaitReason::RwLock => "sync.RWMutex.RLock",
+            WaitReason::RwLockWrite => "sync.RWMutex.Lock",
+            WaitReason::Cond => "sync.Cond.Wait",
+            WaitReason::Semaphore => "semaphore.Acquire",
+            WaitReason::Once => "sync.Once.Do",
+            WaitReason::Barrier => "sync.Barrier.Wait",
+            WaitReason::IoWait => "IO wait",
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        const ALL: [WaitReason; 15] = [
+            WaitReason::Running,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::Select,
+            WaitReason::Sleep,
+            WaitReason::Join,
+            WaitReason::WaitGroup,
+            WaitReason::Mutex,
+            WaitReason::RwLock,
+            WaitReason::RwLockWrite,
+            WaitReason::Cond,
+            WaitReason::Semaphore,
+            WaitReason::Once,
+            WaitReason::Barrier,
+            WaitReason::IoWait,
+        ];
+        ALL.get(usize::from(v))
+            .copied()
+            .unwrap_or(WaitReason::Running)
     }
 }
 
@@ -277,6 +457,13 @@ mod tests {
     /// A park woken before its deadline leaves its goroutine's timer entry
     /// queued; the timed parks after it (on one-off timers until the entry
     /// is popped) still time out, never early.
+    #[test]
+    fn every_reason_round_trips_through_its_byte() {
+        for v in 0..=14u8 {
+            assert_eq!(WaitReason::from_u8(v) as u8, v);
+        }
+    }
+
     #[test]
     fn timed_parks_after_an_early_wake_still_time_out() {
         crate::spawn(|| {

@@ -62,7 +62,7 @@ pub(crate) fn prepare_thread() {
     if current.ss_flags & libc::SS_DISABLE == 0 {
         return; // std already gave this thread one
     }
-    let Ok(memory) = crate::sys::map_lazy(ALT_STACK) else {
+    let Ok(memory) = crate::mmap::map_lazy(ALT_STACK) else {
         return; // without it an overflow still faults, just without a report
     };
     let stack = libc::stack_t {

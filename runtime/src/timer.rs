@@ -74,13 +74,14 @@
 //! it. `earliest` may be below the true minimum (a stale entry, or a pop
 //! not yet published), never above, so no due timer is overlooked.
 
+use crate::clock::{to_nanos, NEVER};
 use crate::goroutine::{GRef, Runnable};
 use crate::scheduler;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// [`Timer`] states.
 const PENDING: u8 = 0;
@@ -91,9 +92,6 @@ const CANCELLED: u8 = 2;
 const IDLE: u8 = 0;
 const ARMED: u8 = 1;
 const STALE: u8 = 2;
-
-/// No deadline.
-pub(crate) const NEVER: u64 = u64::MAX;
 
 /// What a [`Timer`] runs when it fires: a short non-blocking callback, on a
 /// worker's scheduler stack.
@@ -134,7 +132,7 @@ impl Timer {
     }
 
     /// As [`Timer::call_at`], for a deadline in nanoseconds (see
-    /// [`to_nanos`]).
+    /// `clock::to_nanos`).
     pub(crate) fn call_at_nanos(when: u64, f: impl FnOnce() + Send + 'static) -> Timer {
         Timer::in_heap(current_heap(), when, Box::new(f))
     }
@@ -170,7 +168,7 @@ pub(crate) struct Sleep {
     /// by the goroutine while `IDLE`, read by the popper.
     owner: UnsafeCell<*mut u8>,
     /// Where the goroutine's stack was when it armed the slot
-    /// (`park::stack_hint`, called from `arm`, a few frames above the
+    /// (`stack::stack_hint`, called from `arm`, a few frames above the
     /// switch): the popper prefetches around it. Relaxed: only a hint.
     stack_hint: AtomicUsize,
 }
@@ -205,7 +203,7 @@ impl Sleep {
         // (see the `Sync` impl).
         unsafe { *self.owner.get() = Runnable::new(g).into_raw() };
         self.stack_hint
-            .store(crate::park::stack_hint(), Ordering::Relaxed);
+            .store(crate::stack::stack_hint(), Ordering::Relaxed);
         self.state.store(ARMED, Ordering::Relaxed);
         let heap = current_heap();
         heap.insert(when, Target::sleep(self));
@@ -298,7 +296,7 @@ impl Target {
                 if was != ARMED {
                     return None;
                 }
-                crate::park::prefetch_stack(slot.stack_hint.load(Ordering::Relaxed));
+                crate::stack::prefetch_stack(slot.stack_hint.load(Ordering::Relaxed));
                 Some(Due::Wake(g))
             }
             None => {
@@ -320,7 +318,7 @@ impl Due {
     fn run(self) {
         match self {
             Due::Call(f) => f(),
-            Due::Wake(g) => crate::goroutine::unpark(g),
+            Due::Wake(g) => crate::park::unpark(g),
         }
     }
 }
@@ -333,7 +331,7 @@ fn current_heap() -> &'static TimerHeap {
 /// One worker's heap of timers.
 pub(crate) struct TimerHeap {
     heap: Mutex<Queue<Target>>,
-    /// Earliest deadline in the heap (nanos since [`epoch`]) or [`NEVER`];
+    /// Earliest deadline in the heap (nanos since the clock's epoch) or [`NEVER`];
     /// never above the true minimum (see the module note).
     earliest: AtomicU64,
     /// Entries in the heap that were cancelled.
@@ -491,7 +489,7 @@ struct Heap<T> {
 
 /// A heap entry: a deadline and what fires then.
 struct Entry<T> {
-    /// Nanoseconds since [`epoch`].
+    /// Nanoseconds since the clock's epoch.
     when: u64,
     item: T,
 }
@@ -587,32 +585,6 @@ impl<T> Heap<T> {
         let last = (first + ARITY).min(self.entries.len());
         (first..last).min_by_key(|&c| self.entries[c].when)
     }
-}
-
-/// The instant timer deadlines count from.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// `t` as nanoseconds since [`epoch`] (0 for instants before it).
-pub(crate) fn to_nanos(t: Instant) -> u64 {
-    let since = t.saturating_duration_since(epoch());
-    since
-        .as_secs()
-        .checked_mul(1_000_000_000)
-        .and_then(|n| n.checked_add(u64::from(since.subsec_nanos())))
-        .map_or(NEVER - 1, |n| n.min(NEVER - 1))
-}
-
-/// Now, in nanoseconds since [`epoch`].
-pub(crate) fn now_nanos() -> u64 {
-    to_nanos(Instant::now())
-}
-
-/// How long from now until `when` (zero if past).
-pub(crate) fn until(when: u64) -> Duration {
-    Duration::from_nanos(when.saturating_sub(now_nanos()))
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ pub(crate) unsafe fn guard(mapping: (usize, usize), ranges: &[(usize, usize)]) -
 /// # Safety
 /// The range must be readable memory of ours.
 unsafe fn map_zero_page((start, len): (usize, usize)) {
-    let page = crate::sys::page_size();
+    let page = crate::mmap::page_size();
     for addr in (start..start + len).step_by(page) {
         // SAFETY: readable, by the contract.
         unsafe { std::ptr::read_volatile(addr as *const u8) };
@@ -282,7 +282,7 @@ fn watch(fd: RawFd) {
 /// Turns the write into the guard page at `address` into a `SIGSEGV` on
 /// the writing thread (see the module note), or aborts from here.
 fn make_fault_fatal(fd: RawFd, address: usize) {
-    let page = crate::sys::page_size();
+    let page = crate::mmap::page_size();
     let start = address & !(page - 1);
     // SAFETY: a guard page holds nothing; from now on any access faults.
     let sealed = unsafe { libc::mprotect(start as *mut libc::c_void, page, libc::PROT_NONE) } == 0;

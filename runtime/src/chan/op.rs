@@ -262,7 +262,7 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     // `Unparker::unpark`). `op` and `ctx` stay put on our stack while we
     // are parked.
     let parked = unsafe {
-        crate::goroutine::park_unlocking(op.raw_lock(), wait_reason(op), |me| {
+        crate::park::park_unlocking(op.raw_lock(), wait_reason(op), |me| {
             ctx.set_unparker(crate::park::Unparker::Parked(me));
             op.enqueue(&ctx, 0);
         })
@@ -448,7 +448,7 @@ thread_local! {
 /// the `goroutine` module note on thread-locals).
 #[inline(never)]
 fn random_below(n: usize) -> usize {
-    let x = crate::scheduler::seeded_random().unwrap_or_else(|| {
+    let x = crate::testing::seed::seeded_random().unwrap_or_else(|| {
         RNG.with(|rng| {
             let mut x = rng.get();
             if x == 0 {

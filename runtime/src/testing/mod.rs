@@ -38,7 +38,8 @@
 //! }
 //! ```
 
-use crate::scheduler;
+pub(crate) mod seed;
+
 use std::sync::Mutex;
 
 /// One seeded run at a time: the seed and GOMAXPROCS are process-wide.
@@ -55,9 +56,9 @@ where
 {
     let _one_at_a_time = SEEDED_RUN.lock().unwrap_or_else(|p| p.into_inner());
     let procs = crate::set_gomaxprocs(1);
-    let previous = scheduler::set_seed(Some(seed));
+    let previous = seed::set_seed(Some(seed));
     let result = crate::spawn(f).join();
-    scheduler::set_seed(previous);
+    seed::set_seed(previous);
     crate::set_gomaxprocs(procs);
     result
 }

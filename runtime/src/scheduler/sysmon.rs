@@ -1,0 +1,294 @@
+//! sysmon: the monitor thread (Go's `sysmon`).
+//!
+//! Goroutines are not preempted: a goroutine that blocks its thread (a call
+//! wrapped in [`crate::blocking`](fn@crate::blocking), an unannotated
+//! `std::thread::sleep` or blocking read, a long CPU loop) keeps its
+//! worker. The monitor makes sure the rest still run: each round it samples
+//! every worker's status word (goroutines run, and what the thread does
+//! now), and a worker seen in the same goroutine for 10 ms while work
+//! starves behind it (nobody stole from its queue or took from the global
+//! queue meanwhile, or it holds a woken goroutine in `runnext`), or in a
+//! blocking call for a round while work waits, loses its token; the token
+//! goes to a pooled or new thread (see the scheduler's "Tokens"). Sooner,
+//! from 50 µs in one goroutine, it wakes an idle worker to steal the queue
+//! behind it. It also fires timers nobody fired; when goroutines wait for
+//! I/O and nobody has polled for 50 µs while a worker idles, it pokes that
+//! worker to take the poller's role (the scheduler's "lazy hand-off"
+//! leaves the role vacant), and after 10 ms without a poll (every worker
+//! busy in long runs) it polls the network itself; and it gives back the
+//! memory of goroutine stacks left free for a while (see `stack`'s "Reuse
+//! and release"), all of it before it sleeps. When a worker asks
+//! ([`poke`]), it installs the guard pages of stacks not yet used, ahead of
+//! need (see `stack`'s "Layout").
+//!
+//! # Rhythm
+//! As Go's: rounds every 20 µs while it finds something to do, doubling
+//! after 50 quiet rounds up to 10 ms. When no worker runs a goroutine it
+//! sleeps until one does (`Runtime::wake_sysmon`), so an idle program uses
+//! no CPU, and then goes on at the rhythm it had.
+
+use super::worker::Shared;
+use super::{Runtime, BLOCKING, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING};
+use crate::stack;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// The shortest and longest pause between rounds.
+pub(super) const MIN_DELAY: Duration = Duration::from_micros(20);
+pub(super) const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Quiet rounds before the pause starts doubling.
+pub(super) const QUIET_ROUNDS: u32 = 50;
+/// How long I/O waiters may go unpolled before the monitor polls.
+pub(super) const NETPOLL_NEGLECT: Duration = Duration::from_millis(10);
+
+/// Starts the monitor thread.
+pub(crate) fn start(rt: &'static Runtime) {
+    let started = std::thread::Builder::new()
+        .name("goro-sysmon".into())
+        .spawn(move || run(rt));
+    if let Err(e) = started {
+        // Without it, a stuck goroutine stalls its worker's queue.
+        eprintln!("fatal error: goro cannot start its monitor thread: {e}");
+        std::process::abort();
+    }
+}
+
+/// The monitor thread, once it runs.
+pub(super) static MONITOR: OnceLock<Thread> = OnceLock::new();
+
+/// Ends the monitor's current pause or sleep early, so that it does now
+/// what a worker asked of it. A no-op before the monitor starts.
+pub(crate) fn poke() {
+    if let Some(thread) = MONITOR.get() {
+        thread.unpark();
+    }
+}
+
+pub(super) fn run(rt: &'static Runtime) {
+    let _ = MONITOR.set(std::thread::current());
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut delay = MIN_DELAY;
+    let mut quiet = 0;
+    let mut scavenged = Instant::now();
+    loop {
+        if quiet > QUIET_ROUNDS && rt.no_worker_busy() {
+            // An idle program gives its free stacks back before the sleep.
+            stack::trim_free_stacks();
+            // Keeps its slow rhythm after: a server's workers idle between
+            // requests, and each wake should not start a burst of rounds.
+            rt.sysmon_sleep();
+        }
+        std::thread::park_timeout(delay);
+        stack::install_wanted_guards();
+        rt.fire_overdue_timers();
+        let poked_poller = rt.fill_vacant_poller();
+        poll_neglected_network(rt);
+        let now = Instant::now();
+        if rt.retake(&mut samples, now) > 0 || poked_poller {
+            (delay, quiet) = (MIN_DELAY, 0);
+        } else {
+            quiet += 1;
+            if quiet > QUIET_ROUNDS {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+        if now - scavenged >= stack::SCAVENGE_PERIOD {
+            stack::scavenge_free_stacks(!rt.no_worker_busy());
+            scavenged = now;
+        }
+    }
+}
+
+/// Polls the network without blocking if goroutines wait for I/O, no
+/// worker is blocked in the poller, and nobody polled for
+/// [`NETPOLL_NEGLECT`]. Goroutines it wakes go on the global queue.
+pub(super) fn poll_neglected_network(rt: &Runtime) {
+    if crate::netpoll::waiters() > 0
+        && !rt.poller_blocked()
+        && crate::netpoll::since_last_poll() >= NETPOLL_NEGLECT.as_nanos() as u64
+    {
+        crate::netpoll::poll(Some(Duration::ZERO));
+    }
+}
+
+/// What the monitor saw of a worker when its status last changed: the
+/// status, when, and how much work others had taken from it and from the
+/// global queue by then.
+#[derive(Clone, Copy)]
+pub(crate) struct Sample {
+    pub(super) status: u64,
+    pub(super) since: Instant,
+    pub(super) robbed: u64,
+    pub(super) injector_takes: u64,
+}
+
+/// How long one goroutine may hold a worker before the monitor hands the
+/// worker's token to another thread (Go's `forcePreemptNS`).
+pub(super) const FORCE_RETAKE: Duration = Duration::from_millis(10);
+
+impl Runtime {
+    /// The monitor's check of the poller's role (see the module note's
+    /// "lazy hand-off"): if goroutines wait for I/O, nobody has polled for
+    /// [`HANDOFF_DELAY`], no worker is blocked in the poller and one
+    /// idles, pokes that one to take the role. Returns whether it did.
+    pub(crate) fn fill_vacant_poller(&self) -> bool {
+        let vacant = crate::netpoll::waiters() > 0
+            && crate::netpoll::since_last_poll() >= HANDOFF_DELAY.as_nanos() as u64
+            && !self.poller_blocked()
+            && self.idle.len() > 0;
+        if vacant {
+            self.poke_idle();
+        }
+        vacant
+    }
+
+    /// The monitor: sleeps until some worker runs a goroutine (the other
+    /// side of [`Runtime::wake_sysmon`]; `SeqCst` on the flag and on the
+    /// idle counts, so one of the two sees the other).
+    pub(crate) fn sysmon_sleep(&self) {
+        self.sysmon_sleeping.store(true, Ordering::SeqCst);
+        while self.sysmon_sleeping.load(Ordering::SeqCst) && self.no_worker_busy() {
+            std::thread::park();
+        }
+        self.sysmon_sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// The monitor's round: takes the token of every worker that has run
+    /// one goroutine for [`FORCE_RETAKE`] while work waits for it, or sat in
+    /// a blocking call for a round while work waits (or for
+    /// [`FORCE_RETAKE`] in any case: Go's `retake`); before that, from
+    /// [`HANDOFF_DELAY`] on, wakes an idle worker to steal the queue
+    /// behind such a goroutine. Returns how many workers it acted on.
+    pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
+        let started = self.started_count.load(Ordering::Acquire);
+        let injector_takes = self.injector_takes.load(Ordering::Relaxed);
+        samples.resize(
+            started,
+            Sample {
+                status: SCHEDULING,
+                since: now,
+                robbed: 0,
+                injector_takes,
+            },
+        );
+        let mut acted = 0;
+        for (index, sample) in samples.iter_mut().enumerate() {
+            let shared = self.shared(index);
+            // Relaxed: only the monitor sets the flag, so it sees its own
+            // `true`. A stale `true` (the worker has just cleared it, taking
+            // a token back) moves a running worker's `runnext` to the global
+            // queue, which is harmless.
+            if shared.revoked.load(Ordering::Relaxed) && self.rescue_runnext(shared) {
+                acted += 1;
+            }
+            let status = shared.status.load(Ordering::Relaxed);
+            if status != sample.status || !shared.active.load(Ordering::Relaxed) {
+                *sample = Sample {
+                    status,
+                    since: now,
+                    robbed: shared.robbed.load(Ordering::Relaxed),
+                    injector_takes,
+                };
+                continue;
+            }
+            let stuck_for = now.saturating_duration_since(sample.since);
+            let retake = match status & ((1 << PHASE_BITS) - 1) {
+                RUNNING if stuck_for >= FORCE_RETAKE => self.work_starves_behind(shared, sample),
+                RUNNING => {
+                    if stuck_for >= HANDOFF_DELAY && self.queue_unshared(shared, sample) {
+                        acted += usize::from(self.share_queue());
+                    }
+                    false
+                }
+                BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
+                _ => false,
+            };
+            if retake && self.revoke(shared) {
+                acted += 1;
+            }
+        }
+        acted
+    }
+
+    /// Wakes an idle worker to steal from a worker busy in one goroutine,
+    /// unless none idles or one is searching already. Returns whether it
+    /// tried.
+    pub(super) fn share_queue(&'static self) -> bool {
+        let wake = self.idle.len() > 0 && self.searching.load(Ordering::SeqCst) == 0;
+        if wake {
+            self.notify_work();
+        }
+        wake
+    }
+
+    /// Whether work would wait for a worker stuck in a blocking call: a
+    /// goroutine the call woke (into its `runnext`), its queue holds
+    /// goroutines, or no other worker is idle or searching.
+    pub(super) fn work_waits_on(&self, shared: &Shared) -> bool {
+        shared.runnext.is_occupied()
+            || !shared.stealer.is_empty()
+            || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
+    }
+
+    /// Whether work starves behind a worker busy in one long goroutine
+    /// since `sample`: the goroutine it woke last (only a revocation frees
+    /// it), its queue with nobody stealing from it, or the global queue with
+    /// nobody taking from it. While others take its work, a long goroutine
+    /// (or a thread the OS merely preempted) is left alone: a revocation
+    /// would only add a thread competing for the same cores.
+    pub(super) fn work_starves_behind(&self, shared: &Shared, sample: &Sample) -> bool {
+        shared.runnext.is_occupied()
+            || self.queue_unshared(shared, sample)
+            || (!self.injector.is_empty()
+                && self.injector_takes.load(Ordering::Relaxed) == sample.injector_takes)
+    }
+
+    /// Whether a worker's queue holds goroutines and nobody has stolen from
+    /// it since `sample`.
+    pub(super) fn queue_unshared(&self, shared: &Shared, sample: &Sample) -> bool {
+        !shared.stealer.is_empty() && shared.robbed.load(Ordering::Relaxed) == sample.robbed
+    }
+
+    /// Takes a stuck worker's token and, if work is waiting, gives it to
+    /// another thread. False if already taken.
+    pub(super) fn revoke(&'static self, shared: &Shared) -> bool {
+        if shared
+            .revoked
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.holders.fetch_sub(1, Ordering::AcqRel);
+        self.retakes.fetch_add(1, Ordering::Relaxed);
+        self.runnext_to_injector(shared);
+        if self.has_visible_work() {
+            self.grant_token();
+        }
+        true
+    }
+
+    /// A revoked worker's goroutine, still stuck, woke another after the
+    /// revocation (from inside a blocking call, or in a long run): that one
+    /// sits in the worker's `runnext`, which nothing but the worker's own
+    /// thread would run, and only once the stuck goroutine switches out.
+    /// It goes to the global queue, and a worker is told (given the free
+    /// token if none holds it). Returns whether there was one.
+    pub(super) fn rescue_runnext(&'static self, shared: &Shared) -> bool {
+        let rescued = self.runnext_to_injector(shared);
+        if rescued {
+            self.notify_work();
+        }
+        rescued
+    }
+
+    /// Fires due timers if nobody else did (the monitor's backstop, for
+    /// when every worker is stuck in one goroutine).
+    pub(crate) fn fire_overdue_timers(&self) {
+        if self.earliest_timer() <= crate::clock::tick_clock() {
+            self.fire_all_timers();
+        }
+    }
+}

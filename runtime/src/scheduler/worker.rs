@@ -1,0 +1,974 @@
+//! A worker: one OS thread's scheduling loop.
+//!
+//! A worker holds a token (see the scheduler's "Tokens") and loops: find a
+//! goroutine ([`Worker::find_work`]), run it until it switches out
+//! ([`Worker::run`]), and file it by how it switched out: a yield goes to
+//! the back of the local queue, a park is completed (or, if its wake came
+//! first, the goroutine goes to `runnext`), a finish returns its stack to
+//! this worker's cache and its memory to the worker that allocated it.
+//! With nothing to do it idles ([`Worker::idle`]): it joins the idle list,
+//! looks once more, and sleeps on its parker, or in the network poller if
+//! it takes that role, or until the earliest timer if it watches timers.
+//! Without a token it gives its queues to the global one and waits in the
+//! pool ([`Worker::wait_in_pool`]).
+//!
+//! The worker's own state ([`Worker`]) lives on its thread's stack and is
+//! reached through the `WORKER` thread-local, read only through the
+//! non-inlined [`current_worker`] (see `goroutine`'s note on thread-locals).
+//! The part others touch ([`Shared`]) lives in the runtime's slot table, so
+//! it outlives the thread and passes to the next thread that takes the slot.
+
+use super::counters::WorkerStats;
+use super::queues::{LocalQueues, RunNext, Stealers};
+use super::{shard_of, Runtime, BLOCKING, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHEDULING};
+use super::{Returned, ReturnedBatch};
+use crate::clock::NEVER;
+use crate::goroutine::{Outcome, Runnable};
+use crate::stack::{Stack, StackCache};
+use crate::testing::seed::{seeded_coin, SEEDED, SEED_EPOCH, SEED_STATE};
+use crate::timer::TimerHeap;
+use crossbeam_deque::{Steal, Worker as LocalQueue};
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long a thread without a token waits for one before it exits.
+pub(super) const POOL_IDLE: Duration = Duration::from_secs(10);
+
+/// Rounds between fairness checks of the global queue (Go's 61).
+pub(super) const FAIRNESS_TICK: u32 = 61;
+
+/// A busy worker polls the network on its fairness round only while its
+/// local queue holds fewer goroutines than this (about the rounds between
+/// two fairness rounds): a longer queue will not run dry before the next
+/// one, and sockets polled into it would only wait there instead of in the
+/// kernel.
+pub(super) const POLL_QUEUE_LIMIT: usize = 64;
+
+/// Extra looks for work before a worker sleeps, and the pause between them.
+pub(super) const SPIN_ROUNDS: usize = 4;
+pub(super) const SPIN_PAUSES: usize = 200;
+
+/// A steal that leaves fewer than this many never-run goroutines on the
+/// thief's queue makes its next steal wait [`SMALL_STEAL_PAUSES`] pauses
+/// (a few microseconds) first; see `Worker::steal_from_workers`.
+pub(super) const SMALL_STEAL: usize = 4;
+pub(super) const SMALL_STEAL_PAUSES: usize = 160;
+
+/// How long a worker idles before it releases its cached stacks' deep pages.
+pub(super) const TRIM_DELAY: Duration = Duration::from_millis(10);
+
+/// Which worker slots are in use.
+#[derive(Default)]
+pub(super) struct SlotTable {
+    pub(super) used: usize,
+    pub(super) free: Vec<usize>,
+}
+
+/// The part of a worker others may touch.
+pub(super) struct Shared {
+    pub(super) stealer: Stealers,
+    /// The local queues, while no thread runs this slot.
+    pub(super) queue: Mutex<Option<LocalQueues>>,
+    /// The goroutine to run next; see "runnext" above.
+    pub(super) runnext: RunNext,
+    pub(super) thread: Mutex<Option<Thread>>,
+    /// Set by a waker before it unparks the thread.
+    pub(super) wake: AtomicBool,
+    /// Set by whoever hands a pooled worker a token.
+    pub(super) granted: AtomicBool,
+    /// `(goroutines run << PHASE_BITS) | phase`, written only by the worker
+    /// (plain stores), sampled by the monitor.
+    pub(super) status: AtomicU64,
+    /// The monitor took this worker's token.
+    pub(super) revoked: AtomicBool,
+    /// Successful steals from this worker's queue (the monitor's evidence
+    /// that its work is not starving). Relaxed: a counter. Written by the
+    /// thieves, so on a cache line of its own.
+    pub(super) robbed: CachePadded<AtomicU64>,
+    /// A thread holding a token schedules here (so memory handed back here
+    /// will be freed).
+    pub(super) active: AtomicBool,
+    /// Locked by the worker for every goroutine it starts or finishes
+    /// (by the monitor rarely), so on a cache line of its own: a neighbour
+    /// written by another thread would make each lock a cache miss.
+    pub(super) stacks: CachePadded<Mutex<StackCache>>,
+    pub(super) timers: TimerHeap,
+    pub(super) stats: WorkerStats,
+    /// Finished goroutines this worker allocated, handed back by the
+    /// workers they finished on, to be freed here.
+    pub(super) returned: Returned,
+}
+
+/// A worker's own state, living on its thread.
+pub(crate) struct Worker {
+    pub(super) index: usize,
+    pub(super) rt: &'static Runtime,
+    /// This worker's shared part (looked up once, used on every switch).
+    pub(super) shared: &'static Shared,
+    pub(super) queue: LocalQueue<Runnable>,
+    /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`]:
+    /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
+    pub(super) spill: LocalQueue<Runnable>,
+    /// Goroutines this worker has run (the high bits of `Shared::status`).
+    pub(super) runs: Cell<u64>,
+    pub(super) runnext_streak: Cell<u32>,
+    pub(super) tick: Cell<u32>,
+    /// Goroutines spawned here (see `free_one_returned`).
+    pub(super) spawns: Cell<u32>,
+    /// The ids this worker hands out next, `[next, end)`: a batch taken
+    /// from [`NEXT_ID`] (see [`home_and_id`]).
+    pub(super) ids: Cell<(u64, u64)>,
+    /// Goroutines taken back from `returned` by a spawning loop, freed one
+    /// a spawn (see `free_one_returned`).
+    pub(super) to_free: Cell<ReturnedBatch>,
+    pub(super) searching: Cell<bool>,
+    /// The last steal took only a few never-run goroutines: pause before
+    /// the next (see `steal_from_workers`).
+    pub(super) small_steal: Cell<bool>,
+    pub(super) rng: Cell<u64>,
+    pub(super) seed_epoch: Cell<u64>,
+    /// Goroutines readied now are queued without waking anyone: set while
+    /// this worker takes goroutines from the network poller.
+    pub(super) quiet_wakes: Cell<bool>,
+    /// When goroutines taken from the poller and still queued here are
+    /// shared with an idle worker (`crate::clock::now_nanos`); 0 if none wait.
+    pub(super) handoff_at: Cell<u64>,
+}
+
+thread_local! {
+    pub(super) static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The worker this thread is, if any. Never inlined: see `goroutine`'s note
+/// on thread-locals and migration.
+#[inline(never)]
+pub(super) fn current_worker() -> *const Worker {
+    WORKER.with(Cell::get)
+}
+
+/// The index of the worker this thread is, if any.
+pub(crate) fn current_worker_index() -> Option<usize> {
+    let w = current_worker();
+    // SAFETY: a non-null WORKER points at the Worker living on this thread's
+    // stack for as long as the thread runs its loop.
+    (!w.is_null()).then(|| unsafe { (*w).index })
+}
+
+impl Runtime {
+    /// Starts a worker thread holding a token we already counted.
+    pub(super) fn start_thread(&'static self) {
+        let limit = self.max_threads.load(Ordering::Relaxed);
+        if self.threads.fetch_add(1, Ordering::SeqCst) >= limit {
+            // Go's words: a program with this many threads is broken.
+            eprintln!(
+                "runtime: program exceeds {limit}-thread limit\nfatal error: thread exhaustion"
+            );
+            std::process::abort();
+        }
+        let index = self.claim_slot();
+        let shared = self.shared(index);
+        shared.active.store(true, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new()
+            .name(format!("goro-worker-{index}"))
+            .spawn(move || self.worker_main(index));
+        if let Err(e) = spawned {
+            // The token must be run, and nothing else can run it.
+            eprintln!("fatal error: goro cannot start worker thread {index}: {e}");
+            std::process::abort();
+        }
+    }
+
+    /// A slot for a new thread: one an exited thread left, or a new one.
+    pub(super) fn claim_slot(&self) -> usize {
+        let mut table = self.slot_table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = table.free.pop() {
+            return index;
+        }
+        let index = table.used;
+        table.used += 1;
+        self.init_slot(index);
+        index
+    }
+
+    /// Creates slot `index`'s shared part (idempotent).
+    pub(super) fn init_slot(&self, index: usize) {
+        let queues = LocalQueues::new();
+        let _ = self.slots[index].set(Box::new(Shared {
+            stealer: queues.stealers(),
+            queue: Mutex::new(Some(queues)),
+            runnext: RunNext::new(),
+            thread: Mutex::new(None),
+            wake: AtomicBool::new(false),
+            granted: AtomicBool::new(false),
+            status: AtomicU64::new(SCHEDULING),
+            revoked: AtomicBool::new(false),
+            robbed: CachePadded::new(AtomicU64::new(0)),
+            active: AtomicBool::new(false),
+            stacks: CachePadded::new(Mutex::new(StackCache::default())),
+            timers: TimerHeap::default(),
+            stats: WorkerStats::default(),
+            returned: Returned::new(),
+        }));
+        self.started_count.fetch_max(index + 1, Ordering::AcqRel);
+    }
+
+    pub(super) fn worker_main(&'static self, index: usize) {
+        let shared = self.shared(index);
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::thread::current());
+        crate::signal::prepare_thread();
+        let queues = shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .expect("one thread per slot at a time");
+        let worker = Worker {
+            index,
+            rt: self,
+            shared,
+            queue: queues.main,
+            spill: queues.spill,
+            runs: Cell::new(0),
+            runnext_streak: Cell::new(0),
+            tick: Cell::new(0),
+            spawns: Cell::new(0),
+            ids: Cell::new((0, 0)),
+            to_free: Cell::default(),
+            searching: Cell::new(false),
+            small_steal: Cell::new(false),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            ),
+            seed_epoch: Cell::new(0),
+            quiet_wakes: Cell::new(false),
+            handoff_at: Cell::new(0),
+        };
+        WORKER.with(|w| w.set(&worker));
+        worker.run_loop();
+        WORKER.with(|w| w.set(std::ptr::null()));
+        self.exit_thread(worker);
+    }
+
+    /// A pooled worker's thread exits: its queues (empty) wait in the slot
+    /// for the next thread.
+    pub(super) fn exit_thread(&self, worker: Worker) {
+        let shared = worker.shared;
+        worker.free_returned();
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *shared.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(LocalQueues {
+            main: worker.queue,
+            spill: worker.spill,
+        });
+        self.slot_table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .free
+            .push(worker.index);
+        self.threads.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Worker {
+    /// Schedules while this worker holds a token; without one, waits in
+    /// the pool. Returns when the thread has waited there [`POOL_IDLE`].
+    pub(super) fn run_loop(&self) {
+        loop {
+            if !self.keep_token() {
+                self.give_up_work();
+                if !self.wait_in_pool() {
+                    return;
+                }
+                continue;
+            }
+            match self.find_work().or_else(|| self.spin_for_work()) {
+                Some(g) if !self.keep_token() => {
+                    // Our token went while we looked: not ours to run.
+                    self.rt.injector.push(g);
+                }
+                Some(g) => {
+                    self.stop_searching();
+                    self.run(g);
+                }
+                None => self.idle(),
+            }
+        }
+    }
+
+    /// Whether this worker still holds its token. It loses it when the
+    /// monitor revoked it (then it takes a free one if there is one), or
+    /// when GOMAXPROCS shrank below the number of holders.
+    pub(super) fn keep_token(&self) -> bool {
+        let rt = self.rt;
+        if self.shared.revoked.load(Ordering::Acquire) {
+            if self.reclaim_token() {
+                return true;
+            }
+            self.clear_revocation();
+            return false;
+        }
+        let mut held = rt.holders.load(Ordering::Relaxed);
+        while held > rt.nprocs.load(Ordering::Relaxed) {
+            match rt.holders.compare_exchange_weak(
+                held,
+                held - 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return false,
+                Err(now) => held = now,
+            }
+        }
+        true
+    }
+
+    /// After a revocation: takes a free token if there is one.
+    pub(super) fn reclaim_token(&self) -> bool {
+        if !self.rt.take_free_token() {
+            return false;
+        }
+        self.clear_revocation();
+        true
+    }
+
+    /// The revocation has been dealt with: this worker schedules again, or
+    /// goes to the pool.
+    pub(super) fn clear_revocation(&self) {
+        self.shared.revoked.store(false, Ordering::Relaxed);
+    }
+
+    /// The running goroutine enters a blocking call: whatever it woke must
+    /// not wait behind the call, so `runnext` joins the queue others steal
+    /// from, and an idle worker is told there is work.
+    pub(super) fn enter_blocking(&self) {
+        if let Some(g) = self.shared.runnext.take() {
+            self.queue.push(g);
+        }
+        self.set_phase(BLOCKING);
+        if !self.queue.is_empty() || !self.spill.is_empty() {
+            self.rt.notify_work();
+        }
+        self.rt.wake_sysmon();
+    }
+
+    /// The blocking call entered on worker `entered_on` returned. If the
+    /// monitor took our token meanwhile and none is free, the goroutine
+    /// yields: `run` then queues it globally, for a worker with a token.
+    pub(super) fn leave_blocking(&self, entered_on: usize) {
+        if entered_on == self.index {
+            self.set_phase(RUNNING);
+        }
+        if self.shared.revoked.load(Ordering::Acquire) && !self.reclaim_token() {
+            crate::goroutine::yield_now();
+        }
+    }
+
+    /// Runs `g` until it switches out, then files it where it belongs; after
+    /// a yield, runs the next goroutine of the local queue the same way
+    /// while nothing else needs the scheduler (see
+    /// [`next_after_yield`](Self::next_after_yield)).
+    pub(super) fn run(&self, mut g: Runnable) {
+        loop {
+            let stats = &self.shared().stats;
+            WorkerStats::bump(&stats.switches);
+            let runs = self.runs.get() + 1;
+            self.runs.set(runs);
+            self.set_phase(RUNNING);
+            // SAFETY: `g` came off a run queue or runnext, so this worker
+            // owns it; it is started before it is resumed.
+            let outcome = unsafe {
+                if g.is_unstarted() && !g.start(self.shard(), || self.take_stack()) {
+                    Outcome::Finished(None)
+                } else {
+                    g.resume()
+                }
+            };
+            self.set_phase(SCHEDULING);
+            match outcome {
+                Outcome::Yielded if self.shared.revoked.load(Ordering::Acquire) => {
+                    // Left a blocking call without a token: the goroutine waits
+                    // for a worker that has one (Go's exitsyscall slow path).
+                    self.rt.injector.push(g);
+                    self.rt.notify_work();
+                }
+                Outcome::Yielded => {
+                    // No new work appeared, so nobody needs waking: whatever
+                    // else is queued woke a worker when it was queued.
+                    self.queue.push(g);
+                    if let Some(next) = self.next_after_yield() {
+                        g = next;
+                        continue;
+                    }
+                }
+                Outcome::Parked => {
+                    if crate::park::complete_park(&g) {
+                        WorkerStats::bump(&stats.parks);
+                    } else {
+                        self.make_runnext(g);
+                    }
+                }
+                Outcome::ParkedUnlocking(lock) => {
+                    WorkerStats::bump(&stats.parks);
+                    // The handle the goroutine published owns our reference now.
+                    let _ = g.into_raw();
+                    // SAFETY: the goroutine took the lock, which lives in what
+                    // it waits on, and parked holding it; it no longer runs.
+                    unsafe { (*lock).unlock() };
+                }
+                Outcome::Finished(stack) => {
+                    if let Some(stack) = stack {
+                        self.shared()
+                            .stacks
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .put(stack);
+                    }
+                    self.rt.goroutine_finished(self.shard());
+                    self.release(g);
+                }
+            }
+            return;
+        }
+    }
+
+    /// After a yield: the next goroutine of the local queue (the one that
+    /// yielded is at its back), if nothing else wants this round of the
+    /// scheduling loop: the token is still ours, GOMAXPROCS did not shrink
+    /// under us, it is not a fairness round (global queue, spill, network),
+    /// no timer is pending here, `runnext` is empty, and no seeded run is
+    /// on (those take the general path, step by step). Goroutines that
+    /// yield to each other then switch through the queue alone: a yield at
+    /// GOMAXPROCS=1 took 13.6 ns through the whole loop, 11.5 ns this way.
+    /// The token checks are relaxed hints: a revocation or a shrink seen
+    /// here sends the worker back to `run_loop`, whose `keep_token` acts on
+    /// it (with `Acquire`), and one seen a yield late only delays that by
+    /// one goroutine's run, as a revocation that lands during a run does.
+    pub(super) fn next_after_yield(&self) -> Option<Runnable> {
+        let tick = self.tick.get().wrapping_add(1);
+        let rt = self.rt;
+        if tick % FAIRNESS_TICK == 0
+            || self.shared.revoked.load(Ordering::Relaxed)
+            || rt.holders.load(Ordering::Relaxed) > rt.nprocs.load(Ordering::Relaxed)
+            || self.shared().timers.earliest() != NEVER
+            || self.shared.runnext.is_occupied()
+            || SEEDED.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        self.tick.set(tick);
+        self.queue.pop()
+    }
+
+    pub(super) fn shared(&self) -> &'static Shared {
+        self.shared
+    }
+
+    /// Publishes what this thread does, for the monitor (a plain store:
+    /// only this thread writes it, and the monitor tolerates a stale view).
+    pub(super) fn set_phase(&self, phase: u64) {
+        let status = (self.runs.get() << PHASE_BITS) | phase;
+        self.shared.status.store(status, Ordering::Relaxed);
+    }
+
+    /// Drops our reference to a finished goroutine. If it was allocated on
+    /// another worker, the reference goes back there instead: if ours is the
+    /// last one, freeing it here would make the C allocator take the other
+    /// thread's arena lock, on every goroutine, against that thread's own
+    /// allocations (the bottleneck of spawn-heavy programs).
+    pub(super) fn release(&self, g: Runnable) {
+        let home = g.home();
+        // Only to an active worker: a pooled one does not schedule, so it
+        // would not free what it is handed until it gets a token again.
+        if home != self.index && home != NO_HOME {
+            let shared = self.rt.shared(home);
+            if shared.active.load(Ordering::Relaxed) {
+                shared.returned.push(g);
+            }
+        }
+    }
+
+    /// Frees the goroutines other workers handed back, including what a
+    /// spawning loop took back and had not freed yet.
+    pub(super) fn free_returned(&self) {
+        drop(self.to_free.take());
+        let returned = &self.shared().returned;
+        if !returned.is_empty() {
+            drop(returned.take_all());
+        }
+    }
+
+    /// Frees one goroutine handed back, for a goroutine spawning in a
+    /// loop, which keeps this worker from scheduling. One a spawn: the C
+    /// allocator then serves the next spawn's allocation from its
+    /// per-thread cache, with what was just freed (freeing a batch at once
+    /// overflows that cache into its slower bins). It looks at the shared
+    /// list only every 16th spawn, since each look is a cache miss while
+    /// another worker fills it.
+    pub(super) fn free_one_returned(&self) {
+        let spawns = self.spawns.get().wrapping_add(1);
+        self.spawns.set(spawns);
+        let mut batch = self.to_free.take();
+        if let Some(g) = batch.next() {
+            drop(g);
+        } else if spawns % 16 == 0 && !self.shared().returned.is_empty() {
+            batch = self.shared().returned.take_all();
+            drop(batch.next());
+        }
+        self.to_free.set(batch);
+    }
+
+    /// The counting and listing shard of this worker (see [`shard_of`]).
+    pub(crate) fn shard(&self) -> usize {
+        shard_of(self.index)
+    }
+
+    /// A stack for a goroutine about to run for the first time.
+    pub(crate) fn take_stack(&self) -> std::io::Result<Stack> {
+        self.shared()
+            .stacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    pub(super) fn make_runnext(&self, g: Runnable) {
+        if seeded_coin() == Some(false) {
+            // Seeded: this time the woken goroutine queues behind the rest.
+            return self.queue_behind(g);
+        }
+        if let Some(old) = self.shared.runnext.replace(Some(g)) {
+            self.queue_behind(old);
+        }
+    }
+
+    /// Queues `g` behind the others here and tells an idle worker. Out of
+    /// line: a hand-off between two goroutines never comes here, and the
+    /// wake path it would be inlined into is the hottest there is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn queue_behind(&self, g: Runnable) {
+        self.queue.push(g);
+        if !self.quiet_wakes.get() {
+            self.rt.notify_work();
+        }
+    }
+
+    pub(super) fn find_work(&self) -> Option<Runnable> {
+        let epoch = SEED_EPOCH.load(Ordering::Relaxed);
+        if epoch != self.seed_epoch.get() {
+            // A seeded run starts: from the same state every time, and with
+            // steal victims drawn from the seed (by this worker alone, so
+            // the shared sequence stays in program order).
+            self.seed_epoch.set(epoch);
+            self.tick.set(0);
+            self.runnext_streak.set(0);
+            if SEEDED.load(Ordering::Relaxed) {
+                let seed = SEED_STATE.load(Ordering::Relaxed);
+                self.rng
+                    .set((seed ^ self.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            }
+        }
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        self.hand_off_polled();
+        self.free_returned();
+        let timers = &self.shared().timers;
+        if timers.earliest() != NEVER {
+            timers.fire_due(crate::clock::tick_clock());
+        }
+        if tick % FAIRNESS_TICK == 0 {
+            crate::clock::tick_clock();
+            self.rt.fire_all_timers();
+            if self.queue.len() < POLL_QUEUE_LIMIT {
+                self.poll_network();
+            }
+            if let Some(g) = self.take_one_from_injector().or_else(|| self.spill.pop()) {
+                return Some(g);
+            }
+        }
+        if let Some(g) = self.take_runnext() {
+            return Some(g);
+        }
+        self.runnext_streak.set(0);
+        // `take_runnext` may have passed over runnext for fairness, and a
+        // thief may have emptied the queue since: then runnext it is, or
+        // it would be stranded there while this worker sleeps.
+        self.take_queued()
+            .or_else(|| self.shared.runnext.take())
+            .or_else(|| self.take_polled())
+    }
+
+    /// Polls the network without blocking if goroutines wait for I/O and no
+    /// worker is blocked in the poller; returns whether any became runnable
+    /// (on this worker's `runnext` and queue).
+    pub(super) fn poll_network(&self) -> bool {
+        crate::netpoll::waiters() > 0
+            && self.rt.poller.load(Ordering::Relaxed) == 0
+            && self.poll_quietly(Some(Duration::ZERO)) > 0
+    }
+
+    /// `netpoll::poll`, queueing the goroutines it readies here without
+    /// waking another worker for them; if some are still queued
+    /// [`HANDOFF_DELAY`] on, `hand_off_polled` does. Returns how many.
+    pub(super) fn poll_quietly(&self, timeout: Option<Duration>) -> usize {
+        self.quiet_wakes.set(true);
+        let readied = crate::netpoll::poll(timeout);
+        self.quiet_wakes.set(false);
+        if readied > 0 && !self.queue.is_empty() && self.handoff_at.get() == 0 {
+            self.handoff_at
+                .set(crate::clock::now_nanos() + HANDOFF_DELAY.as_nanos() as u64);
+        }
+        readied
+    }
+
+    /// Wakes an idle worker to share the goroutines taken from the poller
+    /// if they have waited in the local queue for [`HANDOFF_DELAY`].
+    pub(super) fn hand_off_polled(&self) {
+        let at = self.handoff_at.get();
+        if at == 0 {
+            return;
+        }
+        if self.queue.is_empty() {
+            self.handoff_at.set(0);
+        } else if crate::clock::now_nanos() >= at {
+            self.handoff_at.set(0);
+            self.rt.notify_work();
+        }
+    }
+
+    /// Nothing else to run: a goroutine whose socket became ready, if any.
+    pub(super) fn take_polled(&self) -> Option<Runnable> {
+        if self.poll_network() {
+            self.shared.runnext.take().or_else(|| self.queue.pop())
+        } else {
+            None
+        }
+    }
+
+    /// The next goroutine from the local queue, the spill, the global
+    /// queue, or another worker's queues. The local pop is inlined into the
+    /// scheduling loop; looking further is not.
+    #[inline]
+    pub(super) fn take_queued(&self) -> Option<Runnable> {
+        self.queue.pop().or_else(|| self.take_from_others())
+    }
+
+    /// The local queue is empty: its spill, the global queue, or another
+    /// worker's queues.
+    #[inline(never)]
+    pub(super) fn take_from_others(&self) -> Option<Runnable> {
+        self.spill
+            .pop()
+            .or_else(|| self.steal_from_injector())
+            .or_else(|| self.steal_from_workers())
+    }
+
+    /// Looks again a few times, briefly, before going to sleep: work often
+    /// appears within microseconds, and a sleep and wake cost far more.
+    /// Not while goroutines wait for I/O (see the module note).
+    pub(super) fn spin_for_work(&self) -> Option<Runnable> {
+        if crate::netpoll::waiters() > 0 {
+            return None;
+        }
+        (0..SPIN_ROUNDS).find_map(|_| {
+            (0..SPIN_PAUSES).for_each(|_| std::hint::spin_loop());
+            self.take_queued()
+        })
+    }
+
+    pub(super) fn take_runnext(&self) -> Option<Runnable> {
+        let streak = self.runnext_streak.get();
+        if streak >= FAIRNESS_TICK && (!self.queue.is_empty() || !self.spill.is_empty()) {
+            self.runnext_streak.set(0);
+            return None;
+        }
+        let g = self.shared.runnext.take()?;
+        self.runnext_streak.set(streak + 1);
+        Some(g)
+    }
+
+    /// One goroutine from the injector, for fairness (Go's `globrunqget`
+    /// of one): a batch would queue goroutines spawned long ago ahead of
+    /// those woken here since.
+    pub(super) fn take_one_from_injector(&self) -> Option<Runnable> {
+        self.take_from_injector(|| self.rt.injector.steal())
+    }
+
+    /// A batch from the injector into the local queue, one returned.
+    pub(super) fn steal_from_injector(&self) -> Option<Runnable> {
+        self.take_from_injector(|| self.rt.injector.steal_batch_and_pop(&self.queue))
+    }
+
+    /// `steal` from the injector until it does not ask for a retry; counts
+    /// a success for the monitor (see `Runtime::injector_takes`).
+    pub(super) fn take_from_injector(
+        &self,
+        steal: impl Fn() -> Steal<Runnable>,
+    ) -> Option<Runnable> {
+        loop {
+            match steal() {
+                Steal::Success(g) => {
+                    self.rt.injector_takes.fetch_add(1, Ordering::Relaxed);
+                    return Some(g);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    /// Half of another worker's local queue (or spill), from a random
+    /// victim onwards.
+    ///
+    /// After a steal that left this worker fewer than [`SMALL_STEAL`]
+    /// never-run goroutines, the next steal waits about 4 µs first: the
+    /// victim is then usually a goroutine spawning in a loop, each steal
+    /// reads the end of its queue that its next push must take back from
+    /// this core, and waiting lets it push a bigger batch (spawn at
+    /// GOMAXPROCS=2 10% faster, a WaitGroup over spawned goroutines 12%).
+    /// Goroutines that have run before were woken by something and want
+    /// running soon, so stealing those never waits (pausing after any
+    /// small steal slowed the daisy chain a quarter).
+    pub(super) fn steal_from_workers(&self) -> Option<Runnable> {
+        let started = self.rt.started_count.load(Ordering::Acquire);
+        if started <= 1 {
+            return None;
+        }
+        if self.small_steal.replace(false) {
+            (0..SMALL_STEAL_PAUSES).for_each(|_| std::hint::spin_loop());
+        }
+        let start = (self.next_random() % started as u64) as usize;
+        loop {
+            let mut retry = false;
+            for k in 0..started {
+                let victim = (start + k) % started;
+                if victim == self.index {
+                    continue;
+                }
+                let victim = self.rt.shared(victim);
+                match victim.stealer.steal_batch_and_pop(&self.queue) {
+                    Steal::Success(g) => {
+                        // SAFETY: popped off a queue: ours to run.
+                        let fresh = unsafe { g.is_unstarted() };
+                        self.small_steal
+                            .set(fresh && self.queue.len() < SMALL_STEAL);
+                        WorkerStats::bump(&self.shared().stats.steals);
+                        victim.robbed.fetch_add(1, Ordering::Relaxed);
+                        return Some(g);
+                    }
+                    Steal::Empty => {}
+                    Steal::Retry => retry = true,
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    pub(super) fn next_random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    pub(super) fn stop_searching(&self) {
+        if self.searching.replace(false) {
+            // We were the (last) searcher and found work: there may be more,
+            // so pass the baton on, as Go's resetspinning does.
+            if self.rt.searching.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.rt.notify_work();
+            }
+        }
+    }
+
+    /// No work found: sleep until woken or the next timer is due.
+    pub(super) fn idle(&self) {
+        if self.searching.replace(false) {
+            self.rt.searching.fetch_sub(1, Ordering::SeqCst);
+            // A producer may have skipped waking anyone because it saw us
+            // searching: look once more.
+            if self.rt.has_visible_work() {
+                return;
+            }
+        }
+        self.rt.idle.push(self.index);
+        fence(Ordering::SeqCst);
+        if self.rt.has_visible_work() && self.leave_idle_list() {
+            return;
+        }
+        if self.rt.all_idle() {
+            crate::inspect::check_deadlock(self.rt);
+        }
+        self.sleep();
+    }
+
+    /// Takes this worker off the idle list; false if a waker already did
+    /// (then a wake is on its way and we are counted as searching).
+    pub(super) fn leave_idle_list(&self) -> bool {
+        let left = self.rt.idle.remove(self.index);
+        if left {
+            self.rt.wake_sysmon();
+        }
+        left
+    }
+
+    /// Whether a sleeping worker must go back to its loop to give up its
+    /// token: the monitor revoked it, or GOMAXPROCS shrank.
+    pub(super) fn token_in_doubt(&self) -> bool {
+        self.shared.revoked.load(Ordering::Relaxed)
+            || self.rt.holders.load(Ordering::Relaxed) > self.rt.nprocs.load(Ordering::Relaxed)
+    }
+
+    /// Blocks the thread until a waker sets our flag. Meanwhile: if we are
+    /// the timer watcher, fire timers when due; after [`TRIM_DELAY`] idle,
+    /// release the deep pages of our cached stacks.
+    pub(super) fn sleep(&self) {
+        let shared = self.shared();
+        let mut trim_at = Some(Instant::now() + TRIM_DELAY);
+        loop {
+            // `SeqCst`: a waker that found us as the poller wrote the
+            // eventfd instead of unparking us; its `wake` store comes before
+            // our `poller` store of 0 in the `SeqCst` order, so this sees it.
+            if shared.wake.swap(false, Ordering::SeqCst) {
+                self.searching.set(true);
+                self.rt.wake_sysmon();
+                return;
+            }
+            if self.token_in_doubt() && self.leave_idle_list() {
+                return;
+            }
+            // Taken before the timers are read: whoever adds a timer and
+            // pokes us before this sees no poller and unparks our thread
+            // instead, but then `watch_timers` below sees the timer.
+            let polling = self.become_poller();
+            let watching = self
+                .rt
+                .watcher
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+            let timer_due = if watching { self.watch_timers() } else { NEVER };
+            let wake_at = trim_at.map_or(NEVER, crate::clock::to_nanos).min(timer_due);
+            let polled = if polling {
+                self.block_in_poller(wake_at)
+            } else {
+                if wake_at == NEVER {
+                    std::thread::park();
+                } else {
+                    std::thread::park_timeout(crate::clock::until(wake_at));
+                }
+                0
+            };
+            // Goroutines woken now will stamp their next park with this.
+            crate::clock::tick_clock();
+            if self.rt.check_requested.swap(false, Ordering::SeqCst) && self.rt.all_idle() {
+                crate::inspect::check_deadlock(self.rt);
+            }
+            if trim_at.is_some_and(|t| Instant::now() >= t) {
+                shared
+                    .stacks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .trim();
+                trim_at = None;
+            }
+            if watching {
+                self.rt.watch_deadline.store(NEVER, Ordering::SeqCst);
+                self.rt.watcher.store(false, Ordering::SeqCst);
+                if self.rt.fire_all_timers() > 0 && self.leave_idle_list() {
+                    // Timers woke goroutines into our runnext: run them.
+                    return;
+                }
+            }
+            if polled > 0 && self.leave_idle_list() {
+                // Sockets woke goroutines into our runnext and queue: we
+                // leave to run them. The poller's role stays vacant until
+                // a worker idles again (see the module note).
+                return;
+            }
+        }
+    }
+
+    /// Takes the poller's role if the netpoller exists and no other worker
+    /// blocks in it.
+    pub(super) fn become_poller(&self) -> bool {
+        crate::netpoll::initialized()
+            && self
+                .rt
+                .poller
+                .compare_exchange(0, self.index + 1, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// As the poller: blocks in `netpoll::poll` until `wake_at` (unless a
+    /// waker already set our flag), then gives the role up. Returns how many
+    /// goroutines became runnable here.
+    ///
+    /// Dekker pair with [`Runtime::wake_thread`]: we stored `poller` before
+    /// this `SeqCst` load of `wake`; a waker stores `wake` before its
+    /// `SeqCst` load of `poller`. So either we see the flag and do not
+    /// block, or the waker sees us and writes the poller's eventfd (a
+    /// `thread.unpark` would not end `epoll_wait`).
+    pub(super) fn block_in_poller(&self, wake_at: u64) -> usize {
+        let woken = if self.shared().wake.load(Ordering::SeqCst) {
+            0
+        } else {
+            self.poll_quietly((wake_at != NEVER).then(|| crate::clock::until(wake_at)))
+        };
+        self.rt.poller.store(0, Ordering::SeqCst);
+        woken
+    }
+
+    /// As the timer watcher: publishes and returns the deadline to sleep to.
+    pub(super) fn watch_timers(&self) -> u64 {
+        let when = self.rt.earliest_timer();
+        self.rt.watch_deadline.store(when, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // A timer added before our store may have seen no watcher: re-read.
+        when.min(self.rt.earliest_timer())
+    }
+
+    /// Without a token: hands this worker's goroutines to the others.
+    pub(super) fn give_up_work(&self) {
+        self.shared.active.store(false, Ordering::Relaxed);
+        self.free_returned();
+        self.rt.runnext_to_injector(self.shared);
+        while let Some(g) = self.queue.pop().or_else(|| self.spill.pop()) {
+            self.rt.injector.push(g);
+        }
+        self.stop_searching();
+        self.rt.notify_work();
+    }
+
+    /// Waits in the pool until granted a token (true), or for [`POOL_IDLE`]
+    /// (false: the thread is not needed and exits).
+    pub(super) fn wait_in_pool(&self) -> bool {
+        let shared = self.shared;
+        self.rt.pool.push(self.index);
+        let mut deadline = Some(Instant::now() + POOL_IDLE);
+        loop {
+            if shared.granted.swap(false, Ordering::Acquire) {
+                shared.active.store(true, Ordering::Relaxed);
+                return true;
+            }
+            match deadline {
+                Some(at) if Instant::now() >= at => {
+                    if self.rt.pool.remove(self.index) {
+                        return false;
+                    }
+                    // A granter took us off the list (false above): its
+                    // grant is coming.
+                    deadline = None;
+                }
+                Some(at) => std::thread::park_timeout(at - Instant::now()),
+                None => std::thread::park(),
+            }
+        }
+    }
+}
