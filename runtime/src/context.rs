@@ -98,7 +98,7 @@
 
 use crate::chan::{never, Receiver, Sender};
 use crate::time::{later, open_channel};
-use crate::timer::Timer as RuntimeTimer;
+use crate::timers::Callback;
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -546,7 +546,7 @@ struct Scope {
 #[derive(Default)]
 struct ScopeState {
     children: HashMap<u64, Child>,
-    timer: Option<RuntimeTimer>,
+    timer: Option<Callback>,
 }
 
 impl Drop for ScopeState {
@@ -625,7 +625,7 @@ impl Scope {
         if self.err().is_none() {
             let me = self.clone();
             let fire = move || cancel(&me, ContextError::DeadlineExceeded);
-            state.timer = Some(RuntimeTimer::call_at(deadline, fire));
+            state.timer = Some(Callback::call_at(deadline, fire));
         }
     }
 

@@ -4,11 +4,27 @@
 //! `park`), a join state, a context that only the worker running it touches,
 //! and, inline at its end, its body: the closure and the slot its result goes
 //! to. So `spawn` makes one allocation, and puts the `G` on a run queue; no
-//! stack is taken yet. When a worker first runs it,
-//! the worker binds a stack from its cache and wraps the closure in a
-//! corosensei coroutine. The goroutine runs until it yields (Gosched), parks
-//! (a blocking primitive), or returns; the worker then requeues it, completes
-//! the park, or takes its stack back and drops it.
+//! stack is taken yet. Before its first run the worker starts it
+//! ([`G::start`]: lists it in the registry, binds a stack from the worker's
+//! cache and wraps the closure in a corosensei coroutine). The goroutine
+//! runs until it yields (Gosched), parks (a blocking primitive), or
+//! returns; the worker then requeues it, completes the park, or takes its
+//! stack back and drops it.
+//!
+//! # Contract with the scheduler
+//! What the scheduler asks of a goroutine, and nothing else:
+//! - [`scheduler::admit`] at spawn (its home worker, id and count), then
+//!   [`scheduler::spawn`] to queue it;
+//! - [`G::is_unstarted`] and [`G::start`] before its first run, then
+//!   [`G::resume`], which returns an [`Outcome`] when it switches out;
+//! - `park::complete_park` after [`Outcome::Parked`].
+//!
+//! What a goroutine asks of the scheduler, and nothing else:
+//! - [`switch_out`] with a [`Switch`] (yield, park, park under a lock),
+//!   called by `yield_now` and by `park`, never by anything else;
+//! - `scheduler::ready` (through `park::unpark`) to make a woken goroutine
+//!   runnable. It never calls up into its worker: everything the worker
+//!   must do for it is done between two resumes.
 //!
 //! # Thread-locals and migration
 //! A goroutine may resume on another worker than the one it parked on. LLVM
@@ -27,12 +43,11 @@
 //! it parked, each return mispredicted, and the one predictor entry
 //! misaligned that way makes its next suspend and the scheduler's returns
 //! miss too. So the blocking path that hand-offs take (a channel `send` or
-//! `recv` that parks: `chan::op::run_blocking`, [`park_unlocking`],
-//! `switch_out_waiting`, `switch_out`, corosensei's `suspend`) is inlined,
-//! down to the switch, into the function that called `send` or `recv`;
-//! what it calls before the switch (enqueueing, the clock) returns before
-//! it. That took an unbuffered ping-pong round trip from 92 to 57 ns and a
-//! hop of the daisy chain from 49 to 34 ns (docs/performance.md).
+//! `recv` that parks: `chan::op::run_blocking`, `park::park_unlocking`,
+//! `park::switch_out_waiting`, [`switch_out`], corosensei's `suspend`) is
+//! inlined, down to the switch, into the function that called `send` or
+//! `recv`; what it calls before the switch (enqueueing, the clock) returns
+//! before it.
 //!
 //! # `Send`
 //! `G` holds a corosensei `Coroutine`, which is `!Send` because in general a
@@ -47,7 +62,7 @@ use crate::registry::{self, Links};
 use crate::scheduler;
 use crate::spin::SpinLock;
 use crate::stack::{self, Bounds, Stack};
-use crate::timer::Sleep;
+use crate::timers::Sleep;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
@@ -149,7 +164,7 @@ pub(crate) enum Switch {
     Yield,
     /// A blocking primitive: complete the park.
     Park,
-    /// [`park_unlocking`]: the goroutine is parked; release this lock.
+    /// `park::park_unlocking`: the goroutine is parked; release this lock.
     ParkUnlocking(*const SpinLock),
 }
 
@@ -163,8 +178,8 @@ type GoCoroutine = Coroutine<(), Switch, (), Stack>;
 /// kept small: byte-sized fields share a word, rarely used parts take one
 /// word (the boxed name, the goroutine-local map), the registry links are
 /// thin, and the stack allocated at spawn shares a field with the
-/// coroutine that later holds it. With a one-word closure it is 240 bytes
-/// (was 336: a parked goroutine's RSS went from 4.38 to 4.28 KiB). The
+/// coroutine that later holds it (at most 240 bytes with a one-word
+/// closure; a test holds it there). The
 /// fields the spawning worker alone writes come first, those the running
 /// worker writes after them.
 #[repr(C)]
@@ -188,7 +203,7 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// unfinished); touched only by its owner of the moment, the worker
     /// running it or the thread freeing it.
     list: UnsafeCell<u32>,
-    /// The next goroutine in its home's [`Returned`] list, while in it.
+    /// The next goroutine in its home's `Returned` list, while in it.
     returned_next: UnsafeCell<*mut u8>,
     /// Since when it waits (coarse clock), with `wait`.
     pub(crate) wait_since: AtomicU64,
@@ -207,7 +222,7 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Why it is parked (`WaitReason`), with `wait_since`; written by the
     /// goroutine itself, read by `dump` (relaxed: a snapshot).
     pub(crate) wait: AtomicU8,
-    ctx: UnsafeCell<Context>,
+    ctx: UnsafeCell<RunState>,
     /// The closure, then its result. Run by the goroutine; the result is
     /// taken by the joiner after `DONE`.
     body: UnsafeCell<E>,
@@ -304,7 +319,7 @@ enum Frame {
 }
 
 /// The part of a goroutine only its current runner touches.
-struct Context {
+struct RunState {
     frame: Frame,
     /// Valid while the coroutine runs; set on its first resume.
     yielder: *const Yielder<(), Switch>,
@@ -495,7 +510,7 @@ impl G {
     }
 }
 
-impl Context {
+impl RunState {
     /// Gives the goroutine a stack and wraps its body in a coroutine.
     fn bind_stack(&mut self, take_stack: impl FnOnce() -> io::Result<Stack>) -> io::Result<()> {
         let stack = match std::mem::replace(&mut self.frame, Frame::Finished) {
@@ -528,7 +543,7 @@ pub(crate) enum Outcome {
     Yielded,
     /// It is parking; the worker must call `park::complete_park`.
     Parked,
-    /// It parked in [`park_unlocking`]: the handle it published owns it
+    /// It parked in `park::park_unlocking`: the handle it published owns it
     /// now, so the worker forgets its own reference, then releases the lock.
     ParkedUnlocking(*const SpinLock),
     /// It returned (or could not start); here is its stack back.
@@ -795,7 +810,7 @@ impl Builder {
             join_state: AtomicU8::new(UNJOINED),
             wait: AtomicU8::new(WaitReason::Running as u8),
             list: UnsafeCell::new(registry::UNLISTED),
-            ctx: UnsafeCell::new(Context {
+            ctx: UnsafeCell::new(RunState {
                 frame: Frame::Unstarted(stack),
                 yielder: std::ptr::null(),
                 bounds: Bounds::default(),

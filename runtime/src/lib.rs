@@ -18,7 +18,7 @@
 //!
 //! - [`go!`] / [`spawn`] / [`Builder`] start goroutines; [`JoinHandle`]
 //!   waits for one.
-//! - [`yield_now`], [`num_goroutine`], [`gomaxprocs`], [`set_gomaxprocs`]
+//! - [`yield_now`], [`num_goroutine`], [`gomaxprocs`](fn@gomaxprocs), [`set_gomaxprocs`]
 //!   are Go's `runtime.Gosched`, `NumGoroutine` and `GOMAXPROCS`.
 //! - [`#[goro::main]`](macro@main) runs `main` as the main goroutine.
 //! - [`chan`] and [`select!`] are Go's channels and `select`, with
@@ -69,7 +69,7 @@ mod stack;
 pub mod sync;
 pub mod testing;
 pub mod time;
-mod timer;
+mod timers;
 mod userfault;
 
 pub use blocking::blocking;

@@ -280,7 +280,7 @@ pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool>
         Err(g) => {
             // The entry of an earlier park is still queued: a one-off timer.
             let g = Runnable::new(g);
-            let timer = crate::timer::Timer::call_at_nanos(deadline, move || unpark(g));
+            let timer = crate::timers::Callback::call_at_nanos(deadline, move || unpark(g));
             park_current(why);
             Some(!timer.cancel())
         }

@@ -4,7 +4,7 @@
 //! sections are a few dozen instructions, so spinning is cheaper than a
 //! queueing lock, and unlocking is a plain store. One holder keeps it
 //! across a context switch: a goroutine parking on a channel
-//! (`goroutine::park_unlocking`), whose worker releases it on the same
+//! (`park::park_unlocking`), whose worker releases it on the same
 //! thread right after the switch, a few dozen instructions later; it is
 //! never held across a wait.
 //!
@@ -13,14 +13,11 @@
 //! on the reference machine) and yields its thread between probes only
 //! after [`SPIN_PROBES`] of them, about 100 µs: long enough that two
 //! workers contending for one channel keep spinning, short enough that a
-//! waiter whose holder lost its CPU gives its own up. Yielding after the
-//! backoff's first seven probes (crossbeam's `snooze`), as this lock once
-//! did, sent a waiter that had missed the lock a few times into the
-//! kernel (`sched_yield`) while the lock was free again: 4 producers and
-//! 4 consumers on one channel ran 16-18% slower at GOMAXPROCS=2, the
-//! prime sieve 9-21% (docs/performance.md). Probing more often (a fixed
-//! 4 pauses) was slower still: each probe pulls the lock's line away
-//! from its holder.
+//! waiter whose holder lost its CPU gives its own up. A waiter does not
+//! yield sooner: the lock is usually free again by its next probes, and a
+//! `sched_yield` would take it into the kernel meanwhile. It does not probe
+//! more often either: each probe pulls the lock's cache line away from its
+//! holder.
 
 use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicBool, Ordering};

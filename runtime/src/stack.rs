@@ -45,11 +45,10 @@
 //! goroutines pay for it (Go likewise frees stacks at its GC, not on exit).
 //! While any worker runs goroutines, a period releases at most
 //! [`SCAVENGE_BUDGET`] stacks, the coldest first: releasing costs CPU and
-//! interrupts the workers (each call flushes their TLBs), and a program
-//! still busy after a million goroutines finished would otherwise lose a
-//! tenth of its CPU to the monitor for a few hundred milliseconds (Go's
-//! background scavenger is paced the same way, to about 1% of the CPU). An
-//! idle program's monitor releases everything left at once.
+//! interrupts the workers (each call flushes their TLBs), so a program
+//! still busy after many goroutines finished must not lose its CPU to the
+//! monitor (Go's background scavenger is paced the same way). An idle
+//! program's monitor releases everything left at once.
 //!
 //! # Invariants
 //! - A slot handed out is owned by exactly one [`Stack`] value, in use or
@@ -118,8 +117,8 @@ const GUARD_AHEAD: usize = 1024;
 /// Guarded slots ahead once the monitor has answered a request: twice
 /// [`GUARD_AHEAD`], so a worker starting fresh goroutines asks once per
 /// `GUARD_AHEAD` slots. Each request wakes the monitor (a futex wake, and
-/// in a virtual machine an inter-processor interrupt: 2% of a worker's
-/// time parking a million goroutines when it asked every batch).
+/// in a virtual machine an inter-processor interrupt), so requests are
+/// kept rare.
 const GUARD_REFILL: usize = 2 * GUARD_AHEAD;
 
 /// A worker asked the monitor to install guards ahead (see
@@ -570,7 +569,7 @@ impl Arena {
         } else if !GUARDS_WANTED.load(Ordering::Relaxed)
             && !GUARDS_WANTED.swap(true, Ordering::Relaxed)
         {
-            crate::scheduler::sysmon::poke();
+            crate::scheduler::sysmon::hurry();
         }
     }
 
@@ -776,8 +775,7 @@ const STACK_WINDOW: usize = 1024;
 /// stack gone from the cache, and the resume would touch those lines one
 /// after another, a miss each; prefetched by whoever wakes it (a timer
 /// firing, the netpoller), they load together while the worker finishes
-/// what it runs now (100,000 sleepers: 7-11% faster; an echo server with
-/// 10,000 connections: see docs/performance.md). A prefetch never faults,
+/// what it runs now. A prefetch never faults,
 /// so a stale hint costs nothing but the loads.
 pub(crate) fn prefetch_stack(hint: usize) {
     let start = hint.wrapping_sub(STACK_WINDOW / 2);

@@ -1,11 +1,11 @@
-//! Timer channels: [`after`], [`tick`] and [`never`](fn@never).
+//! Callback channels: [`after`], [`tick`] and [`never`](fn@never).
 //!
 //! # Design
 //! Each is an ordinary channel whose sender count starts at one with no
 //! [`Sender`](super::Sender) handle behind it (a *phantom sender*), so it is
 //! never closed: as in Go and crossbeam, a receive after the last message
 //! blocks rather than failing. `after` and `tick` feed their channel from
-//! a runtime timer callback (`Timer::call_at`), which costs a heap entry and
+//! a runtime timer callback (`Callback::call_at`), which costs a heap entry and
 //! no thread; the callback only ever `try_send`s, so it never blocks the
 //! worker that runs it. A tick channel holds one message: ticks a slow
 //! receiver misses are dropped (Go's `Ticker`), and the next tick stays on
@@ -20,7 +20,7 @@ use super::channel::Channel;
 use super::op::{run_one, Op};
 use super::waiter::Deadline;
 use super::Receiver;
-use crate::timer::Timer;
+use crate::timers::Callback;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
     let chan = Arc::new(Channel::new(1, 1));
     if let Some(at) = Instant::now().checked_add(duration) {
         let feed = chan.clone();
-        Timer::call_at(at, move || offer(&feed));
+        Callback::call_at(at, move || offer(&feed));
     }
     Receiver::from_arc(chan)
 }
@@ -88,7 +88,7 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
 
 /// Schedules the tick due at `at` and, when it fires, the next one.
 fn arm_tick(chan: Arc<Channel<Instant>>, at: Instant, period: Duration) {
-    Timer::call_at(at, move || {
+    Callback::call_at(at, move || {
         if !chan.has_receivers() {
             return;
         }

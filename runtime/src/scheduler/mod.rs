@@ -116,7 +116,7 @@ use worker::{current_worker, Shared};
 
 use crate::clock::NEVER;
 use crate::goroutine::Runnable;
-use crate::timer::TimerHeap;
+use crate::timers::TimerHeap;
 use counters::Counts;
 use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
@@ -411,7 +411,7 @@ impl Runtime {
     pub(crate) fn thread_blocked(&self) {
         if self.all_idle() {
             self.check_requested.store(true, Ordering::SeqCst);
-            self.poke_idle();
+            self.recheck_one_idle();
         }
     }
 
@@ -434,38 +434,38 @@ impl Runtime {
         }
         if self.watcher.load(Ordering::SeqCst) {
             // The watcher sleeps too long: wake it to recompute.
-            self.poke_all_idle();
+            self.recheck_all_idle();
         } else if self.idle.len() > 0 {
-            self.poke_idle();
+            self.recheck_one_idle();
         }
     }
 
     /// Unparks a worker's thread without handing it work: it re-reads the
     /// timers and its token, and sleeps again.
-    fn poke(&self, index: usize) {
+    fn recheck(&self, index: usize) {
         self.wake_thread(index);
     }
 
     /// After GOMAXPROCS shrank: waits until no more workers hold a token
-    /// than it allows. Idle ones are poked to give theirs back; a busy one
+    /// than it allows. Idle ones are made to recheck and give theirs back; a busy one
     /// does when its goroutine switches out, or the monitor revokes it
-    /// within [`FORCE_RETAKE`] (goro cannot stop the world as Go does).
+    /// within [`FORCE_RETAKE`](sysmon::FORCE_RETAKE) (goro cannot stop the world as Go does).
     fn settle_tokens(&self) {
         while self.holders.load(Ordering::Acquire) > self.nprocs.load(Ordering::Acquire) {
-            self.poke_all_idle();
+            self.recheck_all_idle();
             crate::goroutine::yield_now();
         }
     }
 
-    /// Pokes every idle worker (see [`Runtime::poke`]).
-    fn poke_all_idle(&self) {
-        self.idle.for_each(|i| self.poke(i));
+    /// Has every idle worker recheck (see [`Runtime::recheck`]).
+    fn recheck_all_idle(&self) {
+        self.idle.for_each(|i| self.recheck(i));
     }
 
-    /// Pokes one idle worker (see [`Runtime::poke`]).
-    fn poke_idle(&self) {
+    /// Has one idle worker recheck (see [`Runtime::recheck`]).
+    fn recheck_one_idle(&self) {
         if let Some(i) = self.idle.last() {
-            self.poke(i);
+            self.recheck(i);
         }
     }
 
@@ -505,7 +505,7 @@ impl Runtime {
         if self.sysmon_sleeping.load(Ordering::SeqCst)
             && self.sysmon_sleeping.swap(false, Ordering::SeqCst)
         {
-            crate::scheduler::sysmon::poke();
+            crate::scheduler::sysmon::hurry();
         }
     }
 

@@ -82,7 +82,7 @@ impl WorkerList {
 }
 
 /// A worker's two local FIFOs: `main`, for what it wakes and yields and
-/// the first [`LOCAL_SPAWN_LIMIT`] goroutines it spawns, and `spill`, for
+/// the first [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT) goroutines it spawns, and `spill`, for
 /// the goroutines it spawns beyond those (see the module note).
 pub(super) struct LocalQueues {
     pub(super) main: LocalQueue<Runnable>,

@@ -12,13 +12,13 @@
 //! goes to a pooled or new thread (see the scheduler's "Tokens"). Sooner,
 //! from 50 µs in one goroutine, it wakes an idle worker to steal the queue
 //! behind it. It also fires timers nobody fired; when goroutines wait for
-//! I/O and nobody has polled for 50 µs while a worker idles, it pokes that
+//! I/O and nobody has polled for 50 µs while a worker idles, it has that
 //! worker to take the poller's role (the scheduler's "lazy hand-off"
 //! leaves the role vacant), and after 10 ms without a poll (every worker
 //! busy in long runs) it polls the network itself; and it gives back the
 //! memory of goroutine stacks left free for a while (see `stack`'s "Reuse
 //! and release"), all of it before it sleeps. When a worker asks
-//! ([`poke`]), it installs the guard pages of stacks not yet used, ahead of
+//! ([`hurry`]), it installs the guard pages of stacks not yet used, ahead of
 //! need (see `stack`'s "Layout").
 //!
 //! # Rhythm
@@ -60,7 +60,7 @@ pub(super) static MONITOR: OnceLock<Thread> = OnceLock::new();
 
 /// Ends the monitor's current pause or sleep early, so that it does now
 /// what a worker asked of it. A no-op before the monitor starts.
-pub(crate) fn poke() {
+pub(crate) fn hurry() {
     if let Some(thread) = MONITOR.get() {
         thread.unpark();
     }
@@ -83,10 +83,10 @@ pub(super) fn run(rt: &'static Runtime) {
         std::thread::park_timeout(delay);
         stack::install_wanted_guards();
         rt.fire_overdue_timers();
-        let poked_poller = rt.fill_vacant_poller();
+        let rechecked_poller = rt.fill_vacant_poller();
         poll_neglected_network(rt);
         let now = Instant::now();
-        if rt.retake(&mut samples, now) > 0 || poked_poller {
+        if rt.retake(&mut samples, now) > 0 || rechecked_poller {
             (delay, quiet) = (MIN_DELAY, 0);
         } else {
             quiet += 1;
@@ -132,14 +132,14 @@ impl Runtime {
     /// The monitor's check of the poller's role (see the module note's
     /// "lazy hand-off"): if goroutines wait for I/O, nobody has polled for
     /// [`HANDOFF_DELAY`], no worker is blocked in the poller and one
-    /// idles, pokes that one to take the role. Returns whether it did.
+    /// idles, has that one recheck, so it takes the role. Returns whether it did.
     pub(crate) fn fill_vacant_poller(&self) -> bool {
         let vacant = crate::netpoll::waiters() > 0
             && crate::netpoll::since_last_poll() >= HANDOFF_DELAY.as_nanos() as u64
             && !self.poller_blocked()
             && self.idle.len() > 0;
         if vacant {
-            self.poke_idle();
+            self.recheck_one_idle();
         }
         vacant
     }

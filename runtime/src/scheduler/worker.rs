@@ -26,7 +26,7 @@ use crate::clock::NEVER;
 use crate::goroutine::{Outcome, Runnable};
 use crate::stack::{Stack, StackCache};
 use crate::testing::seed::{seeded_coin, SEEDED, SEED_EPOCH, SEED_STATE};
-use crate::timer::TimerHeap;
+use crate::timers::TimerHeap;
 use crossbeam_deque::{Steal, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -110,7 +110,7 @@ pub(crate) struct Worker {
     /// This worker's shared part (looked up once, used on every switch).
     pub(super) shared: &'static Shared,
     pub(super) queue: LocalQueue<Runnable>,
-    /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`]:
+    /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
     /// Goroutines this worker has run (the high bits of `Shared::status`).
@@ -120,7 +120,7 @@ pub(crate) struct Worker {
     /// Goroutines spawned here (see `free_one_returned`).
     pub(super) spawns: Cell<u32>,
     /// The ids this worker hands out next, `[next, end)`: a batch taken
-    /// from [`NEXT_ID`] (see [`home_and_id`]).
+    /// from `NEXT_ID` (see [`admit`](super::admit)).
     pub(super) ids: Cell<(u64, u64)>,
     /// Goroutines taken back from `returned` by a spawning loop, freed one
     /// a spawn (see `free_one_returned`).
@@ -440,8 +440,8 @@ impl Worker {
     /// under us, it is not a fairness round (global queue, spill, network),
     /// no timer is pending here, `runnext` is empty, and no seeded run is
     /// on (those take the general path, step by step). Goroutines that
-    /// yield to each other then switch through the queue alone: a yield at
-    /// GOMAXPROCS=1 took 13.6 ns through the whole loop, 11.5 ns this way.
+    /// yield to each other then switch through the queue alone, without
+    /// the rest of the loop.
     /// The token checks are relaxed hints: a revocation or a shrink seen
     /// here sends the worker back to `run_loop`, whose `keep_token` acts on
     /// it (with `Acquire`), and one seen a yield late only delays that by
@@ -724,14 +724,12 @@ impl Worker {
     /// victim onwards.
     ///
     /// After a steal that left this worker fewer than [`SMALL_STEAL`]
-    /// never-run goroutines, the next steal waits about 4 µs first: the
-    /// victim is then usually a goroutine spawning in a loop, each steal
-    /// reads the end of its queue that its next push must take back from
-    /// this core, and waiting lets it push a bigger batch (spawn at
-    /// GOMAXPROCS=2 10% faster, a WaitGroup over spawned goroutines 12%).
-    /// Goroutines that have run before were woken by something and want
-    /// running soon, so stealing those never waits (pausing after any
-    /// small steal slowed the daisy chain a quarter).
+    /// never-run goroutines, the next steal waits a few microseconds first:
+    /// the victim is then usually a goroutine spawning in a loop, each
+    /// steal reads the end of its queue that its next push must take back
+    /// from this core, and waiting lets it push a bigger batch. Goroutines
+    /// that have run before were woken by something and want running soon,
+    /// so stealing those never waits.
     pub(super) fn steal_from_workers(&self) -> Option<Runnable> {
         let started = self.rt.started_count.load(Ordering::Acquire);
         if started <= 1 {
@@ -845,7 +843,7 @@ impl Worker {
                 return;
             }
             // Taken before the timers are read: whoever adds a timer and
-            // pokes us before this sees no poller and unparks our thread
+            // rechecks us before this sees no poller and unparks our thread
             // instead, but then `watch_timers` below sees the timer.
             let polling = self.become_poller();
             let watching = self

@@ -21,11 +21,11 @@
 
 mod barrier;
 mod cond;
+mod lock_sema;
 mod mutex;
 mod once;
 mod prepaid;
 mod rwlock;
-mod sema;
 mod semaphore;
 mod waitgroup;
 mod waitq;

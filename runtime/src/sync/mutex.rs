@@ -3,7 +3,7 @@
 //!
 //! # Design
 //! [`RawMutex`] is Go's algorithm on one `u32` state word:
-//! `LOCKED | WOKEN | STARVING | waiters << 3`, and a [`Sema`] to park on.
+//! `LOCKED | WOKEN | STARVING | waiters << 3`, and a [`LockSema`] to park on.
 //! - Fast path: one CAS `0 -> LOCKED` to lock, one `fetch_sub(LOCKED)` to
 //!   unlock; the slow paths only run when the word says there are waiters.
 //! - Normal mode: a waiter that cannot lock spins briefly (only on a
@@ -48,7 +48,7 @@
 //! sleep) and resume on another OS thread. The guard is still `!Send`, as
 //! std's is: it belongs to the goroutine or thread that locked it.
 
-use super::sema::Sema;
+use super::lock_sema::LockSema;
 use crate::park::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -77,14 +77,14 @@ const SPIN_PAUSES: u32 = 30;
 /// [`RwLock`](super::RwLock).
 pub(crate) struct RawMutex {
     state: AtomicU32,
-    sema: Sema,
+    sema: LockSema,
 }
 
 impl RawMutex {
     pub(crate) const fn new() -> RawMutex {
         RawMutex {
             state: AtomicU32::new(0),
-            sema: Sema::new(),
+            sema: LockSema::new(),
         }
     }
 

@@ -29,8 +29,8 @@
 //! release sequence of the previous holders. Parked parties are handed over
 //! through the semaphores, which order their own wakeups.
 
+use super::lock_sema::LockSema;
 use super::mutex::RawMutex;
-use super::sema::Sema;
 use crate::park::WaitReason;
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -46,8 +46,8 @@ struct RawRwLock {
     writer: RawMutex,
     readers: AtomicIsize,
     departing: AtomicIsize,
-    writer_sem: Sema,
-    reader_sem: Sema,
+    writer_sem: LockSema,
+    reader_sem: LockSema,
 }
 
 impl RawRwLock {
@@ -56,8 +56,8 @@ impl RawRwLock {
             writer: RawMutex::new(),
             readers: AtomicIsize::new(0),
             departing: AtomicIsize::new(0),
-            writer_sem: Sema::new(),
-            reader_sem: Sema::new(),
+            writer_sem: LockSema::new(),
+            reader_sem: LockSema::new(),
         }
     }
 

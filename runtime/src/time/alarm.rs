@@ -3,7 +3,7 @@
 //! that delivers to a channel or starts a goroutine.
 //!
 //! # Design
-//! An [`Alarm`] owns one runtime timer (`crate::timer::Timer::call_at`: a
+//! An [`Alarm`] owns one runtime timer (`crate::timers::Callback::call_at`: a
 //! heap entry on a worker, no thread) at a time. Its state sits behind a
 //! short-held `std::sync::Mutex` (the fire callback runs on a worker's
 //! scheduler stack, where a goroutine lock that parks is not allowed; the
@@ -38,7 +38,7 @@
 //! lock orders delivery against the drain.
 
 use crate::chan::{self, Receiver, Sender, TrySendError};
-use crate::timer::Timer as RuntimeTimer;
+use crate::timers::Callback;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,7 @@ struct Armed {
     /// Generation; a callback from an older one does nothing.
     seq: u64,
     /// The pending runtime timer: set while armed and not delivered.
-    timer: Option<RuntimeTimer>,
+    timer: Option<Callback>,
     /// Re-arm this long after each firing (a ticker).
     period: Option<Duration>,
 }
@@ -141,7 +141,7 @@ impl Shared {
 /// Schedules the firing of generation `armed.seq` at `at`.
 fn arm(shared: &Arc<Shared>, armed: &mut Armed, at: Instant) {
     let (me, seq) = (shared.clone(), armed.seq);
-    armed.timer = Some(RuntimeTimer::call_at(at, move || fire(&me, seq, at)));
+    armed.timer = Some(Callback::call_at(at, move || fire(&me, seq, at)));
 }
 
 /// The runtime timer's callback, on a worker's scheduler stack: delivers

@@ -33,16 +33,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 const HANDOFF: u8 = 2;
 
 /// A counting semaphore whose waiters park.
-pub(crate) struct Sema {
+pub(crate) struct LockSema {
     count: AtomicU32,
     nwait: AtomicU32,
     queue: WaitQueue<()>,
 }
 
-impl Sema {
+impl LockSema {
     /// A semaphore with no tokens.
-    pub(crate) const fn new() -> Sema {
-        Sema {
+    pub(crate) const fn new() -> LockSema {
+        LockSema {
             count: AtomicU32::new(0),
             nwait: AtomicU32::new(0),
             queue: WaitQueue::new(()),

@@ -1,4 +1,5 @@
-//! Timers: the runtime's clock for sleeps, timeouts, `after` and `tick`.
+//! The runtime's timers: per-worker heaps of deadlines behind sleeps,
+//! timeouts, `after`, `tick`, tickers and context deadlines.
 //!
 //! # Design
 //! Each worker owns a heap of timers (Go keeps one per P). A timer goes into
@@ -15,14 +16,14 @@
 //! fire in an unspecified (but deterministic) order, as in Go.
 //!
 //! An entry fires one of two kinds of timer:
-//! - a [`Timer`]: an allocated one-shot callback (`after`, tickers, alarms,
+//! - a [`Callback`]: an allocated one-shot callback (`after`, tickers, alarms,
 //!   contexts), which may be cancelled from anywhere;
 //! - a goroutine's [`Sleep`]: the timer every goroutine carries for its own
 //!   timed parks (`sleep`, `recv_timeout`, ...), so a park with a deadline
 //!   allocates nothing. It has at most one entry queued at a time: a park
 //!   that finds its goroutine's entry still queued (an earlier park was
 //!   woken before its deadline, and the entry waits to be popped) uses a
-//!   one-shot [`Timer`] instead. A queued entry keeps its goroutine's
+//!   one-shot [`Callback`] instead. A queued entry keeps its goroutine's
 //!   memory (the `G`, not its stack), so a goroutine whose timed park was
 //!   cancelled is freed only when that entry is popped at its deadline or
 //!   dropped by a rebuild (as Go keeps a stopped timer until it is cleaned).
@@ -49,7 +50,7 @@
 //! read the clock again.
 //!
 //! # Orderings
-//! A [`Timer`]'s `state` goes `PENDING -> FIRED` or `PENDING -> CANCELLED`
+//! A [`Callback`]'s `state` goes `PENDING -> FIRED` or `PENDING -> CANCELLED`
 //! exactly once by CAS (`AcqRel`), so it fires at most once, `cancel` knows
 //! whether it prevented the fire, and the CAS's winner alone takes the
 //! timer's action (no lock).
@@ -83,7 +84,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// [`Timer`] states.
+/// [`Callback`] states.
 const PENDING: u8 = 0;
 const FIRED: u8 = 1;
 const CANCELLED: u8 = 2;
@@ -93,11 +94,11 @@ const IDLE: u8 = 0;
 const ARMED: u8 = 1;
 const STALE: u8 = 2;
 
-/// What a [`Timer`] runs when it fires: a short non-blocking callback, on a
+/// What a [`Callback`] runs when it fires: a short non-blocking callback, on a
 /// worker's scheduler stack.
 type Action = Box<dyn FnOnce() + Send>;
 
-/// A [`Timer`]'s shared state.
+/// A [`Callback`]'s shared state.
 struct State {
     state: AtomicU8,
     /// Taken by whoever moves `state` out of `PENDING` (see `take_action`).
@@ -123,29 +124,29 @@ impl State {
 }
 
 /// A pending one-shot timer. Dropping it does not cancel it.
-pub(crate) struct Timer(Arc<State>);
+pub(crate) struct Callback(Arc<State>);
 
-impl Timer {
+impl Callback {
     /// Runs `f` (which must not block) at `deadline` on a worker.
-    pub(crate) fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> Timer {
-        Timer::call_at_nanos(to_nanos(deadline), f)
+    pub(crate) fn call_at(deadline: Instant, f: impl FnOnce() + Send + 'static) -> Callback {
+        Callback::call_at_nanos(to_nanos(deadline), f)
     }
 
-    /// As [`Timer::call_at`], for a deadline in nanoseconds (see
+    /// As [`Callback::call_at`], for a deadline in nanoseconds (see
     /// `clock::to_nanos`).
-    pub(crate) fn call_at_nanos(when: u64, f: impl FnOnce() + Send + 'static) -> Timer {
-        Timer::in_heap(current_heap(), when, Box::new(f))
+    pub(crate) fn call_at_nanos(when: u64, f: impl FnOnce() + Send + 'static) -> Callback {
+        Callback::in_heap(current_heap(), when, Box::new(f))
     }
 
     /// A timer queued in `heap`.
-    fn in_heap(heap: &'static TimerHeap, when: u64, action: Action) -> Timer {
+    fn in_heap(heap: &'static TimerHeap, when: u64, action: Action) -> Callback {
         let state = Arc::new(State {
             state: AtomicU8::new(PENDING),
             action: UnsafeCell::new(Some(action)),
             heap,
         });
         heap.insert(when, Target::timer(state.clone()));
-        Timer(state)
+        Callback(state)
     }
 
     /// Stops the timer. Returns true if that prevented it from firing.
@@ -230,7 +231,7 @@ impl Sleep {
 }
 
 /// What a heap entry fires: a tagged pointer that owns one strong
-/// reference, to a [`Timer`]'s `State` (tag 0) or to the goroutine whose
+/// reference, to a [`Callback`]'s `State` (tag 0) or to the goroutine whose
 /// [`Sleep`] it points at (tag 1).
 struct Target(usize);
 
@@ -239,7 +240,7 @@ const SLEEP_TAG: usize = 1;
 
 /// What a popped entry's timer does now that it fired.
 enum Due {
-    /// Run a [`Timer`]'s callback.
+    /// Run a [`Callback`]'s callback.
     Call(Action),
     /// Wake a goroutine whose [`Sleep`] fired.
     Wake(Runnable),
@@ -665,7 +666,7 @@ mod tests {
                 let (id, when) = (timers.len(), now + rng.below(10_000));
                 let fired = fired.clone();
                 let f = move || fired.lock().unwrap().push((id, when));
-                timers.push(Timer::in_heap(heap, when, Box::new(f)));
+                timers.push(Callback::in_heap(heap, when, Box::new(f)));
                 cancelled.push(false);
                 done.push(false);
             } else if roll < 6 + cancel_odds && !timers.is_empty() {
