@@ -540,7 +540,7 @@ mod tests {
 
     /// Threads hammer `unpark` at a goroutine that receives on an unbuffered
     /// channel, where it parks holding the channel's lock
-    /// (`goroutine::park_unlocking`): the stray wakeups leave tokens and
+    /// (`park::park_unlocking`): the stray wakeups leave tokens and
     /// must never resume it before the sender's hand-off (a resume there
     /// would find its operation not done, or run it on two workers), so it
     /// gets every value once, in order.

@@ -22,8 +22,7 @@ use std::cell::UnsafeCell;
 /// The links of a goroutine on its registry list, as thin addresses (one
 /// word each keeps the record small; `G::links_at` finds a neighbour's
 /// links, `G::from_thin` the neighbour); guarded by that list's lock.
-/// Whether the goroutine is listed at all is its own flag (`G::listed`),
-/// and which list follows from its home worker.
+/// Which list it is on, if any, is its own field (`G::registry_list`).
 pub(crate) struct Links {
     prev: *const u8,
     next: *const u8,

@@ -41,7 +41,7 @@
 //! The lock is a test-and-test-and-set spin lock: `Acquire` on taking it and
 //! `Release` on giving it back order every access to the state. A parking
 //! goroutine keeps it only through its own switch to its worker, which
-//! releases it right after (`goroutine::park_unlocking`); it is never held
+//! releases it right after (`park::park_unlocking`); it is never held
 //! across a wait, and critical sections are a few dozen instructions, so
 //! spinning is cheaper than any queueing lock (`spin` says how a waiter
 //! backs off).

@@ -246,7 +246,7 @@ fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
 }
 
 /// A goroutine's wait with no deadline: enqueues `op` and parks holding
-/// its channel lock (see `goroutine::park_unlocking`); returns once a
+/// its channel lock (see `park::park_unlocking`); returns once a
 /// waker completed it. False, with the lock still held and nothing
 /// enqueued, when the caller is a plain thread.
 ///

@@ -27,7 +27,7 @@
 //!
 //! A goroutine's plain blocking `send`/`recv` makes its context with
 //! [`Context::for_parked`] and parks holding the channel lock
-//! (`goroutine::park_unlocking`): its unparker is an
+//! (`park::park_unlocking`): its unparker is an
 //! [`Unparker::Parked`], which the claimer moves out in `finish` exactly as
 //! any other, and waking it readies it directly.
 //!
@@ -116,7 +116,7 @@ impl Context {
     }
 
     /// A context for one waiter of a goroutine that parks holding the
-    /// waiter's channel lock (`goroutine::park_unlocking`); its handle is
+    /// waiter's channel lock (`park::park_unlocking`); its handle is
     /// given with [`set_unparker`](Self::set_unparker) before it is queued.
     /// Uncontended: no deadline, one queue.
     pub(crate) fn for_parked() -> Context {
