@@ -6,15 +6,13 @@
 //! on timing.
 
 mod common;
-#[path = "chan_util.rs"]
-mod util;
 
+use common::run_at;
 use goro::chan::{bounded, unbounded};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, BarrierWaitResult};
-use util::run_at;
 
 /// Goroutines passing a token round a ring: work that needs a worker.
 fn ring_of_goroutines(n: usize, laps: usize) -> usize {
@@ -158,7 +156,7 @@ fn parked_echo() -> (goro::chan::Sender<u8>, std::sync::mpsc::Receiver<u8>) {
     let (wake_tx, wake_rx) = bounded::<u8>(0);
     let (answer_tx, answer_rx) = std::sync::mpsc::channel();
     let echo = goro::go!(move || answer_tx.send(wake_rx.recv().unwrap()).unwrap());
-    util::wait_until_parked(echo.id(), "chan receive");
+    common::wait_until_parked(echo.id(), "chan receive");
     (wake_tx, answer_rx)
 }
 
@@ -229,7 +227,7 @@ fn a_goroutine_woken_just_before_a_busy_loop_runs() {
             assert_eq!(rx.recv(), Ok(5));
             r.store(true, Ordering::SeqCst);
         });
-        util::wait_until_parked(woken.id(), "chan receive");
+        common::wait_until_parked(woken.id(), "chan receive");
         goro::go!(move || {
             tx.send(5).unwrap(); // woken goes into this worker's runnext
             while !ran.load(Ordering::SeqCst) {
@@ -291,7 +289,7 @@ fn timers_fire_while_every_worker_is_stuck() {
 /// others: each exactly once.
 #[test]
 fn blocking_calls_stress_counts_every_value() {
-    for procs in util::PROCS {
+    for procs in common::PROCS {
         run_at(procs, || {
             const SENDERS: usize = 64;
             const EACH: usize = 200;

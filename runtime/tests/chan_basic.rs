@@ -2,9 +2,9 @@
 //! `runtime/chan_test.go` (TestChan, close and drop behaviour), plus
 //! crossbeam's API. Every test runs its body at GOMAXPROCS=1 and 4.
 
-#[path = "chan_util.rs"]
-mod util;
+mod common;
 
+use common::{at_procs, thread, Counted};
 use goro::chan::{
     after, bounded, never, tick, unbounded, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, TryRecvError, TrySendError,
@@ -13,7 +13,6 @@ use goro::go;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{at_procs, thread, Counted};
 
 const CAPS: [usize; 5] = [0, 1, 2, 10, 100];
 
@@ -70,13 +69,13 @@ fn fifo_chained_senders() {
 /// order; the order of service must match.
 #[test]
 fn waiters_are_served_fifo() {
-    util::run_at(1, || {
+    common::run_at(1, || {
         let (s, r) = bounded::<usize>(0);
         let receivers: Vec<_> = (0..10)
             .map(|_| {
                 let r = r.clone();
                 let h = go!(move || r.recv().unwrap());
-                util::wait_until_parked(h.id(), "chan receive");
+                common::wait_until_parked(h.id(), "chan receive");
                 h
             })
             .collect();
@@ -92,7 +91,7 @@ fn waiters_are_served_fifo() {
             .map(|i| {
                 let s = s.clone();
                 let h = go!(move || s.send(i).unwrap());
-                util::wait_until_parked(h.id(), "chan send");
+                common::wait_until_parked(h.id(), "chan send");
                 h
             })
             .collect();
@@ -563,7 +562,7 @@ fn threads_and_goroutines_mixed() {
                     let h = go!(body);
                     let (tx, rx) = bounded(1);
                     go!(move || tx.send(Ok(h.join().unwrap())).unwrap());
-                    receivers.push(util::ThreadHandle(rx));
+                    receivers.push(common::ThreadHandle(rx));
                 }
             }
             drop(r);
@@ -585,7 +584,7 @@ fn threads_and_goroutines_mixed() {
 
 enum Sender {
     G(goro::JoinHandle<()>),
-    T(util::ThreadHandle<()>),
+    T(common::ThreadHandle<()>),
 }
 
 /// Go's TestChan: for every capacity, `len` and `cap` report the buffer,

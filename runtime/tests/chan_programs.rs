@@ -4,13 +4,12 @@
 //! TestNonblockRecvRace, and counting stress tests. Every test runs its body
 //! at GOMAXPROCS=1 and 4.
 
-#[path = "chan_util.rs"]
-mod util;
+mod common;
 
+use common::{at_procs, thread};
 use goro::chan::{bounded, unbounded, Receiver, Select, Sender};
 use goro::sync::WaitGroup;
 use goro::{go, select};
-use util::{at_procs, thread};
 
 /// test/chan/goroutines.go: 10,000 goroutines in a chain, each passing
 /// one value from its right to its left neighbour.

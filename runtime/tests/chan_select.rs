@@ -4,9 +4,9 @@
 //! TestSelectDuplicateChannel, TestPseudoRandomSend). Every test runs its
 //! body at GOMAXPROCS=1 and 4.
 
-#[path = "chan_util.rs"]
-mod util;
+mod common;
 
+use common::{at_procs, thread, Counted};
 use goro::chan::{
     after, bounded, never, unbounded, Receiver, RecvError, Select, SendError, Sender,
 };
@@ -14,7 +14,6 @@ use goro::{go, select, select_biased};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use util::{at_procs, thread, Counted};
 
 /// Every arm form, with and without commas, results typed as crossbeam's.
 #[test]

@@ -1,16 +1,22 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: running a body at given
+//! GOMAXPROCS values (one lock per test binary serialises every test that
+//! changes it), child processes for tests that must crash or set the
+//! environment, and counting helpers for stress tests.
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Serialises the tests of one binary that change GOMAXPROCS.
-static PROCS: Mutex<()> = Mutex::new(());
+/// GOMAXPROCS is process-global and the tests of one binary run in
+/// parallel threads: every test that changes it does so under this lock.
+static PROCS_LOCK: Mutex<()> = Mutex::new(());
 
 /// Runs `body` with GOMAXPROCS set to `n`, then restores it.
 pub fn with_procs<R>(n: usize, body: impl FnOnce() -> R) -> R {
-    let _lock = PROCS.lock().unwrap_or_else(|p| p.into_inner());
+    let _lock = PROCS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let old = goro::set_gomaxprocs(n);
     let result = body();
     goro::set_gomaxprocs(old);
@@ -133,4 +139,142 @@ impl Burst {
         }
         after
     }
+}
+
+/// The GOMAXPROCS values every test runs at.
+pub const PROCS: [usize; 2] = [1, 4];
+
+/// A body that has not finished by then is reported as hung.
+const HANG: Duration = Duration::from_secs(60);
+
+/// Runs `body` as a goroutine at each of [`PROCS`], one at a time with the
+/// other tests of this binary. Fails if it panics, or hangs.
+pub fn at_procs<F>(body: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let body = Arc::new(body);
+    for procs in PROCS {
+        let body = body.clone();
+        run_at(procs, move || body());
+    }
+}
+
+/// Runs `body` once as a goroutine at GOMAXPROCS=`procs`.
+pub fn run_at<F>(procs: usize, body: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let _guard = PROCS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let old = goro::set_gomaxprocs(procs);
+    let handle = goro::spawn(body);
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(handle.join());
+    });
+    let result = done_rx.recv_timeout(HANG);
+    goro::set_gomaxprocs(old);
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("test body hung for {HANG:?} at GOMAXPROCS={procs}"),
+    }
+}
+
+/// Counts drops, to check every message is dropped exactly once.
+pub struct Counted {
+    pub value: usize,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Counted {
+    pub fn new(value: usize, drops: &Arc<AtomicUsize>) -> Counted {
+        Counted {
+            value,
+            drops: drops.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Starts a plain OS thread (not a goroutine) running `f`.
+pub fn thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ThreadHandle<T> {
+    let (tx, rx) = goro::chan::bounded(1);
+    std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(result);
+    });
+    ThreadHandle(rx)
+}
+
+/// A plain thread's result, delivered over a goro channel so that joining
+/// from a goroutine parks it instead of blocking its worker.
+pub struct ThreadHandle<T>(pub goro::chan::Receiver<std::thread::Result<T>>);
+
+impl<T> ThreadHandle<T> {
+    /// Waits for the thread and returns its result, or its panic.
+    pub fn join(self) -> std::thread::Result<T> {
+        self.0.recv().expect("the thread reports")
+    }
+}
+
+/// Yields until goroutine `id` is parked in `state` (Go's words, as
+/// `goro::dump` gives them): so a test can order its goroutines' waits
+/// without assuming how the scheduler interleaves them.
+pub fn wait_until_parked(id: goro::GoroutineId, state: &str) {
+    while !goro::dump().iter().any(|g| g.id == id && g.state == state) {
+        goro::yield_now();
+    }
+}
+
+/// Whether `n` goroutines that never yield can all run at the same time:
+/// each busy-waits (without yielding) until all have arrived, so fewer than
+/// `n` workers cannot get them all there. Gives up after 20 s.
+pub fn run_in_parallel(n: usize) -> bool {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let arrived = arrived.clone();
+            goro::spawn(move || {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let start = std::time::Instant::now();
+                while arrived.load(Ordering::SeqCst) < n {
+                    if start.elapsed().as_secs() > 20 {
+                        return false;
+                    }
+                    std::hint::spin_loop();
+                }
+                true
+            })
+        })
+        .collect();
+    handles.into_iter().all(|h| h.join().unwrap())
+}
+
+/// The OS threads that ran `n` goroutines which each yield a few times.
+pub fn threads_used(n: usize, spin: u64) -> HashSet<std::thread::ThreadId> {
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let seen = seen.clone();
+            goro::spawn(move || {
+                for _ in 0..4 {
+                    let mut x = 1u64;
+                    for i in 0..spin {
+                        x = std::hint::black_box(x.wrapping_mul(i | 1));
+                    }
+                    seen.lock().unwrap().insert(std::thread::current().id());
+                    goro::yield_now();
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let seen = seen.lock().unwrap().clone();
+    seen
 }
