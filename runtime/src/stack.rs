@@ -126,6 +126,17 @@ const GUARD_REFILL: usize = 2 * GUARD_AHEAD;
 /// itself, and a missed request only means a worker installs a batch.
 static GUARDS_WANTED: AtomicBool = AtomicBool::new(false);
 
+/// Who installs guards ahead when asked: the monitor registers how to wake
+/// it (`set_guard_helper`), so this module never calls up into the
+/// scheduler. Until one registers, a request waits for a worker's own batch.
+static GUARD_HELPER: OnceLock<fn()> = OnceLock::new();
+
+/// Registers `wake` as the way to ask for guards ahead (see
+/// [`install_wanted_guards`], which the woken helper then calls).
+pub(crate) fn set_guard_helper(wake: fn()) {
+    let _ = GUARD_HELPER.set(wake);
+}
+
 /// Virtual space reserved for the arena; halved until the kernel agrees.
 const ARENA_RESERVE: usize = 1 << 40;
 
@@ -569,7 +580,9 @@ impl Arena {
         } else if !GUARDS_WANTED.load(Ordering::Relaxed)
             && !GUARDS_WANTED.swap(true, Ordering::Relaxed)
         {
-            crate::scheduler::sysmon::hurry();
+            if let Some(wake) = GUARD_HELPER.get() {
+                wake();
+            }
         }
     }
 

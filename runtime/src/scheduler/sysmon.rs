@@ -68,6 +68,7 @@ pub(crate) fn hurry() {
 
 pub(super) fn run(rt: &'static Runtime) {
     let _ = MONITOR.set(std::thread::current());
+    stack::set_guard_helper(hurry);
     let mut samples: Vec<Sample> = Vec::new();
     let mut delay = MIN_DELAY;
     let mut quiet = 0;
