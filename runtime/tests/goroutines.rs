@@ -465,6 +465,15 @@ fn set_gomaxprocs_takes_effect_live() {
     });
 }
 
+/// As Go's `runtime.GOMAXPROCS(0)`: 0 only asks, and changes nothing.
+#[test]
+fn set_gomaxprocs_of_zero_only_queries() {
+    with_procs(3, || {
+        assert_eq!(goro::set_gomaxprocs(0), 3);
+        assert_eq!(goro::gomaxprocs(), 3);
+    });
+}
+
 #[test]
 fn num_goroutine_counts_live_goroutines() {
     let out = child("num_goroutine_child", &[]);
