@@ -606,7 +606,7 @@ pub(crate) fn runtime() -> &'static Runtime {
     RT.get_or_init(|| {
         crate::panic::install_hook();
         crate::signal::install();
-        if let Some(seed) = std::env::var("GOSEED").ok().and_then(|s| s.parse().ok()) {
+        if let Some(seed) = crate::testing::seed_from_env() {
             set_seed(Some(seed));
         }
         let rt: &'static Runtime =
