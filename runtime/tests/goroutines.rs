@@ -103,6 +103,39 @@ fn detached_panic_child() {
     println!("still running: {}", goro::spawn(|| 1).join().unwrap());
 }
 
+/// A panic hook the program set before goro started still sees the
+/// panics of goroutines, in place of goro's report (as it replaces std's).
+#[test]
+fn a_panic_hook_set_before_goro_sees_goroutine_panics() {
+    let out = child("panic_hook_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("my hook: goroutine boom in goroutine Some("),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("'hooked' panicked at"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("joined: Err"));
+}
+
+#[test]
+#[ignore = "run as a child process by a_panic_hook_set_before_goro_sees_goroutine_panics"]
+fn panic_hook_child() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload().downcast_ref::<&str>().copied();
+        eprintln!(
+            "my hook: {} in goroutine {:?}",
+            message.unwrap_or("?"),
+            goro::current_id()
+        );
+    }));
+    let h = goro::Builder::new()
+        .name("hooked")
+        .spawn(|| panic!("goroutine boom"))
+        .unwrap();
+    println!("joined: {:?}", h.join().map_err(|_| ()));
+}
+
 #[test]
 fn a_stack_overflow_names_the_goroutine_and_aborts() {
     expect_overflow_report("overflow_child", &[], 64 * 1024);
