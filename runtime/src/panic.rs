@@ -16,10 +16,20 @@
 //! goro's, as any `set_hook` does. (A test harness that captures output may
 //! have set a hook of its own, which then reports goroutine panics as std
 //! reports a thread's.)
+//!
+//! A goroutine's stack may be as small as 16 KiB, too small to capture and
+//! symbolize a backtrace (`RUST_BACKTRACE`) or to run an arbitrary hook. So
+//! for a goroutine panic the hook runs on a stack of its own, of
+//! [`HOOK_STACK`] bytes, the size of a std thread's; a backtrace taken there
+//! walks on into the goroutine's frames.
 
 use crate::goroutine;
 use std::panic::PanicHookInfo;
 use std::sync::Once;
+
+/// Bytes of the stack a goroutine panic's hook runs on: std's default for a
+/// spawned thread, where the default hook runs with room to spare.
+const HOOK_STACK: usize = 2 * 1024 * 1024;
 
 /// The hook as `take_hook` returns it.
 type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
@@ -40,12 +50,14 @@ pub(crate) fn install_hook() {
                 previous(info);
                 return;
             }
-            if previous_is_default {
-                // SAFETY: non-null means the goroutine this thread runs.
-                report(goroutine::describe(unsafe { &*g }), info);
-            } else {
-                previous(info);
-            }
+            on_roomy_stack(|| {
+                if previous_is_default {
+                    // SAFETY: non-null means the goroutine this thread runs.
+                    report(goroutine::describe(unsafe { &*g }), info);
+                } else {
+                    previous(info);
+                }
+            });
         }));
     });
 }
@@ -58,6 +70,15 @@ fn same_hook(a: &Hook, b: &Hook) -> bool {
     let a: *const (dyn Fn(&PanicHookInfo<'_>) + Sync + Send) = &**a;
     let b: *const (dyn Fn(&PanicHookInfo<'_>) + Sync + Send) = &**b;
     std::ptr::eq(a, b)
+}
+
+/// Runs `f` on a fresh stack of [`HOOK_STACK`] bytes (with a guard page),
+/// or where it is if no memory can be had for one.
+fn on_roomy_stack(f: impl FnOnce()) {
+    match corosensei::stack::DefaultStack::new(HOOK_STACK) {
+        Ok(stack) => corosensei::on_stack(stack, f),
+        Err(_) => f(),
+    }
 }
 
 fn report(who: String, info: &PanicHookInfo<'_>) {

@@ -136,6 +136,34 @@ fn panic_hook_child() {
     println!("joined: {:?}", h.join().map_err(|_| ()));
 }
 
+/// With `RUST_BACKTRACE=1` a panic on the smallest stack allowed is
+/// reported, with its backtrace, and stays recoverable: the report is
+/// formatted on a stack with room for it.
+#[test]
+fn a_panic_on_the_smallest_stack_with_a_backtrace_is_recoverable() {
+    for backtrace in ["1", "full"] {
+        let out = child("small_stack_panic_child", &[("RUST_BACKTRACE", backtrace)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "RUST_BACKTRACE={backtrace}: {stderr}");
+        assert!(
+            stderr.contains("'small' panicked at") && stderr.contains("small_stack_panic_child"),
+            "RUST_BACKTRACE={backtrace}: {stderr}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("joined: Err"));
+    }
+}
+
+#[test]
+#[ignore = "run as a child process by a_panic_on_the_smallest_stack_with_a_backtrace_is_recoverable"]
+fn small_stack_panic_child() {
+    let h = goro::Builder::new()
+        .name("small")
+        .stack_size(16 * 1024)
+        .spawn(|| panic!("no room"))
+        .unwrap();
+    println!("joined: {:?}", h.join().map_err(|_| ()));
+}
+
 #[test]
 fn a_stack_overflow_names_the_goroutine_and_aborts() {
     expect_overflow_report("overflow_child", &[], 64 * 1024);
