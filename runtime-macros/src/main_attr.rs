@@ -9,12 +9,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            "#[goro::main] takes no arguments",
-        ));
-    }
     let ItemFn {
         attrs,
         vis,
@@ -26,6 +20,34 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             format!("#[goro::main] must be applied to a function: {err}"),
         )
     })?;
+    if let Err(err) = check(&attr, &sig) {
+        // The error, and a stand-in for the function: without one, a
+        // rejected `main` would add a second error, E0601 "`main` function
+        // not found", that points away from the cause.
+        let error = err.into_compile_error();
+        let ident = &sig.ident;
+        return Ok(quote! {
+            #error
+            #vis fn #ident() {}
+        });
+    }
+    let output = &sig.output;
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            ::goro::__private::run_main(move || #output #block)
+        }
+    })
+}
+
+/// Rejects what the attribute cannot run: arguments, `async`, parameters.
+fn check(attr: &TokenStream, sig: &syn::Signature) -> syn::Result<()> {
+    if !attr.is_empty() {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "#[goro::main] takes no arguments",
+        ));
+    }
     if let Some(asyncness) = sig.asyncness {
         return Err(syn::Error::new_spanned(
             asyncness,
@@ -38,13 +60,7 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             "#[goro::main] function must not take parameters",
         ));
     }
-    let output = &sig.output;
-    Ok(quote! {
-        #(#attrs)*
-        #vis #sig {
-            ::goro::__private::run_main(move || #output #block)
-        }
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -98,6 +114,32 @@ mod tests {
                 }
             ),
         );
+    }
+
+    /// A rejected `main` is the error plus an empty `fn main() {}`, so the
+    /// compiler reports the cause alone, not also E0601 "`main` function
+    /// not found".
+    #[test]
+    fn a_rejected_main_leaves_a_stand_in() {
+        for (attr, item) in [
+            (quote!(), quote!(async fn main() {})),
+            (
+                quote!(),
+                quote!(
+                    pub async fn main() -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            ),
+            (quote!(flavor = "x"), quote!(fn main() {})),
+            (quote!(), quote!(fn main(n: u32) {})),
+        ] {
+            let expanded = expand(attr, item).to_string();
+            let error = expanded.find(":: core :: compile_error !").unwrap();
+            let stand_in = expanded.find("fn main () { }").unwrap();
+            assert!(error < stand_in, "{expanded}");
+            assert_eq!(expanded.matches("fn main").count(), 1, "{expanded}");
+        }
     }
 
     #[test]
