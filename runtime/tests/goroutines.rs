@@ -164,6 +164,44 @@ fn small_stack_panic_child() {
     println!("joined: {:?}", h.join().map_err(|_| ()));
 }
 
+/// When the program ends, a parked goroutine's stack is not unwound: what
+/// it holds is not dropped, as with a detached thread (documented in the
+/// guide and in `docs/safety.md`).
+#[test]
+fn at_exit_a_parked_goroutines_destructors_do_not_run() {
+    let out = child("parked_at_exit_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("main returns"), "{stdout}");
+    assert!(!stdout.contains("dropped"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run as a child process by at_exit_a_parked_goroutines_destructors_do_not_run"]
+fn parked_at_exit_child() {
+    parked_at_exit_main();
+}
+
+#[goro::main]
+fn parked_at_exit_main() {
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            println!("dropped");
+        }
+    }
+    let (tx, rx) = goro::chan::bounded::<()>(0);
+    let (parked_tx, parked) = goro::chan::bounded::<()>(0);
+    goro::spawn(move || {
+        let _held = Loud;
+        parked_tx.send(()).unwrap();
+        let _ = rx.recv(); // never sent to: parked until the process ends
+    });
+    parked.recv().unwrap();
+    println!("main returns");
+    std::mem::forget(tx);
+}
+
 #[test]
 fn a_stack_overflow_names_the_goroutine_and_aborts() {
     expect_overflow_report("overflow_child", &[], 64 * 1024);
