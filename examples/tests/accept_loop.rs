@@ -55,7 +55,7 @@ fn the_open_connections_are_served_when_accept_runs_out_of_files() {
     // The server holds every connection it accepted until its client
     // closes, so it runs out of descriptors before any closes.
     out_of_files.recv().unwrap();
-    let mut served = 0;
+    // Each client in turn, in the order the server accepts them.
     for (i, mut client) in clients.into_iter().enumerate() {
         let echoed = client.write_all(b"ping").and_then(|()| {
             let mut answer = [0u8; 4];
@@ -65,11 +65,11 @@ fn the_open_connections_are_served_when_accept_runs_out_of_files() {
             let _ = server.kill();
             let _ = server.wait();
             panic!(
-                "client {i} not served after {served} were: {echoed:?}\nserver's stderr:\n{}",
+                "client {i} not served after the {i} before it were: {echoed:?}\n\
+                 server's stderr:\n{}",
                 log.join().unwrap()
             );
         }
-        served += 1;
         // Closing frees one of the server's descriptors for the clients
         // still queued.
     }

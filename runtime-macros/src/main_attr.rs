@@ -23,9 +23,9 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let stack_size = match check(attr, &sig) {
         Ok(stack_size) => stack_size,
         Err(err) => {
-        // The error, and a stand-in for the function: without one, a
-        // rejected `main` would add a second error, E0601 "`main` function
-        // not found", that points away from the cause.
+            // The error, and a stand-in for the function: without one, a
+            // rejected `main` would add a second error, E0601 "`main` function
+            // not found", that points away from the cause.
             let error = err.into_compile_error();
             let ident = &sig.ident;
             return Ok(quote! {
@@ -138,7 +138,12 @@ mod tests {
     #[test]
     fn a_rejected_main_leaves_a_stand_in() {
         for (attr, item) in [
-            (quote!(), quote!(async fn main() {})),
+            (
+                quote!(),
+                quote!(
+                    async fn main() {}
+                ),
+            ),
             (
                 quote!(),
                 quote!(
@@ -147,8 +152,18 @@ mod tests {
                     }
                 ),
             ),
-            (quote!(flavor = "x"), quote!(fn main() {})),
-            (quote!(), quote!(fn main(n: u32) {})),
+            (
+                quote!(flavor = "x"),
+                quote!(
+                    fn main() {}
+                ),
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn main(n: u32) {}
+                ),
+            ),
         ] {
             let expanded = expand(attr, item).to_string();
             let error = expanded.find(":: core :: compile_error !").unwrap();

@@ -122,7 +122,15 @@ mod tests {
         assert_eq!(parse("0"), Ok(Some(0)));
         assert_eq!(parse("007"), Ok(Some(7)));
         assert_eq!(parse("18446744073709551615"), Ok(Some(u64::MAX)));
-        for bad in ["notanumber", "-1", "+1", " 7", "7 ", "1.5", "18446744073709551616"] {
+        for bad in [
+            "notanumber",
+            "-1",
+            "+1",
+            " 7",
+            "7 ",
+            "1.5",
+            "18446744073709551616",
+        ] {
             assert_eq!(parse(bad), Err(bad.to_owned()), "{bad:?}");
         }
     }

@@ -225,10 +225,8 @@ fn deep_main() -> u64 {
 fn goro_main_has_a_main_threads_stack() {
     let out = common::child("deep_main_child", &[]);
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(
-        "sum={}.",
-        (1..=1024u64).sum::<u64>()
-    )));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("sum={}.", (1..=1024u64).sum::<u64>())));
 }
 
 #[test]
