@@ -86,8 +86,8 @@ pub mod __private {
     /// Runs `f` as the main goroutine and returns its value on the calling
     /// thread, re-raising its panic there (what `#[goro::main]` expands to).
     /// Its stack is as large as the main thread's (see
-    /// `stack::main_stack_size`), or a default one if that much cannot be
-    /// mapped.
+    /// `stack::main_stack_size`), or a default one, with a warning, if that
+    /// much cannot be mapped.
     #[track_caller]
     pub fn run_main<F, T>(f: F) -> T
     where
@@ -97,11 +97,16 @@ pub mod __private {
         // The body stays here until a spawn succeeds: a failed one drops
         // only its closure.
         let body = Arc::new(Mutex::new(Some(f)));
-        let large = crate::Builder::new().stack_size(crate::stack::main_stack_size());
-        let handle = match spawn_main(large, &body) {
+        let size = crate::stack::main_stack_size();
+        let handle = match spawn_main(crate::Builder::new().stack_size(size), &body) {
             Ok(handle) => handle,
-            Err(_) => spawn_main(crate::Builder::new(), &body)
-                .unwrap_or_else(|e| panic!("goro: cannot start the main goroutine: {e}")),
+            Err(e) => {
+                eprintln!(
+                    "goro: the main goroutine runs on a default stack: no {size}-byte one: {e}"
+                );
+                spawn_main(crate::Builder::new(), &body)
+                    .unwrap_or_else(|e| panic!("goro: cannot start the main goroutine: {e}"))
+            }
         };
         join_main(handle)
     }
