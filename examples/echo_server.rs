@@ -8,12 +8,17 @@
 //! ```go
 //! for {
 //!     conn, err := ln.Accept()
-//!     if err != nil { log.Fatal(err) }
+//!     if err != nil { /* temporary: log, back off, continue; else return */ }
 //!     go func(c net.Conn) { io.Copy(c, c); c.Close() }(conn)
 //! }
 //! ```
+//!
+//! An accept error such as running out of file descriptors does not end the
+//! server (and drop every connection it serves): the loop backs off and
+//! goes on, as Go's `net/http` does (see `goro_examples::accept`).
 
 use goro::net::{TcpListener, TcpStream};
+use goro_examples::accept::accept_loop;
 use std::io::{Read, Write};
 
 /// Sends back everything it receives, until the client closes.
@@ -43,11 +48,9 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:7000".into());
     let listener = TcpListener::bind(&addr)?;
     eprintln!("echoing on {}", listener.local_addr()?);
-    for conn in listener.incoming() {
-        let conn = conn?;
+    accept_loop(&listener, |conn| {
         goro::go!(move || {
             let _ = echo(conn);
         });
-    }
-    Ok(())
+    })
 }

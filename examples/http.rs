@@ -40,16 +40,15 @@ pub struct Response {
 }
 
 /// Accepts connections forever, serving each in its own goroutine with
-/// `handler`. Returns only if accepting fails.
+/// `handler`. A temporary accept error (out of file descriptors, say) is
+/// logged and waited out, as `net/http` does; returns only on another.
 pub fn serve(listener: TcpListener, handler: fn(&Request) -> Response) -> io::Result<()> {
-    for stream in listener.incoming() {
-        let stream = stream?;
+    crate::accept::accept_loop(&listener, |stream| {
         goro::go!(move || {
             // A client that goes away mid-request is its own business.
             let _ = serve_connection(stream, handler);
         });
-    }
-    Ok(())
+    })
 }
 
 /// What reading the buffered bytes gave.

@@ -1,8 +1,9 @@
 //! goro's runnable examples live beside this file; run one with
 //! `cargo run --release --example NAME`. This library holds what several
-//! examples share: a small HTTP/1.1 server ([`http`]) and the process's
-//! resident memory ([`resident_kib`]).
+//! examples share: the servers' accept loop ([`accept`]), a small HTTP/1.1
+//! server ([`http`]) and the process's resident memory ([`resident_kib`]).
 
+pub mod accept;
 pub mod http;
 
 /// The process's resident memory in KiB (`VmRSS`), 0 where unknown.

@@ -109,10 +109,15 @@ pub fn go(input: TokenStream) -> TokenStream {
 /// goroutines still running then are not waited for.
 ///
 /// The function may have any return type (`()`, `Result<(), E>`, …) but must
-/// take no parameters, must not be `async`, and the attribute takes no
-/// arguments. Attributes and visibility are kept, and the function need not be
-/// `main`: the same works for a helper called from tests. If the body panics,
-/// the panic is resumed on the calling thread.
+/// take no parameters and must not be `async`. Attributes and visibility are
+/// kept, and the function need not be `main`: the same works for a helper
+/// called from tests. If the body panics, the panic is resumed on the calling
+/// thread.
+///
+/// The main goroutine's stack is as large as the main thread's would be (its
+/// `RLIMIT_STACK`, 8 MiB by default), so recursion that ran on the main
+/// thread still runs. `#[goro::main(stack_size = BYTES)]` sets it instead
+/// (any expression of type `usize`, 16 KiB to 1 GiB).
 ///
 /// ```ignore
 /// #[goro::main]

@@ -9,12 +9,6 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    if !attr.is_empty() {
-        return Err(syn::Error::new_spanned(
-            attr,
-            "#[goro::main] takes no arguments",
-        ));
-    }
     let ItemFn {
         attrs,
         vis,
@@ -26,6 +20,50 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             format!("#[goro::main] must be applied to a function: {err}"),
         )
     })?;
+    let stack_size = match check(attr, &sig) {
+        Ok(stack_size) => stack_size,
+        Err(err) => {
+            // The error, and a stand-in for the function: without one, a
+            // rejected `main` would add a second error, E0601 "`main` function
+            // not found", that points away from the cause.
+            let error = err.into_compile_error();
+            let ident = &sig.ident;
+            return Ok(quote! {
+                #error
+                #vis fn #ident() {}
+            });
+        }
+    };
+    let output = &sig.output;
+    let run = match stack_size {
+        None => quote!(::goro::__private::run_main(move || #output #block)),
+        Some(bytes) => quote! {
+            ::goro::__private::run_main_with_stack_size(#bytes, move || #output #block)
+        },
+    };
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #run
+        }
+    })
+}
+
+/// Rejects what the attribute cannot run (unknown arguments, `async`,
+/// parameters); returns the `stack_size = BYTES` argument, if given.
+fn check(attr: TokenStream, sig: &syn::Signature) -> syn::Result<Option<syn::Expr>> {
+    let mut stack_size = None;
+    let arguments = syn::meta::parser(|meta| {
+        if !meta.path.is_ident("stack_size") {
+            return Err(meta.error("#[goro::main] takes only `stack_size = BYTES`"));
+        }
+        if stack_size.is_some() {
+            return Err(meta.error("`stack_size` is given twice"));
+        }
+        stack_size = Some(meta.value()?.parse::<syn::Expr>()?);
+        Ok(())
+    });
+    syn::parse::Parser::parse2(arguments, attr)?;
     if let Some(asyncness) = sig.asyncness {
         return Err(syn::Error::new_spanned(
             asyncness,
@@ -38,13 +76,7 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             "#[goro::main] function must not take parameters",
         ));
     }
-    let output = &sig.output;
-    Ok(quote! {
-        #(#attrs)*
-        #vis #sig {
-            ::goro::__private::run_main(move || #output #block)
-        }
-    })
+    Ok(stack_size)
 }
 
 #[cfg(test)]
@@ -100,6 +132,66 @@ mod tests {
         );
     }
 
+    /// A rejected `main` is the error plus an empty `fn main() {}`, so the
+    /// compiler reports the cause alone, not also E0601 "`main` function
+    /// not found".
+    #[test]
+    fn a_rejected_main_leaves_a_stand_in() {
+        for (attr, item) in [
+            (
+                quote!(),
+                quote!(
+                    async fn main() {}
+                ),
+            ),
+            (
+                quote!(),
+                quote!(
+                    pub async fn main() -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            ),
+            (
+                quote!(flavor = "x"),
+                quote!(
+                    fn main() {}
+                ),
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn main(n: u32) {}
+                ),
+            ),
+        ] {
+            let expanded = expand(attr, item).to_string();
+            let error = expanded.find(":: core :: compile_error !").unwrap();
+            let stand_in = expanded.find("fn main () { }").unwrap();
+            assert!(error < stand_in, "{expanded}");
+            assert_eq!(expanded.matches("fn main").count(), 1, "{expanded}");
+        }
+    }
+
+    #[test]
+    fn stack_size_runs_the_body_on_a_stack_of_that_size() {
+        assert_tokens_eq(
+            expand(
+                quote!(stack_size = 64 << 20),
+                quote!(
+                    fn main() -> u8 {
+                        0
+                    }
+                ),
+            ),
+            quote!(
+                fn main() -> u8 {
+                    ::goro::__private::run_main_with_stack_size(64 << 20, move || -> u8 { 0 })
+                }
+            ),
+        );
+    }
+
     #[test]
     fn invalid_uses_are_compile_errors() {
         assert_error(
@@ -107,7 +199,14 @@ mod tests {
             quote!(
                 fn main() {}
             ),
-            "#[goro::main] takes no arguments",
+            "#[goro::main] takes only `stack_size = BYTES`",
+        );
+        assert_error(
+            quote!(stack_size = 1, stack_size = 2),
+            quote!(
+                fn main() {}
+            ),
+            "`stack_size` is given twice",
         );
         assert_error(
             quote!(),

@@ -4,8 +4,8 @@
 //! `internal/runtime/cgroup`):
 //!
 //! 1. If the `GOMAXPROCS` environment variable holds a positive decimal
-//!    integer, it wins outright (clamped to [`MAX_PROCS`]) and nothing below is
-//!    consulted. Go's runtime parser is used as the yardstick for "positive
+//!    integer, it wins outright and nothing below is consulted; a value above
+//!    [`MAX_PROCS`] is lowered to it, with a one-line warning on stderr. Go's runtime parser is used as the yardstick for "positive
 //!    integer": ASCII digits only, no sign, no surrounding whitespace, and the
 //!    value must fit in an `i32`. Unset or empty means "use the default".
 //!    Anything else is ignored with a one-line warning on stderr (Go ignores it
@@ -61,10 +61,12 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Hard upper bound on the number of worker threads, whatever the source.
 ///
-/// Matches Go's `_MaxGomaxprocs` (1 << 10).
+/// Go has no such cap; goro sizes its per-worker tables by it. A larger
+/// request (`GOMAXPROCS`, `set_gomaxprocs`) is lowered to it with a warning.
 pub(crate) const MAX_PROCS: usize = 1024;
 
 /// Smallest value a cgroup CPU limit is allowed to lower the default to
@@ -102,18 +104,43 @@ const MAX_LIMIT_FILE_BYTES: u64 = 4096;
 ///
 /// An invalid value (`abc`, `0`, `-1`, `1.5`, ` 4 `, overflow, non-UTF-8)
 /// produces exactly one warning line on stderr per call and falls back to the
-/// default. The environment is re-read on every call; callers should call this
+/// default; so does a value above [`MAX_PROCS`], which is lowered to it. The environment is re-read on every call; callers should call this
 /// once at runtime start-up.
 pub(crate) fn procs_from_env() -> usize {
     let value = std::env::var_os(ENV_VAR);
     let (procs, warning) = resolve_procs(value.as_deref(), default_procs);
     if let Some(warning) = warning {
-        // One `write_all` of the complete line, so the line is not split up
-        // by output from other threads; errors (closed stderr) are ignored.
-        let line = format!("{warning}\n");
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        warn(&warning);
     }
     procs
+}
+
+/// Writes `warning` and a newline to stderr in one `write_all`, so the line
+/// is not split up by output from other threads; errors (closed stderr) are
+/// ignored.
+fn warn(warning: &str) {
+    let line = format!("{warning}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// The worker count `set_gomaxprocs(n)` uses for `n >= 1`: `n`, lowered to
+/// [`MAX_PROCS`]. The first request lowered says so on stderr, once per
+/// process.
+pub(crate) fn clamp_requested(n: usize) -> usize {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if n <= MAX_PROCS {
+        return n;
+    }
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        warn(&clamp_warning(&format!("set_gomaxprocs({n})")));
+    }
+    MAX_PROCS
+}
+
+/// The warning for a request `what` above [`MAX_PROCS`] (no trailing
+/// newline).
+pub(crate) fn clamp_warning(what: &str) -> String {
+    format!("goro: {what} is above goro's limit of {MAX_PROCS} workers; using {MAX_PROCS}")
 }
 
 /// Decides the worker count from the raw `GOMAXPROCS` value without touching
@@ -134,6 +161,10 @@ pub(crate) fn resolve_procs(
         },
     };
     match parsed {
+        Ok(Some(n)) if n > MAX_PROCS => {
+            let raw = value.unwrap_or_default().to_string_lossy();
+            (MAX_PROCS, Some(clamp_warning(&format!("{ENV_VAR}={raw}"))))
+        }
         Ok(Some(n)) => (n, None),
         Ok(None) => (default(), None),
         Err(raw) => {
@@ -146,8 +177,8 @@ pub(crate) fn resolve_procs(
 /// Parses a `GOMAXPROCS` value.
 ///
 /// * `None` or `Some("")`: `Ok(None)`, meaning "not set, use the default".
-/// * A positive decimal integer that fits in an `i32`: `Ok(Some(n))` with `n`
-///   clamped to [`MAX_PROCS`]. Leading zeros are fine (`"007"` is 7).
+/// * A positive decimal integer that fits in an `i32`: `Ok(Some(n))` (not yet
+///   clamped to [`MAX_PROCS`]). Leading zeros are fine (`"007"` is 7).
 /// * Anything else: `Err(raw value)`. That includes `0`, negative numbers,
 ///   fractions, a leading `+`, surrounding whitespace (`" 4 "`) and values
 ///   above `i32::MAX`. This mirrors Go's runtime, which parses the variable
@@ -163,10 +194,7 @@ pub(crate) fn parse_gomaxprocs(value: Option<&str>) -> Result<Option<usize>, Str
         return Err(s.to_owned());
     }
     match s.parse::<i32>() {
-        Ok(n) if n > 0 => {
-            let n = usize::try_from(n).unwrap_or(MAX_PROCS);
-            Ok(Some(n.min(MAX_PROCS)))
-        }
+        Ok(n) if n > 0 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
         // Zero, or too large for an i32 (Go's atoi32 fails on overflow).
         _ => Err(s.to_owned()),
     }
@@ -615,7 +643,7 @@ fn read_small_text(path: &Path, max_bytes: Option<u64>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     // --- GOMAXPROCS parsing ------------------------------------------------
 
@@ -630,11 +658,20 @@ mod tests {
         assert_eq!(parse_gomaxprocs(Some("1024")), Ok(Some(1024)));
     }
 
-    /// Large valid values are clamped to `MAX_PROCS`.
+    /// Large valid values are clamped to `MAX_PROCS`, with a warning that
+    /// names the value and the one used.
     #[test]
     fn env_clamped() {
-        assert_eq!(parse_gomaxprocs(Some("1025")), Ok(Some(MAX_PROCS)));
-        assert_eq!(parse_gomaxprocs(Some("2147483647")), Ok(Some(MAX_PROCS)));
+        assert_eq!(parse_gomaxprocs(Some("1025")), Ok(Some(1025)));
+        for big in ["1025", "2147483647"] {
+            let (n, warning) = resolve_procs(Some(OsStr::new(big)), || 2);
+            assert_eq!(n, MAX_PROCS);
+            assert_eq!(
+                warning.unwrap(),
+                format!("goro: GOMAXPROCS={big} is above goro's limit of 1024 workers; using 1024")
+            );
+        }
+        assert_eq!(resolve_procs(Some(OsStr::new("1024")), || 2), (1024, None));
     }
 
     /// Everything Go's atoi32 would reject (or that is <= 0) is invalid,

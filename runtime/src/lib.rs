@@ -82,18 +82,70 @@ pub use time::sleep;
 /// Support for the macros; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    use std::sync::{Arc, Mutex};
+
     /// Runs `f` as the main goroutine and returns its value on the calling
     /// thread, re-raising its panic there (what `#[goro::main]` expands to).
+    /// Its stack is as large as the main thread's (see
+    /// `stack::main_stack_size`), or a default one, with a warning, if that
+    /// much cannot be mapped.
     #[track_caller]
     pub fn run_main<F, T>(f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The body stays here until a spawn succeeds: a failed one drops
+        // only its closure.
+        let body = Arc::new(Mutex::new(Some(f)));
+        let size = crate::stack::main_stack_size();
+        let handle = match spawn_main(crate::Builder::new().stack_size(size), &body) {
+            Ok(handle) => handle,
+            Err(e) => {
+                eprintln!(
+                    "goro: the main goroutine runs on a default stack: no {size}-byte one: {e}"
+                );
+                spawn_main(crate::Builder::new(), &body)
+                    .unwrap_or_else(|e| panic!("goro: cannot start the main goroutine: {e}"))
+            }
+        };
+        join_main(handle)
+    }
+
+    /// Spawns the main goroutine to run the body `run_main` keeps.
+    #[track_caller]
+    fn spawn_main<F, T>(
+        builder: crate::Builder,
+        body: &Arc<Mutex<Option<F>>>,
+    ) -> std::io::Result<crate::JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let body = body.clone();
+        builder.name("main").spawn(move || {
+            let f = body.lock().unwrap_or_else(|p| p.into_inner()).take();
+            f.expect("the main goroutine runs once")()
+        })
+    }
+
+    /// [`run_main`] with a stack of `stack_size` bytes (what
+    /// `#[goro::main(stack_size = N)]` expands to).
+    #[track_caller]
+    pub fn run_main_with_stack_size<F, T>(stack_size: usize, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let handle = crate::Builder::new()
             .name("main")
+            .stack_size(stack_size)
             .spawn(f)
             .unwrap_or_else(|e| panic!("goro: cannot start the main goroutine: {e}"));
+        join_main(handle)
+    }
+
+    fn join_main<T: Send + 'static>(handle: crate::JoinHandle<T>) -> T {
         match handle.join() {
             Ok(value) => value,
             Err(payload) => std::panic::resume_unwind(payload),

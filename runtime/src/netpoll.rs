@@ -237,6 +237,14 @@ fn untoken(token: u64) -> (u32, u32) {
     (token as u32, (token >> 32) as u32)
 }
 
+/// Creates the poller now if it does not exist yet, as a socket is made:
+/// the poller takes two descriptors, and a process that later runs out of
+/// them (`EMFILE`) must still be able to wait on the sockets it has. A
+/// failure here is left for the first wait to meet again.
+pub(crate) fn start() {
+    let _ = poller();
+}
+
 /// The poller, created on first use.
 fn poller() -> io::Result<&'static Poller> {
     if let Some(poller) = POLLER.get() {

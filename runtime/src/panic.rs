@@ -7,29 +7,78 @@
 //! goroutine instead of the worker thread that happened to run it:
 //! `goroutine 7 'fetcher' panicked at src/main.rs:10:5:` then the message.
 //!
-//! The runtime installs its hook once, chaining to the hook that was in place
-//! (the default one, or the user's), which still reports panics on plain
-//! threads.
+//! The runtime installs its hook once, when it starts, chaining to the hook
+//! that was in place: that hook still reports panics on plain threads. goro's
+//! report takes the place of std's default one only; a hook the program set
+//! before goro started is called for goroutine panics too, in place of goro's
+//! report, as it replaces std's for threads (inside it, [`crate::current_id`]
+//! tells which goroutine panicked). A hook set after goro started replaces
+//! goro's, as any `set_hook` does. (A test harness that captures output may
+//! have set a hook of its own, which then reports goroutine panics as std
+//! reports a thread's.)
+//!
+//! A goroutine's stack may be as small as 16 KiB, too small to capture and
+//! symbolize a backtrace (`RUST_BACKTRACE`) or to run an arbitrary hook. So
+//! for a goroutine panic the hook runs on a stack of its own, of
+//! [`HOOK_STACK`] bytes, the size of a std thread's; a backtrace taken there
+//! walks on into the goroutine's frames.
 
 use crate::goroutine;
 use std::panic::PanicHookInfo;
 use std::sync::Once;
+
+/// Bytes of the stack a goroutine panic's hook runs on: std's default for a
+/// spawned thread, where the default hook runs with room to spare.
+const HOOK_STACK: usize = 2 * 1024 * 1024;
+
+/// The hook as `take_hook` returns it.
+type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 /// Installs the goroutine-aware panic hook (once per process).
 pub(crate) fn install_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
+        // `take_hook` left std's default hook in place: take it too, to tell
+        // whether `previous` is that one or the program's own.
+        let default = std::panic::take_hook();
+        let previous_is_default = same_hook(&previous, &default);
+        drop(default);
         std::panic::set_hook(Box::new(move |info| {
             let g = goroutine::current_ptr();
             if g.is_null() {
                 previous(info);
-            } else {
-                // SAFETY: non-null means the goroutine this thread runs.
-                report(goroutine::describe(unsafe { &*g }), info);
+                return;
             }
+            on_roomy_stack(|| {
+                if previous_is_default {
+                    // SAFETY: non-null means the goroutine this thread runs.
+                    report(goroutine::describe(unsafe { &*g }), info);
+                } else {
+                    previous(info);
+                }
+            });
         }));
     });
+}
+
+/// Whether two hooks are the same function: std's default hook is a
+/// zero-sized function item, so both boxes of it have the same address and
+/// the same vtable (both made by the one `take_hook` in std), and no other
+/// hook has that vtable.
+fn same_hook(a: &Hook, b: &Hook) -> bool {
+    let a: *const (dyn Fn(&PanicHookInfo<'_>) + Sync + Send) = &**a;
+    let b: *const (dyn Fn(&PanicHookInfo<'_>) + Sync + Send) = &**b;
+    std::ptr::eq(a, b)
+}
+
+/// Runs `f` on a fresh stack of [`HOOK_STACK`] bytes (with a guard page),
+/// or where it is if no memory can be had for one.
+fn on_roomy_stack(f: impl FnOnce()) {
+    match corosensei::stack::DefaultStack::new(HOOK_STACK) {
+        Ok(stack) => corosensei::on_stack(stack, f),
+        Err(_) => f(),
+    }
 }
 
 fn report(who: String, info: &PanicHookInfo<'_>) {

@@ -11,9 +11,11 @@
 //! ```text
 //! goroutine 7 'parser' stack overflow: exceeded its 262144-byte stack
 //! fatal error: stack overflow
+//! goro: to recurse deeper, give this goroutine a larger stack (goro::Builder::stack_size; ...
 //! ```
 //!
-//! and aborts: memory is never corrupted silently. Any other fault goes to
+//! (the last line names the cures: `Builder::stack_size`,
+//! `#[goro::main(stack_size = BYTES)]` and `GORO_STACK_SIZE`) and aborts: memory is never corrupted silently. Any other fault goes to
 //! the handler that was installed before ours (std's, which reports thread
 //! stack overflows), or to the default action.
 
@@ -128,9 +130,14 @@ fn chain(
     }
 }
 
+/// What to do about an overflow, the report's last line.
+const OVERFLOW_HELP: &[u8] = b"goro: to recurse deeper, give this goroutine a larger stack \
+    (goro::Builder::stack_size; #[goro::main(stack_size = BYTES)] for main) or every \
+    goroutine one (GORO_STACK_SIZE=8m, say); see \"Deep recursion\" in goro's guide\n";
+
 /// Writes the overflow report with `write(2)` only, then aborts.
 fn report_overflow(g: &goroutine::G) -> ! {
-    let mut buf = [0u8; 512];
+    let mut buf = [0u8; 1024];
     let mut out = Writer {
         buf: &mut buf,
         len: 0,
@@ -145,6 +152,7 @@ fn report_overflow(g: &goroutine::G) -> ! {
     out.push(b" stack overflow: exceeded its ");
     out.number(g.stack_size() as u64);
     out.push(b"-byte stack\nfatal error: stack overflow\n");
+    out.push(OVERFLOW_HELP);
     // SAFETY: write(2) and abort are async-signal-safe; `buf[..len]` is
     // initialised.
     unsafe {

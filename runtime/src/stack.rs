@@ -740,6 +740,29 @@ pub(crate) fn default_stack_size() -> usize {
     })
 }
 
+/// Usable bytes of the main goroutine's stack (`#[goro::main]`): as much as
+/// the main thread may have, so that a program keeps working under the
+/// attribute. That is the soft `RLIMIT_STACK` (8 MiB unless the shell said
+/// otherwise; 8 MiB if unknown), the largest stack allowed when unlimited,
+/// and never less than a default stack.
+pub(crate) fn main_stack_size() -> usize {
+    const MAIN_THREAD_DEFAULT: usize = 8 * 1024 * 1024;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } == 0;
+    let bytes = if !known {
+        MAIN_THREAD_DEFAULT
+    } else if limit.rlim_cur == libc::RLIM_INFINITY {
+        MAX_STACK_SIZE
+    } else {
+        usize::try_from(limit.rlim_cur).unwrap_or(MAX_STACK_SIZE)
+    };
+    bytes.clamp(default_stack_size(), MAX_STACK_SIZE)
+}
+
 /// Parses a stack size such as `262144`, `256k` or `1M`, rounded up to whole
 /// pages and checked against [`MIN_STACK_SIZE`] and [`MAX_STACK_SIZE`].
 pub(crate) fn parse_stack_size(text: &str) -> Result<usize, String> {

@@ -2,6 +2,8 @@
 //! (function value and arguments at the `go!` site, left to right), the
 //! value each form returns through `JoinHandle::join`, and hygiene.
 
+mod common;
+
 use goro::go;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -199,4 +201,59 @@ fn fallible_body() -> Result<u32, std::num::ParseIntError> {
 fn goro_main_returns_the_body_value() {
     assert_eq!(body(), 5);
     assert_eq!(fallible_body(), Ok(42));
+}
+
+/// Recursion with a 1 KiB frame, `n` levels deep; returns the sum 1..=n.
+fn recurse(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 128]);
+    if n == 0 {
+        0
+    } else {
+        recurse(n - 1) + frame[5]
+    }
+}
+
+/// A megabyte of recursion, which Rust's 8 MiB main thread runs.
+#[goro::main]
+fn deep_main() -> u64 {
+    recurse(1024)
+}
+
+/// Adding `#[goro::main]` to a working program keeps it working: the main
+/// goroutine's stack is as large as the main thread's.
+#[test]
+fn goro_main_has_a_main_threads_stack() {
+    let out = common::child("deep_main_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(&format!("sum={}.", (1..=1024u64).sum::<u64>())));
+}
+
+#[test]
+#[ignore = "run as a child process by goro_main_has_a_main_threads_stack"]
+fn deep_main_child() {
+    println!("sum={}.", deep_main());
+}
+
+#[goro::main(stack_size = 64 * 1024)]
+fn small_main() -> u64 {
+    recurse(1024)
+}
+
+/// `#[goro::main(stack_size = N)]` sets the main goroutine's stack.
+#[test]
+fn goro_main_takes_a_stack_size() {
+    let out = common::child("small_main_child", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'main' stack overflow: exceeded its 65536-byte stack"),
+        "{stderr}"
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+#[ignore = "run as a child process by goro_main_takes_a_stack_size"]
+fn small_main_child() {
+    println!("sum={}.", small_main());
 }

@@ -22,6 +22,37 @@ fn invalid_gomaxprocs_warns_once_and_uses_the_default() {
     assert_eq!(procs_line(&out), "procs=3.");
 }
 
+/// goro runs at most 1024 workers (Go has no such cap): a larger
+/// `GOMAXPROCS` or `set_gomaxprocs` says, once, which value it uses.
+#[test]
+fn gomaxprocs_above_the_limit_warns_once_with_the_value_used() {
+    let out = child("print_procs_child", &[("GOMAXPROCS", "100000")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("GOMAXPROCS").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("100000") && stderr.contains("using 1024"),
+        "{stderr}"
+    );
+    assert_eq!(procs_line(&out), "procs=1024.");
+    let out = child("set_procs_above_the_limit_child", &[("GOMAXPROCS", "2")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("set_gomaxprocs").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("10000") && stderr.contains("using 1024"),
+        "{stderr}"
+    );
+    assert_eq!(procs_line(&out), "procs=1024.");
+}
+
+#[test]
+#[ignore = "run as a child process by gomaxprocs_above_the_limit_warns_once_with_the_value_used"]
+fn set_procs_above_the_limit_child() {
+    goro::set_gomaxprocs(10_000);
+    goro::set_gomaxprocs(20_000);
+    println!("procs={}.", goro::gomaxprocs());
+    goro::set_gomaxprocs(2);
+}
+
 /// The `procs=N.` a child printed.
 fn procs_line(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -68,5 +99,14 @@ fn set_gomaxprocs_takes_effect_live() {
             run_in_parallel(2),
             "2 workers did not run 2 goroutines at once"
         );
+    });
+}
+
+/// As Go's `runtime.GOMAXPROCS(0)`: 0 only asks, and changes nothing.
+#[test]
+fn set_gomaxprocs_of_zero_only_queries() {
+    with_procs(3, || {
+        assert_eq!(goro::set_gomaxprocs(0), 3);
+        assert_eq!(goro::gomaxprocs(), 3);
     });
 }

@@ -100,6 +100,105 @@ fn detached_panic_child() {
     println!("still running: {}", goro::spawn(|| 1).join().unwrap());
 }
 
+/// A panic hook the program set before goro started still sees the
+/// panics of goroutines, in place of goro's report (as it replaces std's).
+#[test]
+fn a_panic_hook_set_before_goro_sees_goroutine_panics() {
+    let out = child("panic_hook_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("my hook: goroutine boom in goroutine Some("),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("'hooked' panicked at"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("joined: Err"));
+}
+
+#[test]
+#[ignore = "run as a child process by a_panic_hook_set_before_goro_sees_goroutine_panics"]
+fn panic_hook_child() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.payload().downcast_ref::<&str>().copied();
+        eprintln!(
+            "my hook: {} in goroutine {:?}",
+            message.unwrap_or("?"),
+            goro::current_id()
+        );
+    }));
+    let h = goro::Builder::new()
+        .name("hooked")
+        .spawn(|| panic!("goroutine boom"))
+        .unwrap();
+    println!("joined: {:?}", h.join().map_err(|_| ()));
+}
+
+/// With `RUST_BACKTRACE=1` a panic on the smallest stack allowed is
+/// reported, with its backtrace, and stays recoverable: the report is
+/// formatted on a stack with room for it.
+#[test]
+fn a_panic_on_the_smallest_stack_with_a_backtrace_is_recoverable() {
+    for backtrace in ["1", "full"] {
+        let out = child("small_stack_panic_child", &[("RUST_BACKTRACE", backtrace)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "RUST_BACKTRACE={backtrace}: {stderr}");
+        assert!(
+            stderr.contains("'small' panicked at") && stderr.contains("small_stack_panic_child"),
+            "RUST_BACKTRACE={backtrace}: {stderr}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("joined: Err"));
+    }
+}
+
+#[test]
+#[ignore = "run as a child process by a_panic_on_the_smallest_stack_with_a_backtrace_is_recoverable"]
+fn small_stack_panic_child() {
+    let h = goro::Builder::new()
+        .name("small")
+        .stack_size(16 * 1024)
+        .spawn(|| panic!("no room"))
+        .unwrap();
+    println!("joined: {:?}", h.join().map_err(|_| ()));
+}
+
+/// When the program ends, a parked goroutine's stack is not unwound: what
+/// it holds is not dropped, as with a detached thread (documented in the
+/// guide and in `docs/safety.md`).
+#[test]
+fn at_exit_a_parked_goroutines_destructors_do_not_run() {
+    let out = child("parked_at_exit_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("main returns"), "{stdout}");
+    assert!(!stdout.contains("dropped"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run as a child process by at_exit_a_parked_goroutines_destructors_do_not_run"]
+fn parked_at_exit_child() {
+    parked_at_exit_main();
+}
+
+#[goro::main]
+fn parked_at_exit_main() {
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            println!("dropped");
+        }
+    }
+    let (tx, rx) = goro::chan::bounded::<()>(0);
+    let (parked_tx, parked) = goro::chan::bounded::<()>(0);
+    goro::spawn(move || {
+        let _held = Loud;
+        parked_tx.send(()).unwrap();
+        let _ = rx.recv(); // never sent to: parked until the process ends
+    });
+    parked.recv().unwrap();
+    println!("main returns");
+    std::mem::forget(tx);
+}
+
 #[test]
 fn num_goroutine_counts_live_goroutines() {
     let out = child("num_goroutine_child", &[]);

@@ -672,3 +672,53 @@ fn peek_leaves_the_data_to_read() {
         assert_eq!(peeked, read);
     });
 }
+
+/// A process that has run out of descriptors (`EMFILE`) can still wait on
+/// the sockets it has: the poller's own descriptors were taken with the
+/// first socket, not at the first wait.
+#[test]
+fn sockets_made_before_running_out_of_descriptors_still_wait() {
+    let out = common::child("out_of_descriptors_child", &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read: Ok(4)"));
+}
+
+#[test]
+#[ignore = "run as a child process by sockets_made_before_running_out_of_descriptors_still_wait"]
+fn out_of_descriptors_child() {
+    let (mut server, mut client) = tcp_pair();
+    // Take every descriptor left (at most 64 more).
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = (server.as_raw_fd() as u64 + 64).min(limit.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    let mut hoard = Vec::new();
+    let exhausted = loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => hoard.push(file),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(exhausted.raw_os_error(), Some(libc::EMFILE));
+    let reader = goro::spawn(move || {
+        let mut buf = [0u8; 4];
+        server.read(&mut buf)
+    });
+    // Parked, or (the fault) failed at once.
+    let id = reader.id();
+    while !reader.is_finished()
+        && !goro::dump()
+            .iter()
+            .any(|g| g.id == id && g.state == "IO wait")
+    {
+        std::thread::yield_now();
+    }
+    client.write_all(b"ping").unwrap();
+    println!("read: {:?}", reader.join().unwrap());
+}

@@ -90,3 +90,19 @@ fn goseed_in_the_environment_replays_a_whole_program() {
 fn goseed_child() {
     println!("order={}", goro::spawn(interleaving).join().unwrap());
 }
+
+/// A `GOSEED` that is not a number from 0 to 2^64-1 cannot replay
+/// anything: it is reported once on stderr (as an invalid `GOMAXPROCS`
+/// is), and the run goes on unseeded.
+#[test]
+fn an_invalid_goseed_warns_once() {
+    for bad in ["notanumber", "-1", "18446744073709551616", " 7"] {
+        let out = child("goseed_child", &[("GOSEED", bad), ("GOMAXPROCS", "1")]);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("GOSEED").count(), 1, "{bad}: {stderr}");
+        assert!(stderr.contains(&format!("{bad:?}")), "{bad}: {stderr}");
+    }
+    let out = child("goseed_child", &[("GOSEED", "18446744073709551615")]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("GOSEED"));
+}

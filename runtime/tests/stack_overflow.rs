@@ -44,6 +44,11 @@ fn expect_overflow_report(name: &str, env: &[(&str, &str)], bytes: usize) -> std
         stderr.contains(&report) && stderr.contains("fatal error: stack overflow"),
         "{name} {env:?}: {stderr}"
     );
+    // The report names the cure as well as the cause.
+    assert!(
+        stderr.contains("Builder::stack_size") && stderr.contains("GORO_STACK_SIZE"),
+        "{name} {env:?}: {stderr}"
+    );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         out.status.signal(),

@@ -362,9 +362,11 @@ impl TimeoutCache {
 }
 
 impl<S: Socket> Evented<S> {
-    /// Puts `io` in non-blocking mode.
+    /// Puts `io` in non-blocking mode (and starts the poller, if this is
+    /// the first socket).
     pub(crate) fn new(io: S) -> io::Result<Evented<S>> {
         io.set_nonblocking(true)?;
+        crate::netpoll::start();
         Ok(Evented {
             registration: OnceLock::new(),
             registering: Mutex::new(()),

@@ -653,21 +653,28 @@ pub fn gomaxprocs() -> usize {
     runtime().nprocs.load(Ordering::Relaxed)
 }
 
-/// Sets GOMAXPROCS to `n` (clamped to `1..=1024`) and returns the previous
-/// value. Takes effect live: new workers start at once; when it shrinks,
-/// surplus workers hand their queues over, and the call returns once they
-/// have (a worker busy in one goroutine does so when it switches out, or
-/// after 10 ms, when the monitor takes its token).
+/// Sets GOMAXPROCS to `n` and returns the previous
+/// value; `n == 0` only returns the current value, as Go's
+/// `runtime.GOMAXPROCS(0)` does. Takes effect live: new workers start at
+/// once; when it shrinks, surplus workers hand their queues over, and the
+/// call returns once they have (a worker busy in one goroutine does so when
+/// it switches out, or after 10 ms, when the monitor takes its token).
+/// goro runs at most 1024 workers: a larger `n` is lowered to 1024, and the
+/// first time that happens a warning on stderr says so.
 ///
 /// ```
 /// let old = goro::set_gomaxprocs(1);
 /// assert_eq!(goro::gomaxprocs(), 1);
+/// assert_eq!(goro::set_gomaxprocs(0), 1); // a query
 /// goro::set_gomaxprocs(old);
 /// ```
 pub fn set_gomaxprocs(n: usize) -> usize {
+    if n == 0 {
+        return gomaxprocs();
+    }
     let rt = runtime();
     rt.ensure_started();
-    let n = n.clamp(1, MAX_PROCS);
+    let n = crate::gomaxprocs::clamp_requested(n);
     let old = rt.nprocs.swap(n, Ordering::AcqRel);
     if n > old {
         rt.grant_tokens();

@@ -19,6 +19,10 @@
 //! [`find_failing_seed`] runs a test under many seeds and reports the first
 //! that makes it fail; [`with_seed`] replays it.
 //!
+//! `GOSEED` must be a decimal number from 0 to 2^64-1; empty means unset.
+//! Any other value is reported once on stderr and ignored, so a replay that
+//! cannot happen does not pass for one.
+//!
 //! ```
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::sync::Arc;

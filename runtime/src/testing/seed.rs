@@ -50,9 +50,67 @@ pub(crate) fn seeded_coin() -> Option<bool> {
     seeded_random().map(|r| r & 1 == 1)
 }
 
-/// Sets the seed from `GOSEED`, if it holds a number.
+/// Sets the seed from `GOSEED`, if it holds one (see [`seed_from_env`]).
 pub(crate) fn set_seed_from_env() {
-    if let Some(seed) = std::env::var("GOSEED").ok().and_then(|s| s.parse().ok()) {
+    if let Some(seed) = seed_from_env() {
         set_seed(Some(seed));
+    }
+}
+
+/// The seed `GOSEED` sets, if any; an invalid value is reported on stderr
+/// (one line) and ignored. Read once, when the runtime starts.
+pub(crate) fn seed_from_env() -> Option<u64> {
+    let value = std::env::var_os("GOSEED")?;
+    match parse_seed(&value) {
+        Ok(seed) => seed,
+        Err(raw) => {
+            let line = format!(
+                "goro: ignoring invalid GOSEED={raw:?}: expected a number from 0 to \
+                 18446744073709551615; scheduling is not seeded\n"
+            );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            None
+        }
+    }
+}
+
+/// Parses a `GOSEED` value: `Ok(None)` when empty, `Ok(Some(seed))` for
+/// decimal digits that fit a `u64`, else `Err` with the value as text.
+fn parse_seed(value: &std::ffi::OsStr) -> Result<Option<u64>, String> {
+    let text = value
+        .to_str()
+        .ok_or_else(|| value.to_string_lossy().into_owned())?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(text.to_owned());
+    }
+    text.parse().map(Some).map_err(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seed;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn seeds_parse_as_u64_and_nothing_else_does() {
+        let parse = |s: &str| parse_seed(OsStr::new(s));
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("0"), Ok(Some(0)));
+        assert_eq!(parse("007"), Ok(Some(7)));
+        assert_eq!(parse("18446744073709551615"), Ok(Some(u64::MAX)));
+        for bad in [
+            "notanumber",
+            "-1",
+            "+1",
+            " 7",
+            "7 ",
+            "1.5",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse(bad), Err(bad.to_owned()), "{bad:?}");
+        }
     }
 }
