@@ -153,10 +153,13 @@ impl Drop for Runnable {
 }
 
 /// Join states (`G::join_state`): the goroutine runs; a joiner is recorded
-/// in `G::joiner` and waits; the result is in the body.
+/// in `G::joiner` and waits; the result is in the body; the handle was
+/// dropped before the goroutine finished, so the goroutine drops its own
+/// result (on its own stack, where a destructor's panic is caught).
 const UNJOINED: u8 = 0;
 const JOINING: u8 = 1;
 const DONE: u8 = 2;
+const DETACHED: u8 = 3;
 
 /// Why a goroutine switched back to its worker.
 pub(crate) enum Switch {
@@ -213,7 +216,8 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Its own timer for timed parks (see `timer::Sleep`).
     pub(crate) sleep: Sleep,
     pub(crate) park_state: AtomicU8,
-    /// `UNJOINED -> JOINING -> DONE` or `UNJOINED -> DONE`. The finishing
+    /// `UNJOINED -> JOINING -> DONE`, `UNJOINED -> DONE` or
+    /// `UNJOINED -> DETACHED -> DONE` (the handle dropped first). The finishing
     /// goroutine swaps in `DONE` (`AcqRel`: publishes the result, and sees
     /// the joiner recorded before `JOINING`); the joiner CASes `JOINING`
     /// (`AcqRel`) after writing `joiner`, and reads the result after seeing
@@ -355,6 +359,12 @@ pub(crate) trait Entry: Send {
     fn abandon(&mut self, error: io::Error);
     /// The result slot, an `Option<std::thread::Result<T>>`.
     fn result(&mut self) -> &mut dyn Any;
+    /// Replaces the result with the panic `payload` (a goroutine-local's
+    /// destructor panicked after the body returned); the old result is
+    /// dropped here, a panic of its destructor caught and forgotten.
+    fn fail(&mut self, payload: Box<dyn Any + Send>);
+    /// Drops the result, here; its destructor may panic.
+    fn drop_result(&mut self);
 }
 
 struct Body<F, T> {
@@ -380,6 +390,24 @@ where
 
     fn result(&mut self) -> &mut dyn Any {
         &mut self.result
+    }
+
+    fn fail(&mut self, payload: Box<dyn Any + Send>) {
+        let old = self.result.replace(Err(payload));
+        drop_catching(move || drop(old));
+    }
+
+    fn drop_result(&mut self) {
+        self.result = None;
+    }
+}
+
+/// Runs `f` (a drop), catching a panic: the panic hook has reported it, as
+/// a panic of the running goroutine, and its payload is forgotten rather
+/// than dropped (whose destructor might panic again).
+fn drop_catching(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
     }
 }
 
@@ -483,12 +511,18 @@ impl G {
     fn finish(&self) {
         // SAFETY: the goroutine finishing owns itself (it runs).
         unsafe { registry::unregister(self) };
-        if self.join_state.swap(DONE, Ordering::AcqRel) == JOINING {
-            // SAFETY: the joiner wrote `joiner` before its CAS to JOINING,
-            // which our swap observed; it no longer touches it.
-            if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
-                joiner.unpark();
+        match self.join_state.swap(DONE, Ordering::AcqRel) {
+            JOINING => {
+                // SAFETY: the joiner wrote `joiner` before its CAS to
+                // JOINING, which our swap observed; it no longer touches it.
+                if let Some(joiner) = unsafe { (*self.joiner.get()).take() } {
+                    joiner.unpark();
+                }
             }
+            // SAFETY: the handle is gone (its CAS to DETACHED, which our
+            // swap observed, was its last touch), so the result is ours.
+            DETACHED => drop_catching(|| unsafe { (*self.body.get()).drop_result() }),
+            _ => {}
         }
     }
 
@@ -527,9 +561,16 @@ impl RunState {
             // not a thread-local, so it stays right after a migration.
             unsafe {
                 (*(*g).ctx.get()).yielder = yielder;
-                (*(*g).body.get()).run();
-                // Destructors of goroutine-locals run here, on the goroutine.
-                drop(std::mem::take(&mut (*(*g).ctx.get()).locals));
+                let body = &mut *(*g).body.get();
+                body.run();
+                // Destructors of goroutine-locals run here, on the goroutine;
+                // one that panics makes that panic the goroutine's result.
+                let locals = std::mem::take(&mut (*(*g).ctx.get()).locals);
+                let dropped =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(locals)));
+                if let Err(payload) = dropped {
+                    body.fail(payload);
+                }
                 (*g).finish();
             }
         }));
@@ -689,6 +730,23 @@ impl<T> JoinHandle<T> {
     }
 }
 
+impl<T> Drop for JoinHandle<T> {
+    /// Detaches the goroutine: it drops its own result when it finishes.
+    /// If it has finished already, its result is dropped here.
+    fn drop(&mut self) {
+        let g = &self.g;
+        let detached =
+            g.join_state
+                .compare_exchange(UNJOINED, DETACHED, Ordering::AcqRel, Ordering::Acquire);
+        if detached == Err(DONE) {
+            // SAFETY: DONE was observed with Acquire: the goroutine no longer
+            // touches its body, and this handle is its only reader (`join`,
+            // which consumes the handle, took the result already if it ran).
+            unsafe { (*g.body.get()).drop_result() };
+        }
+    }
+}
+
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
@@ -780,7 +838,16 @@ impl Builder {
     }
 
     /// Spawns the goroutine. Fails, and runs nothing, when the stack size is
-    /// out of bounds or no stack can be had; the error names the limit.
+    /// out of bounds, a stack of its own size cannot be mapped, or the
+    /// stacks of the shared reservation have run out; the error names the
+    /// limit.
+    ///
+    /// A goroutine of the default stack size gets its stack when it first
+    /// runs. If more goroutines are running or parked at once than the
+    /// reservation holds by then, it cannot start: it finishes at once
+    /// with the error as its panic (its joiner gets `Err`), the first such
+    /// failure is reported on stderr in full and later ones as a count,
+    /// and further spawns fail with the error until a stack is freed.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where

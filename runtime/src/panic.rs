@@ -25,6 +25,7 @@
 
 use crate::goroutine;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 /// Bytes of the stack a goroutine panic's hook runs on: std's default for a
@@ -106,6 +107,14 @@ pub(crate) fn payload_message(payload: &(dyn std::any::Any + Send)) -> &str {
 }
 
 /// Reports a goroutine that never ran because it got no stack.
+/// The first goroutine that cannot start is reported in full; after that
+/// a count, at every power of two, so a burst of thousands is a few lines.
 pub(crate) fn report_abandoned(error: &std::io::Error) {
-    eprintln!("goro: a goroutine could not start: {error}");
+    static ABANDONED: AtomicU64 = AtomicU64::new(0);
+    let n = ABANDONED.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == 1 {
+        eprintln!("goro: a goroutine could not start: {error}");
+    } else if n.is_power_of_two() {
+        eprintln!("goro: {n} goroutines could not start so far (the first said why)");
+    }
 }

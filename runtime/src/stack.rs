@@ -126,6 +126,12 @@ const GUARD_REFILL: usize = 2 * GUARD_AHEAD;
 /// itself, and a missed request only means a worker installs a batch.
 static GUARDS_WANTED: AtomicBool = AtomicBool::new(false);
 
+/// The arena had no slot left for a goroutine starting to run: spawns fail
+/// (see [`reserve`]) until a stack comes back. Relaxed: a hint; a spawn
+/// that misses it admits one more goroutine, which then fails to start
+/// and is reported as such.
+static EXHAUSTED: AtomicBool = AtomicBool::new(false);
+
 /// Who installs guards ahead when asked: the monitor registers how to wake
 /// it (`set_guard_helper`), so this module never calls up into the
 /// scheduler. Until one registers, a request waits for a worker's own batch.
@@ -317,6 +323,9 @@ impl StackCache {
     pub(crate) fn put(&mut self, stack: Stack) {
         if !stack.in_arena {
             return; // dropped: a mapping of its own, unmapped
+        }
+        if EXHAUSTED.load(Ordering::Relaxed) {
+            EXHAUSTED.store(false, Ordering::Relaxed);
         }
         if self.stacks.len() >= CACHE_MAX {
             if let Ok(arena) = Arena::get() {
@@ -527,6 +536,7 @@ impl Arena {
         let index = self.next.fetch_add(1, Ordering::Relaxed);
         if index >= self.slots {
             self.next.fetch_sub(1, Ordering::Relaxed);
+            EXHAUSTED.store(true, Ordering::Relaxed);
             return Err(self.exhausted());
         }
         self.ensure_guarded(index + 1)?;
@@ -626,7 +636,8 @@ impl Arena {
             io::ErrorKind::OutOfMemory,
             format!(
                 "cannot allocate a goroutine stack: all {} slots of {} KiB in the \
-                 {} GiB stack reservation are in use (set GORO_STACK_SIZE smaller)",
+                 {} GiB stack reservation are in use (set GORO_STACK_SIZE smaller; \
+                 the reservation is smaller under a `ulimit -v` address-space limit)",
                 self.slots,
                 self.slot / 1024,
                 (self.slots * self.slot) >> 30
@@ -687,6 +698,9 @@ pub(crate) fn install_wanted_guards() {
 /// surfaces as this error.
 pub(crate) fn reserve(live: impl FnOnce() -> usize) -> io::Result<()> {
     let arena = Arena::get()?;
+    if EXHAUSTED.load(Ordering::Relaxed) {
+        return Err(arena.exhausted());
+    }
     let near_limit = arena.next.load(Ordering::Relaxed) + GUARD_AHEAD >= arena.slots;
     if !near_limit && !mmap::guard_kind().costs_mappings() {
         return Ok(());

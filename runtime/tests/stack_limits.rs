@@ -172,3 +172,62 @@ fn a_large_stack_takes_deep_recursion() {
         .unwrap();
     assert_eq!(h.join().unwrap(), (1..=10_000u64).sum::<u64>());
 }
+
+/// Under an address-space limit (`ulimit -v`) the stack reservation is
+/// small. Spawning far more waiting goroutines than it holds: spawns fail
+/// with an error naming the limit and its cures once the stacks ran out,
+/// the goroutines admitted before that which could not start finish with
+/// an error (their joiners get `Err`), and stderr says so in a few lines,
+/// not one line per goroutine.
+#[test]
+fn running_out_of_stacks_fails_spawns_and_is_reported_in_a_few_lines() {
+    let out = child("out_of_stacks_child", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("spawn errors: yes") && stdout.contains("all joined"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("GORO_STACK_SIZE") && stderr.contains("ulimit -v"),
+        "{stderr}"
+    );
+    let lines = stderr.lines().count();
+    assert!(lines < 64, "{lines} lines on stderr:\n{stderr}");
+}
+
+#[test]
+#[ignore = "run as a child process by running_out_of_stacks_fails_spawns_and_is_reported_in_a_few_lines"]
+fn out_of_stacks_child() {
+    // 4 GiB of address space leaves a reservation of a few GiB: some
+    // thousands of default stacks.
+    let limit = libc::rlimit {
+        rlim_cur: 4 << 30,
+        rlim_max: 4 << 30,
+    };
+    // SAFETY: setrlimit reads the struct we pass and nothing else.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+    let (gate, waiting) = goro::chan::bounded::<()>(0);
+    let mut handles = Vec::new();
+    let mut first_error = None;
+    for _ in 0..200_000 {
+        let waiting = waiting.clone();
+        match goro::Builder::new().spawn(move || {
+            let _ = waiting.recv();
+        }) {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let error = first_error.expect("the stacks ran out");
+    eprintln!("first spawn error: {error}");
+    println!("spawn errors: yes");
+    assert!(gate.close());
+    for h in handles {
+        let _ = h.join();
+    }
+    println!("all joined");
+}
