@@ -37,7 +37,7 @@ installation, builds, workloads, servers, statistics, rendering); to add
 a contender, append a Contender to CONTENDERS in compare/build.py with a
 build function returning the path of its binary.
 
---servers runs the server tests instead (see "Servers" below): every
+--servers runs the server tests instead (see compare/servers.py): every
 contender's HTTP hello-world and TCP echo server, `<server> 127.0.0.1:PORT`
 with env GOMAXPROCS=<p>, serving until killed; one fresh server process
 per measurement, driven by wrk (HTTP) and benches/peers' echo-load (TCP
