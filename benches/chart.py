@@ -30,7 +30,7 @@ import sys
 
 # The metric each workload is judged on: the runner's table, so the two
 # cannot drift apart.
-from compare import METRICS
+from compare.spec import METRICS
 
 WIDTH, BAR, GAP, LEFT, TOP = 800, 13, 8, 230, 64
 SCALE_MIN, SCALE_MAX = 0.1, 4.0

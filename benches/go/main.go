@@ -6,7 +6,8 @@
 // Lower value is better for every metric. GOMAXPROCS is taken from the
 // environment (benches/compare.py sets it). goro's Rust `workloads` binary
 // implements the same subcommands with the same output, so the two can be
-// compared side by side.
+// compared side by side. The names are those of benches/workloads.json,
+// which every runner reads: this one, from beside its source, at start.
 //
 // Usage: workloads <name>     (workloads list prints the names)
 package main
@@ -16,13 +17,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// workloads maps each subcommand name to its implementation.
+// workloads maps each subcommand name to its implementation: exactly the
+// names of benches/workloads.json (checked at start).
 var workloads = map[string]func(){
 	"spawn":      spawn,
 	"parked":     parked,
@@ -40,33 +43,80 @@ var workloads = map[string]func(){
 }
 
 func main() {
+	names := listed()
+	check(names)
 	if len(os.Args) != 2 {
-		usage()
+		usage(names)
 	}
 	if os.Args[1] == "list" {
-		for _, n := range names() {
+		for _, n := range names {
 			fmt.Println(n)
 		}
 		return
 	}
 	w, ok := workloads[os.Args[1]]
 	if !ok {
-		usage()
+		usage(names)
 	}
 	w()
 }
 
-func names() []string {
-	ns := make([]string, 0, len(workloads))
-	for n := range workloads {
-		ns = append(ns, n)
+// listed returns the workload names of benches/workloads.json, in table
+// order. The file is found from this source file's path as compiled in.
+func listed() []string {
+	_, src, _, ok := runtime.Caller(0)
+	if !ok {
+		fail("cannot find benches/workloads.json: no source path compiled in")
 	}
-	sort.Strings(ns)
+	path := filepath.Join(filepath.Dir(src), "..", "workloads.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	var doc struct {
+		Workloads []struct {
+			Name string `json:"name"`
+		} `json:"workloads"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		fail("%s: %v", path, err)
+	}
+	ns := make([]string, len(doc.Workloads))
+	for i, w := range doc.Workloads {
+		ns[i] = w.Name
+	}
 	return ns
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "usage: workloads <%s|list>\n", strings.Join(names(), "|"))
+// check fails unless the workloads map has exactly the listed names.
+func check(names []string) {
+	var missing, extra []string
+	inList := map[string]bool{}
+	for _, n := range names {
+		inList[n] = true
+		if workloads[n] == nil {
+			missing = append(missing, n)
+		}
+	}
+	for n := range workloads {
+		if !inList[n] {
+			extra = append(extra, n)
+		}
+	}
+	var why []string
+	if len(missing) > 0 {
+		why = append(why, "lacks "+strings.Join(missing, " ")+" (in benches/workloads.json)")
+	}
+	if len(extra) > 0 {
+		why = append(why, "has "+strings.Join(extra, " ")+" (not in benches/workloads.json)")
+	}
+	if len(why) > 0 {
+		fail("go: %s", strings.Join(why, "; "))
+	}
+}
+
+func usage(names []string) {
+	fmt.Fprintf(os.Stderr, "usage: workloads <%s|list>\n", strings.Join(names, "|"))
 	os.Exit(2)
 }
 

@@ -1,7 +1,8 @@
 //! `workloads NAME`: one whole-program workload per run, the same programs
 //! as `benches/go` (same sizes, same structure), each printing one JSON line
 //! `{"workload":..,"metric":..,"unit":..,"value":..,"extra":{..}}` (lower is
-//! better). `benches/compare.py` runs both side by side.
+//! better). `benches/compare.py` runs both side by side. The names are
+//! those of `benches/workloads.json`, checked at start.
 
 mod chan;
 mod report;
@@ -35,15 +36,27 @@ fn workloads() -> Vec<(&'static str, Workload)> {
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_default();
     let all = workloads();
+    let implemented: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+    spec::check("goro", &implemented);
     if name == "list" {
-        all.iter().for_each(|(n, _)| println!("{n}"));
+        spec::names().iter().for_each(|n| println!("{n}"));
         return;
     }
     match all.iter().find(|(n, _)| *n == name) {
         Some((_, run)) => println!("{}", run().to_json()),
-        None => {
-            let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
-            fail(&format!("usage: workloads NAME|list ({})", names.join(" ")))
-        }
+        None => fail(&format!(
+            "usage: workloads NAME|list ({})",
+            spec::names().join(" ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn implements_exactly_the_listed_workloads() {
+        let all = super::workloads();
+        let implemented: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        assert_eq!(super::spec::mismatch(&implemented), None);
     }
 }

@@ -7,9 +7,70 @@
 //!
 //! Every workload runs once as a warm-up (the `WARMUP` constants), then once
 //! measured.
+//!
+//! Which workloads there are is not decided here: `benches/workloads.json`
+//! lists them for every runner (Rust, Go, may, tokio) and for the renderer,
+//! and each runner checks at start that it implements exactly that list
+//! (`check`).
 
 use crate::report::{fail, ms, ns_per, Report};
 use std::time::Duration;
+
+/// `benches/workloads.json`, read at compile time.
+const LIST: &str = include_str!("../workloads.json");
+
+/// The workload names of `benches/workloads.json`, in table order.
+pub fn names() -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(LIST)
+        .unwrap_or_else(|e| fail(&format!("benches/workloads.json: {e}")));
+    let Some(list) = doc["workloads"].as_array() else {
+        fail("benches/workloads.json: no \"workloads\" array")
+    };
+    list.iter()
+        .map(|w| match w["name"].as_str() {
+            Some(n) => n.to_string(),
+            None => fail("benches/workloads.json: a workload without a \"name\""),
+        })
+        .collect()
+}
+
+/// How the workloads a runner implements differ from the list: the names
+/// it lacks and those the list does not have. None if they are the same.
+pub fn mismatch(implemented: &[&str]) -> Option<String> {
+    let listed = names();
+    let missing: Vec<&str> = listed
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !implemented.contains(n))
+        .collect();
+    let extra: Vec<&str> = implemented
+        .iter()
+        .copied()
+        .filter(|n| !listed.iter().any(|l| l == n))
+        .collect();
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!(
+            "lacks {} (in benches/workloads.json)",
+            missing.join(" ")
+        ));
+    }
+    if !extra.is_empty() {
+        why.push(format!(
+            "has {} (not in benches/workloads.json)",
+            extra.join(" ")
+        ));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Exits, saying why, unless `runner` implements exactly the listed
+/// workloads: every runner calls this before it runs anything.
+pub fn check(runner: &str, implemented: &[&str]) {
+    if let Some(why) = mismatch(implemented) {
+        fail(&format!("{runner}: {why}"));
+    }
+}
 
 /// Spawn `N` goroutines that only signal that they are done; wait for all.
 pub mod spawn {

@@ -12,23 +12,6 @@ pub mod spec;
 
 pub use report::{cpu_time, fail, ms, ns_per, rss_kib, Report};
 
-/// The workload names, in the order of `benches/compare.py`.
-pub const WORKLOADS: &[&str] = &[
-    "spawn",
-    "parked",
-    "yield",
-    "cpu",
-    "idle",
-    "pingpong",
-    "daisychain",
-    "mpmc",
-    "select",
-    "sieve",
-    "mutex",
-    "sleepers",
-    "waitgroup",
-];
-
 /// The worker count: `GOMAXPROCS` if set to a positive integer, else the
 /// number of CPUs this process may run on.
 pub fn procs() -> usize {
@@ -47,19 +30,24 @@ pub fn not_available(workload: &str, reason: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Dispatches `argv[1]` to one of `run(name)`'s workloads and prints its
-/// JSON line; `list` prints the names.
-pub fn main_with(bin: &str, run: impl FnOnce(&str) -> Report) {
+/// Checks that `table` implements exactly the workloads of
+/// `benches/workloads.json`, then runs the one named by `argv[1]` with
+/// `run` and prints its JSON line; `list` prints the names.
+pub fn main_with<W>(bin: &str, table: &[(&str, W)], run: impl FnOnce(&W) -> Report) {
+    let implemented: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    spec::check(bin, &implemented);
     let name = std::env::args().nth(1).unwrap_or_default();
     if name == "list" {
-        WORKLOADS.iter().for_each(|n| println!("{n}"));
+        spec::names().iter().for_each(|n| println!("{n}"));
         return;
     }
-    if !WORKLOADS.contains(&name.as_str()) {
-        eprintln!("usage: {bin} NAME|list ({})", WORKLOADS.join(" "));
-        std::process::exit(2);
+    match table.iter().find(|(n, _)| *n == name) {
+        Some((_, w)) => println!("{}", run(w).to_json()),
+        None => {
+            eprintln!("usage: {bin} NAME|list ({})", spec::names().join(" "));
+            std::process::exit(2);
+        }
     }
-    println!("{}", run(&name).to_json());
 }
 
 /// The listen address, the first argument of every server binary.

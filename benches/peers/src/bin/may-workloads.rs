@@ -30,8 +30,7 @@ use std::time::{Duration, Instant};
 
 fn main() {
     may_rt::configure();
-    main_with("may-workloads", |name| {
-        let name = name.to_string();
+    main_with("may-workloads", WORKLOADS, |&run| {
         // The body's coroutine gets a roomier stack than the default, for
         // formatting and the like; the coroutines it spawns get the default.
         // SAFETY: the closure touches no thread-local state across blocking
@@ -39,7 +38,7 @@ fn main() {
         let main = unsafe {
             may::coroutine::Builder::new()
                 .stack_size(0x10000)
-                .spawn(move || run(&name))
+                .spawn(run)
         };
         main.unwrap_or_else(|e| fail(&format!("spawn: {e}")))
             .join()
@@ -56,24 +55,25 @@ fn main() {
     std::process::exit(0);
 }
 
-fn run(name: &str) -> Report {
-    match name {
-        "spawn" => spawn(),
-        "parked" => parked(),
-        "yield" => yield_loop(),
-        "cpu" => cpu(),
-        "idle" => idle(),
-        "pingpong" => pingpong(),
-        "daisychain" => daisychain(),
-        "mpmc" => mpmc(),
-        "select" => select(),
-        "sieve" => sieve(),
-        "mutex" => mutex(),
-        "sleepers" => sleepers(),
-        "waitgroup" => waitgroup(),
-        other => fail(&format!("unknown workload {other}")),
-    }
-}
+/// A workload's body, run in a coroutine.
+type Workload = fn() -> Report;
+
+/// Every workload of `benches/workloads.json` (checked at start).
+const WORKLOADS: &[(&str, Workload)] = &[
+    ("spawn", spawn),
+    ("parked", parked),
+    ("yield", yield_loop),
+    ("cpu", cpu),
+    ("idle", idle),
+    ("pingpong", pingpong),
+    ("daisychain", daisychain),
+    ("mpmc", mpmc),
+    ("select", select),
+    ("sieve", sieve),
+    ("mutex", mutex),
+    ("sleepers", sleepers),
+    ("waitgroup", waitgroup),
+];
 
 /// Spawn 1,000,000 coroutines that only drop their WaitGroup clone; wait.
 fn spawn() -> Report {

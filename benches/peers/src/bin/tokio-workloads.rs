@@ -16,6 +16,8 @@
 
 use goro_peers::tokio_rt::{self, spawn_and_wait, WaitGroup};
 use goro_peers::{cpu_time, fail, main_with, not_available, rss_kib, spec, Report};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,37 +25,39 @@ use tokio::sync::{mpsc, watch, Mutex};
 
 fn main() {
     let rt = tokio_rt::runtime().unwrap_or_else(|e| fail(&format!("tokio runtime: {e}")));
-    main_with("tokio-workloads", |name| {
-        let name = name.to_string();
-        rt.block_on(async move { tokio::spawn(run(name)).await })
+    main_with("tokio-workloads", WORKLOADS, |run| {
+        rt.block_on(async move { tokio::spawn(run()).await })
             .unwrap_or_else(|e| fail(&format!("workload task: {e}")))
     });
     // Leave the sieve's blocked tasks and the like to the OS.
     std::process::exit(0);
 }
 
-async fn run(name: String) -> Report {
-    match name.as_str() {
-        "spawn" => spawn().await,
-        "parked" => parked().await,
-        "yield" => yield_loop().await,
-        "cpu" => cpu().await,
-        "idle" => idle().await,
-        "pingpong" => pingpong().await,
-        "daisychain" => daisychain().await,
-        "mpmc" => not_available(
+/// A workload's body, a future to spawn.
+type Workload = fn() -> Pin<Box<dyn Future<Output = Report> + Send>>;
+
+/// Every workload of `benches/workloads.json` (checked at start).
+const WORKLOADS: &[(&str, Workload)] = &[
+    ("spawn", || Box::pin(spawn())),
+    ("parked", || Box::pin(parked())),
+    ("yield", || Box::pin(yield_loop())),
+    ("cpu", || Box::pin(cpu())),
+    ("idle", || Box::pin(idle())),
+    ("pingpong", || Box::pin(pingpong())),
+    ("daisychain", || Box::pin(daisychain())),
+    ("mpmc", || {
+        not_available(
             "mpmc",
             "tokio has no multi-consumer channel (mpsc has one receiver; broadcast gives every \
              value to every receiver), so 4 consumers cannot share one channel",
-        ),
-        "select" => select().await,
-        "sieve" => sieve().await,
-        "mutex" => mutex().await,
-        "sleepers" => sleepers().await,
-        "waitgroup" => waitgroup().await,
-        other => fail(&format!("unknown workload {other}")),
-    }
-}
+        )
+    }),
+    ("select", || Box::pin(select())),
+    ("sieve", || Box::pin(sieve())),
+    ("mutex", || Box::pin(mutex())),
+    ("sleepers", || Box::pin(sleepers())),
+    ("waitgroup", || Box::pin(waitgroup())),
+];
 
 /// Spawn 1,000,000 tasks that only call `wg.done()`; wait for all.
 async fn spawn() -> Report {
