@@ -20,6 +20,7 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             format!("#[goro::main] must be applied to a function: {err}"),
         )
     })?;
+    let (attr, migrate) = take_unsafe_migrate(attr);
     let stack_size = match check(attr, &sig) {
         Ok(stack_size) => stack_size,
         Err(err) => {
@@ -41,12 +42,45 @@ fn try_expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             ::goro::__private::run_main_with_stack_size(#bytes, move || #output #block)
         },
     };
+    let enable_migration = migrate.then(|| {
+        quote! {
+            // SAFETY: the program opted in with `unsafe(migrate)`, taking on
+            // `goro::enable_migration`'s contract.
+            unsafe { ::goro::enable_migration() };
+        }
+    });
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            #enable_migration
             #run
         }
     })
+}
+
+/// Takes the `unsafe(migrate)` argument (Go's full model, whose contract
+/// the user accepts by writing `unsafe`) out of the attribute's arguments;
+/// returns the rest and whether it was there.
+fn take_unsafe_migrate(attr: TokenStream) -> (TokenStream, bool) {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = attr.into_iter().collect();
+    let at = tokens.windows(2).position(|pair| match pair {
+        [TokenTree::Ident(kw), TokenTree::Group(group)] => {
+            kw == "unsafe"
+                && group.delimiter() == Delimiter::Parenthesis
+                && group.stream().to_string() == "migrate"
+        }
+        _ => false,
+    });
+    let Some(at) = at else {
+        return (tokens.into_iter().collect(), false);
+    };
+    let mut end = at + 2;
+    if matches!(tokens.get(end), Some(TokenTree::Punct(p)) if p.as_char() == ',') {
+        end += 1;
+    }
+    let rest = tokens[..at].iter().chain(&tokens[end..]).cloned().collect();
+    (rest, true)
 }
 
 /// Rejects what the attribute cannot run (unknown arguments, `async`,
@@ -55,7 +89,9 @@ fn check(attr: TokenStream, sig: &syn::Signature) -> syn::Result<Option<syn::Exp
     let mut stack_size = None;
     let arguments = syn::meta::parser(|meta| {
         if !meta.path.is_ident("stack_size") {
-            return Err(meta.error("#[goro::main] takes only `stack_size = BYTES`"));
+            return Err(
+                meta.error("#[goro::main] takes only `stack_size = BYTES` and `unsafe(migrate)`")
+            );
         }
         if stack_size.is_some() {
             return Err(meta.error("`stack_size` is given twice"));
@@ -174,6 +210,24 @@ mod tests {
     }
 
     #[test]
+    fn unsafe_migrate_enables_migration_first() {
+        assert_tokens_eq(
+            expand(
+                quote!(unsafe(migrate)),
+                quote!(
+                    fn main() {}
+                ),
+            ),
+            quote!(
+                fn main() {
+                    unsafe { ::goro::enable_migration() };
+                    ::goro::__private::run_main(move || {})
+                }
+            ),
+        );
+    }
+
+    #[test]
     fn stack_size_runs_the_body_on_a_stack_of_that_size() {
         assert_tokens_eq(
             expand(
@@ -199,7 +253,7 @@ mod tests {
             quote!(
                 fn main() {}
             ),
-            "#[goro::main] takes only `stack_size = BYTES`",
+            "#[goro::main] takes only `stack_size = BYTES` and `unsafe(migrate)`",
         );
         assert_error(
             quote!(stack_size = 1, stack_size = 2),

@@ -72,6 +72,7 @@ pub use std::fs::{DirEntry, FileType, Metadata, Permissions};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
+    let path = path.as_ref();
     blocking(|| std::fs::read(path))
 }
 
@@ -86,6 +87,7 @@ pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
+    let path = path.as_ref();
     blocking(|| std::fs::read_to_string(path))
 }
 
@@ -101,6 +103,8 @@ pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
+    let path = path.as_ref();
+    let contents = contents.as_ref();
     blocking(|| std::fs::write(path, contents))
 }
 
@@ -119,40 +123,49 @@ pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
+    let from = from.as_ref();
+    let to = to.as_ref();
     blocking(|| std::fs::copy(from, to))
 }
 
 /// Renames `from` to `to`, replacing `to` if it is a file
 /// ([`std::fs::rename`]).
 pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> {
+    let from = from.as_ref();
+    let to = to.as_ref();
     blocking(|| std::fs::rename(from, to))
 }
 
 /// Removes the file (or symbolic link) at `path` ([`std::fs::remove_file`]).
 pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::remove_file(path))
 }
 
 /// Removes the empty directory at `path` ([`std::fs::remove_dir`]).
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::remove_dir(path))
 }
 
 /// Removes the directory at `path` with everything in it
 /// ([`std::fs::remove_dir_all`]).
 pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::remove_dir_all(path))
 }
 
 /// Creates the directory `path`; its parent must exist
 /// ([`std::fs::create_dir`]).
 pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::create_dir(path))
 }
 
 /// Creates the directory `path` and any missing parents; a directory that
 /// already exists is not an error ([`std::fs::create_dir_all`]).
 pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::create_dir_all(path))
 }
 
@@ -168,18 +181,21 @@ pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
+    let path = path.as_ref();
     blocking(|| std::fs::metadata(path))
 }
 
 /// The metadata of `path` itself, not of what a symbolic link points to
 /// ([`std::fs::symlink_metadata`]).
 pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
+    let path = path.as_ref();
     blocking(|| std::fs::symlink_metadata(path))
 }
 
 /// The absolute form of `path`, with symbolic links resolved
 /// ([`std::fs::canonicalize`]).
 pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
+    let path = path.as_ref();
     blocking(|| std::fs::canonicalize(path))
 }
 
@@ -201,23 +217,28 @@ pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
+    let path = path.as_ref();
     blocking(|| std::fs::read_dir(path)).map(ReadDir)
 }
 
 /// Sets the permissions of `path`, following symbolic links
 /// ([`std::fs::set_permissions`]).
 pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result<()> {
+    let path = path.as_ref();
     blocking(|| std::fs::set_permissions(path, perm))
 }
 
 /// Makes `link` a new name (a hard link) for the file `original`
 /// ([`std::fs::hard_link`]).
 pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
+    let original = original.as_ref();
+    let link = link.as_ref();
     blocking(|| std::fs::hard_link(original, link))
 }
 
 /// The target a symbolic link points to ([`std::fs::read_link`]).
 pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
+    let path = path.as_ref();
     blocking(|| std::fs::read_link(path))
 }
 
@@ -235,6 +256,7 @@ pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
+    let path = path.as_ref();
     blocking(|| std::fs::exists(path))
 }
 
@@ -391,7 +413,7 @@ impl File {
     /// Runs `op` on the inner file through the blocking path. It gets
     /// `&mut &std::fs::File` because std implements `Read`, `Write` and
     /// `Seek` for `&std::fs::File`.
-    fn io<T>(&self, op: impl FnOnce(&mut &std::fs::File) -> T) -> T {
+    fn io<T: Send>(&self, op: impl FnOnce(&mut &std::fs::File) -> T + Send) -> T {
         blocking(|| op(&mut &self.inner))
     }
 }
@@ -610,6 +632,7 @@ impl OpenOptions {
     /// Opens the file at `path` with these options
     /// ([`std::fs::OpenOptions::open`]).
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
+        let path = path.as_ref();
         blocking(|| self.0.open(path)).map(File::from)
     }
 

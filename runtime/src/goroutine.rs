@@ -77,6 +77,11 @@ use std::sync::Arc;
 /// A shared reference to a goroutine.
 pub(crate) type GRef = Arc<G>;
 
+/// `G::pin` of a goroutine not started yet.
+const NOT_PINNED: u32 = u32::MAX;
+/// `G::pin` of a goroutine that may resume on any worker.
+const MIGRATES: u32 = u32::MAX - 1;
+
 /// A goroutine waiting to run, as the run queues and `runnext` hold it: an
 /// owned reference like a [`GRef`], in one word (a `GRef` carries the
 /// body's vtable too), so a queue slot, a register or an atomic holds it.
@@ -206,15 +211,15 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// unfinished); touched only by its owner of the moment, the worker
     /// running it or the thread freeing it.
     list: UnsafeCell<u32>,
-    /// The next goroutine in its home's `Returned` list, while in it.
-    returned_next: UnsafeCell<*mut u8>,
-    /// Since when it waits (coarse clock), with `wait`.
-    pub(crate) wait_since: AtomicU64,
-    /// The waiting joiner; written by the handle's owner before `JOINING`,
-    /// read by the finisher after.
-    joiner: UnsafeCell<Option<Unparker>>,
-    /// Its own timer for timed parks (see `timer::Sleep`).
-    pub(crate) sleep: Sleep,
+    /// The worker slot whose thread it runs on for life, once started
+    /// ([`NOT_PINNED`] before; [`MIGRATES`] for a goroutine spawned with
+    /// Go's full model, `Builder::migratory` or `goro::enable_migration`,
+    /// which may resume on any worker). Written once by the worker that
+    /// starts it, before anyone can wake it; read by wakers, who own the
+    /// goroutine through the park protocol (see `park`), which orders the
+    /// write before their read.
+    pin: UnsafeCell<u32>,
+    /// Its park state (see `park`).
     pub(crate) park_state: AtomicU8,
     /// `UNJOINED -> JOINING -> DONE`, `UNJOINED -> DONE` or
     /// `UNJOINED -> DETACHED -> DONE` (the handle dropped first). The finishing
@@ -226,6 +231,15 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Why it is parked (`WaitReason`), with `wait_since`; written by the
     /// goroutine itself, read by `dump` (relaxed: a snapshot).
     pub(crate) wait: AtomicU8,
+    /// The next goroutine in its home's `Returned` list, while in it.
+    returned_next: UnsafeCell<*mut u8>,
+    /// Since when it waits (coarse clock), with `wait`.
+    pub(crate) wait_since: AtomicU64,
+    /// The waiting joiner; written by the handle's owner before `JOINING`,
+    /// read by the finisher after.
+    joiner: UnsafeCell<Option<Unparker>>,
+    /// Its own timer for timed parks (see `timer::Sleep`).
+    pub(crate) sleep: Sleep,
     ctx: UnsafeCell<RunState>,
     /// The closure, then its result. Run by the goroutine; the result is
     /// taken by the joiner after `DONE`.
@@ -453,21 +467,32 @@ impl G {
         }
     }
 
-    /// Before its first run: lists the goroutine in registry `shard` and
-    /// binds a stack (its own, if it was spawned with one, else
+    /// Before its first run on worker slot `worker`: pins the goroutine to
+    /// that slot's thread (unless it migrates), lists it in registry
+    /// `shard` and binds a stack (its own, if it was spawned with one, else
     /// `take_stack`'s), or, when none can be had, finishes it with the error
     /// as its result. Returns whether it can run. Out of line: it happens
     /// once per goroutine.
     ///
     /// # Safety
-    /// The caller owns the goroutine, which has not started.
+    /// The caller owns the goroutine, which has not started, and runs it on
+    /// the thread of slot `worker`.
     #[cold]
     #[inline(never)]
     pub(crate) unsafe fn start(
         &self,
+        worker: usize,
         shard: usize,
         take_stack: impl FnOnce() -> io::Result<Stack>,
     ) -> bool {
+        // SAFETY: we own the goroutine; nobody can wake it before it first
+        // parks, after this write (see `pin`).
+        unsafe {
+            if *self.pin.get() == NOT_PINNED {
+                // Slot indices are below `MAX_THREADS`.
+                *self.pin.get() = worker as u32;
+            }
+        }
         // SAFETY: we own the goroutine, by the caller's contract.
         unsafe { registry::register(self, shard) };
         // SAFETY: exclusive by the caller's contract.
@@ -480,6 +505,21 @@ impl G {
                 self.finish();
                 false
             }
+        }
+    }
+
+    /// The worker slot it is pinned to: started, and not migrating.
+    ///
+    /// # Safety
+    /// The caller owns the goroutine: it runs it, took it off a queue, or
+    /// is waking it through the park protocol.
+    #[inline]
+    pub(crate) unsafe fn pinned_to(&self) -> Option<usize> {
+        // SAFETY: written once before the goroutine could be queued again
+        // or woken, which orders it before the caller's ownership.
+        match unsafe { *self.pin.get() } {
+            NOT_PINNED | MIGRATES => None,
+            slot => Some(slot as usize),
         }
     }
 
@@ -818,6 +858,7 @@ where
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    migrates: bool,
 }
 
 impl Builder {
@@ -829,6 +870,35 @@ impl Builder {
     /// Names the goroutine; the name shows in panic and overflow messages.
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Lets the goroutine resume on any worker thread after a park, as in
+    /// Go, instead of only on the thread where it first ran: its wakes are
+    /// then always local and a worker stuck in a long call can hand it to
+    /// another thread, at the price of soundness being the caller's duty.
+    ///
+    /// # Safety
+    /// The goroutine must hold nothing bound to its OS thread across any
+    /// park (a channel operation, a lock, `sleep`, `yield_now`, `join`, a
+    /// socket wait, `blocking`): no `thread_local!` borrow, no value taken
+    /// from a thread-local that is `!Send` (an `Rc` from one,
+    /// `rand::thread_rng()`), no `std::sync::MutexGuard`, no guard of
+    /// another runtime's context. Code it calls must not either. See
+    /// `docs/safety.md`, "Migration".
+    ///
+    /// ```
+    /// // SAFETY: the body holds nothing thread-bound across its park.
+    /// let h = unsafe { goro::Builder::new().migratory() }
+    ///     .spawn(|| {
+    ///         goro::yield_now();
+    ///         1
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub unsafe fn migratory(mut self) -> Builder {
+        self.migrates = true;
         self
     }
 
@@ -879,6 +949,11 @@ impl Builder {
             join_state: AtomicU8::new(UNJOINED),
             wait: AtomicU8::new(WaitReason::Running as u8),
             list: UnsafeCell::new(registry::UNLISTED),
+            pin: UnsafeCell::new(if self.migrates || scheduler::migration_enabled() {
+                MIGRATES
+            } else {
+                NOT_PINNED
+            }),
             ctx: UnsafeCell::new(RunState {
                 frame: Frame::Unstarted(stack),
                 yielder: std::ptr::null(),

@@ -161,6 +161,9 @@ pub struct Metrics {
     /// OS threads that run goroutines: GOMAXPROCS workers, plus those left
     /// in blocking calls or long runs and those waiting to be reused.
     pub worker_threads: usize,
+    /// Helper threads alive for `goro::blocking` calls (busy or waiting
+    /// for the next call).
+    pub blocking_threads: usize,
     /// Times the monitor took a worker's token from a goroutine stuck in a
     /// blocking call or in one long run, so that the worker's other
     /// goroutines run on another thread (Go's `retake`).
@@ -198,6 +201,7 @@ pub fn metrics() -> Metrics {
         stacks_cached: free + rt.cached_stacks(),
         stack_bytes_committed,
         worker_threads: rt.worker_threads(),
+        blocking_threads: crate::blocking::helper_threads(),
         retakes: rt.retakes(),
         stack_guards: crate::mmap::guard_kind_decided().map_or("", crate::mmap::GuardKind::name),
     }

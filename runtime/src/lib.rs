@@ -76,7 +76,9 @@ pub use blocking::blocking;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
-pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads};
+pub use scheduler::{
+    enable_migration, free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads,
+};
 pub use time::sleep;
 
 /// Support for the macros; not part of the public API.

@@ -341,6 +341,8 @@ pub(crate) enum WaitReason {
     Barrier,
     /// A socket call waiting for the netpoller.
     IoWait,
+    /// `goro::blocking`: a helper thread runs its call.
+    Blocking,
 }
 
 impl WaitReason {
@@ -362,11 +364,12 @@ impl WaitReason {
             WaitReason::Once => "sync.Once.Do",
             WaitReason::Barrier => "sync.Barrier.Wait",
             WaitReason::IoWait => "IO wait",
+            WaitReason::Blocking => "syscall",
         }
     }
 
     pub(crate) fn from_u8(v: u8) -> WaitReason {
-        const ALL: [WaitReason; 15] = [
+        const ALL: [WaitReason; 16] = [
             WaitReason::Running,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -382,6 +385,7 @@ impl WaitReason {
             WaitReason::Once,
             WaitReason::Barrier,
             WaitReason::IoWait,
+            WaitReason::Blocking,
         ];
         ALL.get(usize::from(v))
             .copied()
@@ -459,7 +463,7 @@ mod tests {
     /// is popped) still time out, never early.
     #[test]
     fn every_reason_round_trips_through_its_byte() {
-        for v in 0..=14u8 {
+        for v in 0..=15u8 {
             assert_eq!(WaitReason::from_u8(v) as u8, v);
         }
     }

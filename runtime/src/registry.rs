@@ -152,3 +152,19 @@ pub(crate) fn for_each(mut f: impl FnMut(&G)) {
         });
     }
 }
+
+/// "goroutine N 'name', spawned at file:line:col" for the listed goroutine
+/// with id `id`, if it is listed.
+pub(crate) fn describe(id: u64) -> Option<String> {
+    let mut found = None;
+    for_each(|g| {
+        if found.is_none() && g.id() == id {
+            found = Some(format!(
+                "{}, spawned at {},",
+                crate::goroutine::describe(g),
+                g.spawned_at()
+            ));
+        }
+    });
+    found
+}

@@ -226,7 +226,9 @@ fn reader_position_behind_burst(burst: usize) -> Option<usize> {
 
 /// A goroutine that computes without yielding holds its worker; sockets
 /// must still be served by the others. Not at GOMAXPROCS 1, where such a
-/// goroutine holds the only worker (goroutines are not preempted).
+/// goroutine holds the only worker (goroutines are not preempted). The two
+/// goroutines migrate (the `unsafe` opt-in; they hold nothing thread-bound),
+/// since a goroutine pinned to the spinner's thread would wait for it.
 #[test]
 fn sockets_are_served_while_a_goroutine_holds_its_worker() {
     for procs in [2, 4] {
@@ -237,7 +239,7 @@ fn sockets_are_served_while_a_goroutine_holds_its_worker() {
             let done = Arc::new(AtomicBool::new(false));
             let spinner = {
                 let (spinning, done) = (spinning.clone(), done.clone());
-                goro::spawn(move || {
+                migratory(move || {
                     (&first).read_exact(&mut [0]).unwrap();
                     spinning.store(true, Ordering::Release);
                     while !done.load(Ordering::Acquire) {
@@ -247,7 +249,7 @@ fn sockets_are_served_while_a_goroutine_holds_its_worker() {
             };
             let waiter = {
                 let done = done.clone();
-                goro::spawn(move || {
+                migratory(move || {
                     (&second).read_exact(&mut [0]).unwrap();
                     done.store(true, Ordering::Release);
                 })
@@ -721,4 +723,13 @@ fn out_of_descriptors_child() {
     }
     client.write_all(b"ping").unwrap();
     println!("read: {:?}", reader.join().unwrap());
+}
+
+/// Spawns `f` as a goroutine that may resume on any worker.
+fn migratory<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> goro::JoinHandle<T> {
+    // SAFETY: the callers' goroutines hold nothing thread-bound across a
+    // park.
+    unsafe { goro::Builder::new().migratory() }
+        .spawn(f)
+        .unwrap()
 }

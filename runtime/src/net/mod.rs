@@ -540,13 +540,13 @@ fn on_goroutine() -> bool {
 
 /// Resolves `addr`, inside [`blocking`](fn@crate::blocking): a DNS lookup must
 /// not stall the other goroutines of this worker.
-fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
-    crate::blocking(|| addr.to_socket_addrs().map(Iterator::collect))
+fn resolve<A: ToSocketAddrs + Send>(addr: A) -> io::Result<Vec<SocketAddr>> {
+    crate::blocking(move || addr.to_socket_addrs().map(Iterator::collect))
 }
 
 /// Tries `f` on each address `addr` resolves to, in order, as std does;
 /// the last error if none works.
-fn each_addr<A: ToSocketAddrs, T>(
+fn each_addr<A: ToSocketAddrs + Send, T>(
     addr: A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {

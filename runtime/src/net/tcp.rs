@@ -70,7 +70,7 @@ pub struct TcpStream {
 impl TcpListener {
     /// Creates a listener bound to `addr` (each address it resolves to in
     /// turn, as std does); port 0 picks a free port.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+    pub fn bind<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpListener> {
         TcpListener::new(each_addr(addr, net::TcpListener::bind)?)
     }
 
@@ -118,7 +118,7 @@ impl Iterator for Incoming<'_> {
 impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn, as
     /// std does.
-    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+    pub fn connect<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |addr| TcpStream::connect_until(&addr, None))
     }
 

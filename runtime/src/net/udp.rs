@@ -33,7 +33,7 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Creates a socket bound to `addr` (each address it resolves to in
     /// turn, as std does); port 0 picks a free port.
-    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: ToSocketAddrs + Send>(addr: A) -> io::Result<UdpSocket> {
         UdpSocket::new(each_addr(addr, net::UdpSocket::bind)?)
     }
 
@@ -50,7 +50,7 @@ impl UdpSocket {
 
     /// Sends a datagram to the first address `addr` resolves to; returns
     /// the bytes sent.
-    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+    pub fn send_to<A: ToSocketAddrs + Send>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let Some(to) = resolve(addr)?.into_iter().next() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -62,7 +62,7 @@ impl UdpSocket {
 
     /// Sets the only address datagrams go to and come from (each address
     /// `addr` resolves to in turn, as std does).
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
+    pub fn connect<A: ToSocketAddrs + Send>(&self, addr: A) -> io::Result<()> {
         each_addr(addr, |to| self.inner.get().connect(to))
     }
 

@@ -112,6 +112,7 @@ impl UnixStream {
     /// while the listener's backlog is full, and cannot be waited for with
     /// the poller, so it runs inside [`blocking`](fn@crate::blocking).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let path = path.as_ref();
         UnixStream::new(crate::blocking(|| net::UnixStream::connect(path))?)
     }
 

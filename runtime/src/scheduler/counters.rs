@@ -143,7 +143,10 @@ impl Runtime {
 
     /// Threads of the runtime: workers alive, and helpers.
     pub(crate) fn runtime_threads(&self) -> usize {
-        self.worker_threads() + self.helper_threads + crate::userfault::threads()
+        self.worker_threads()
+            + self.helper_threads
+            + crate::blocking::helper_threads()
+            + crate::userfault::threads()
     }
 }
 

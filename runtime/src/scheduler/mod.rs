@@ -4,7 +4,7 @@
 //! # Files
 //! - `mod.rs` (this file): the [`Runtime`], its tokens, and the entry
 //!   points a goroutine's life goes through: [`admit`] and [`spawn`] at
-//!   birth, [`ready`] at a wake, [`enter_blocking`] around a blocking call,
+//!   birth, [`ready`] at a wake,
 //!   and the public knobs (`gomaxprocs`, `set_max_threads`, ...).
 //! - `worker.rs`: a worker thread's loop: run a goroutine, file it where
 //!   it belongs when it switches out, find the next (timers, `runnext`,
@@ -142,8 +142,7 @@ pub(crate) const NO_HOME: usize = usize::MAX;
 /// run from many short ones).
 const SCHEDULING: u64 = 0;
 const RUNNING: u64 = 1;
-const BLOCKING: u64 = 2;
-const PHASE_BITS: u32 = 2;
+const PHASE_BITS: u32 = 1;
 
 /// Goroutines a worker's local queue holds before the ones it spawns go to
 /// its spill instead (Go's local run queue has 256 slots; Go sends the
@@ -201,6 +200,10 @@ pub(crate) struct Runtime {
     /// most one worker blocks there; `SeqCst`, paired with the `wake` flags
     /// (see `Worker::block_in_poller`).
     poller: AtomicUsize,
+    /// Pooled workers waiting for a token to run their pinned goroutines
+    /// (relaxed: a hint that makes holders give theirs up; the token
+    /// itself moves through `holders` and `granted`).
+    token_wanted: AtomicUsize,
 }
 
 /// The global runtime, started on first use.
@@ -249,6 +252,7 @@ impl Runtime {
             retakes: AtomicU64::new(0),
             sysmon_sleeping: AtomicBool::new(false),
             poller: AtomicUsize::new(0),
+            token_wanted: AtomicUsize::new(0),
         }
     }
 
@@ -289,7 +293,8 @@ impl Runtime {
         if !self.take_free_token() {
             return false;
         }
-        match self.pool.pop_preferring(None, |_| true) {
+        let wanting = |i: usize| self.shared(i).wants_token.load(Ordering::Relaxed);
+        match self.pool.pop_preferring(None, wanting) {
             Some(index) => {
                 let shared = self.shared(index);
                 shared.granted.store(true, Ordering::Release);
@@ -298,6 +303,60 @@ impl Runtime {
             None => self.start_thread(),
         }
         self.wake_sysmon();
+        true
+    }
+
+    /// A goroutine pinned to worker `home` was woken by another thread: it
+    /// joins that worker's inbox, whose thread is woken if it sleeps or
+    /// waits in the pool (a Dekker pair with the sleeper's `asleep` store
+    /// and its look at the inbox, both sides `SeqCst`).
+    #[cold]
+    #[inline(never)]
+    fn send_home(&'static self, home: usize, g: Runnable) {
+        let shared = self.shared(home);
+        shared.inbox.push(g);
+        fence(Ordering::SeqCst);
+        if shared.asleep.load(Ordering::SeqCst) {
+            self.recheck(home);
+        }
+    }
+
+    /// Whether a pooled worker waits for a token to run its pinned
+    /// goroutines.
+    #[inline]
+    fn token_wanted(&self) -> bool {
+        self.token_wanted.load(Ordering::Relaxed) > 0
+    }
+
+    /// Pooled worker `index` has pinned goroutines to run: takes a free
+    /// token for it if there is one, else counts it as waiting, so that a
+    /// holder gives one up when it idles or its turn is over (and the
+    /// monitor revokes one held too long).
+    fn want_token(&'static self, index: usize) {
+        let shared = self.shared(index);
+        if !shared.wants_token.swap(true, Ordering::Relaxed) {
+            self.token_wanted.fetch_add(1, Ordering::Relaxed);
+            self.wake_sysmon();
+        }
+        self.grant_token();
+    }
+
+    /// A pooled worker got its token: it no longer waits for one.
+    fn no_longer_wants_token(&self, shared: &Shared) {
+        if shared.wants_token.swap(false, Ordering::Relaxed) {
+            self.token_wanted.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A holder gives its token to a pooled worker that waits for one
+    /// (its turn is over, or it idles). False if its token was released
+    /// already.
+    fn pass_token(&'static self, shared: &Shared) -> bool {
+        if !shared.claim_release() {
+            return false;
+        }
+        self.holders.fetch_sub(1, Ordering::AcqRel);
+        self.grant_token();
         true
     }
 
@@ -401,7 +460,10 @@ impl Runtime {
     /// goroutine waiting for I/O.
     pub(crate) fn all_idle(&self) -> bool {
         self.no_worker_busy()
+            && !self.token_wanted()
             && !self.has_visible_work()
+            && !self.has_pinned_work()
+            && !crate::blocking::calls_in_flight()
             && self.earliest_timer() == NEVER
             && crate::netpoll::waiters() == 0
     }
@@ -422,6 +484,15 @@ impl Runtime {
         }
         let started = self.started_count.load(Ordering::Acquire);
         (0..started).any(|i| !self.shared(i).stealer.is_empty())
+    }
+
+    /// Whether any worker has pinned goroutines waiting to run.
+    fn has_pinned_work(&self) -> bool {
+        let started = self.started_count.load(Ordering::Acquire);
+        (0..started).any(|i| {
+            let shared = self.shared(i);
+            !shared.inbox.is_empty() || !shared.local_len.is_empty()
+        })
     }
 
     /// A timer was added with deadline `when`: make sure an idle worker will
@@ -513,13 +584,17 @@ impl Runtime {
     /// wait for a stuck goroutine, or for a worker without a token).
     /// Returns whether there was one.
     fn runnext_to_injector(&self, shared: &Shared) -> bool {
-        match shared.runnext.take() {
-            Some(g) => {
-                self.injector.push(g);
-                true
-            }
-            None => false,
+        let Some(g) = shared.runnext.take() else {
+            return false;
+        };
+        // SAFETY: the swap that emptied the slot made `g` ours.
+        if unsafe { g.pinned_to() }.is_some() {
+            // It may run only on its own thread: back to its inbox.
+            shared.inbox.push(g);
+            return false;
         }
+        self.injector.push(g);
+        true
     }
 
     /// Releases the deep pages of every cached stack.
@@ -535,15 +610,27 @@ impl Runtime {
     }
 }
 
-/// Makes a woken goroutine runnable: the current worker's `runnext` if
-/// called on a worker, else the global queue.
+/// Makes a woken goroutine runnable. A goroutine pinned to another
+/// worker goes to that worker's inbox (see "Pinning"); any other to the
+/// current worker's `runnext`, or from a plain thread the global queue.
+///
+/// # Safety
+/// The caller owns `g` through the park protocol (it won the wake).
+#[inline]
 pub(crate) fn ready(g: Runnable) {
     let w = current_worker();
-    if w.is_null() {
-        ready_from_thread(g);
-    } else {
+    // SAFETY: the caller owns `g`.
+    let pin = unsafe { g.pinned_to() };
+    if !w.is_null() {
         // SAFETY: WORKER points at the live Worker of this thread.
-        unsafe { (*w).make_runnext(g) };
+        let w = unsafe { &*w };
+        if pin.is_none() || pin == Some(w.index) {
+            return w.make_runnext(g);
+        }
+    }
+    match pin {
+        Some(home) => runtime().send_home(home, g),
+        None => ready_from_thread(g),
     }
 }
 
@@ -585,35 +672,55 @@ pub(crate) fn spawn(g: Runnable) {
     rt.notify_work();
 }
 
-/// A blocking call in progress, entered on worker `index`; see
-/// [`enter_blocking`].
-pub(crate) struct BlockingGuard {
-    index: usize,
+/// The most threads the runtime may run (`set_max_threads`).
+pub(crate) fn max_threads() -> usize {
+    runtime().max_threads.load(Ordering::Relaxed)
 }
 
-/// Marks the current worker as blocked in a call (Go's `entersyscall`)
-/// until the guard drops; `None` on a plain thread.
-pub(crate) fn enter_blocking() -> Option<BlockingGuard> {
-    let w = current_worker();
-    if w.is_null() {
-        return None;
-    }
-    // SAFETY: WORKER points at the live Worker of this thread.
-    let w = unsafe { &*w };
-    w.enter_blocking();
-    Some(BlockingGuard { index: w.index })
+/// Whether one more helper thread for blocking calls, with `helpers`
+/// alive already, keeps the runtime's threads within `set_max_threads`.
+pub(crate) fn helper_allowed(helpers: usize) -> bool {
+    let rt = runtime();
+    rt.threads.load(Ordering::Relaxed) + helpers < rt.max_threads.load(Ordering::Relaxed)
 }
 
-impl Drop for BlockingGuard {
-    fn drop(&mut self) {
-        // The call may have parked the goroutine, which then came back on
-        // another worker: look the worker up again.
-        let w = current_worker();
-        if !w.is_null() {
-            // SAFETY: WORKER points at the live Worker of this thread.
-            unsafe { (*w).leave_blocking(self.index) };
-        }
-    }
+/// Go's full model for every goroutine spawned from now on (see
+/// [`enable_migration`]). Relaxed: read at spawn; the call that sets it
+/// happens before the spawns it governs.
+static MIGRATION: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`enable_migration`] was called.
+#[inline]
+pub(crate) fn migration_enabled() -> bool {
+    MIGRATION.load(Ordering::Relaxed)
+}
+
+/// Lets every goroutine spawned from now on resume on any worker thread
+/// after a park, as in Go (see [`Builder::migratory`](crate::Builder::migratory)
+/// for one goroutine): wakes stay on the waker's thread, idle workers
+/// steal at once, and the program runs as it would under Go's scheduler.
+/// `#[goro::main(unsafe(migrate))]` calls it first thing.
+///
+/// # Safety
+/// From then on, no goroutine may hold anything bound to its OS thread
+/// across a park (a channel operation, a lock, `sleep`, `yield_now`,
+/// `join`, a socket wait, `blocking`): no `thread_local!` borrow, no
+/// `!Send` value taken from a thread-local (an `Rc` from one,
+/// `rand::thread_rng()`), no `std::sync::MutexGuard`, no guard of another
+/// runtime's context; nor may any code they call. Goroutines spawned
+/// before the call keep the thread they started on.
+///
+/// ```
+/// // SAFETY: this program holds nothing thread-bound across a park.
+/// unsafe { goro::enable_migration() };
+/// let h = goro::spawn(|| {
+///     goro::yield_now();
+///     2
+/// });
+/// assert_eq!(h.join().unwrap(), 2);
+/// ```
+pub unsafe fn enable_migration() {
+    MIGRATION.store(true, Ordering::Relaxed);
 }
 
 /// Sets the most OS threads that may run goroutines at once (Go's

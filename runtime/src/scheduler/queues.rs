@@ -81,12 +81,16 @@ impl WorkerList {
     }
 }
 
-/// A worker's two local FIFOs: `main`, for what it wakes and yields and
-/// the first [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT) goroutines it spawns, and `spill`, for
-/// the goroutines it spawns beyond those (see the module note).
+/// A worker's local FIFOs: `main`, for the first
+/// [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT) goroutines it spawns
+/// and for migrating goroutines it wakes or that yield; `spill`, for the
+/// goroutines it spawns beyond those (both stealable); and `local`, for
+/// the started goroutines pinned to it that yield or wake behind
+/// `runnext`, which only its thread runs (see the module note).
 pub(super) struct LocalQueues {
     pub(super) main: LocalQueue<Runnable>,
     pub(super) spill: LocalQueue<Runnable>,
+    pub(super) local: LocalQueue<Runnable>,
 }
 
 impl LocalQueues {
@@ -94,6 +98,7 @@ impl LocalQueues {
         LocalQueues {
             main: LocalQueue::new_fifo(),
             spill: LocalQueue::new_fifo(),
+            local: LocalQueue::new_fifo(),
         }
     }
 

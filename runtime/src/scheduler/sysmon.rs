@@ -28,10 +28,10 @@
 //! no CPU, and then goes on at the rhythm it had.
 
 use super::worker::Shared;
-use super::{Runtime, BLOCKING, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING};
+use super::{Runtime, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING};
 use crate::stack;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -177,10 +177,9 @@ impl Runtime {
         let mut acted = 0;
         for (index, sample) in samples.iter_mut().enumerate() {
             let shared = self.shared(index);
-            // Relaxed: only the monitor sets the flag, so it sees its own
-            // `true`. A stale `true` (the worker has just cleared it, taking
-            // a token back) moves a running worker's `runnext` to the global
-            // queue, which is harmless.
+            // Relaxed: a stale `true` (the worker has just taken a token
+            // back) moves a running worker's `runnext` away, which is
+            // harmless; a stale `false` waits for the next round.
             if shared.revoked.load(Ordering::Relaxed) && self.rescue_runnext(shared) {
                 acted += 1;
             }
@@ -196,14 +195,16 @@ impl Runtime {
             }
             let stuck_for = now.saturating_duration_since(sample.since);
             let retake = match status & ((1 << PHASE_BITS) - 1) {
-                RUNNING if stuck_for >= FORCE_RETAKE => self.work_starves_behind(shared, sample),
+                RUNNING if stuck_for >= FORCE_RETAKE => {
+                    warn_if_pinned_wait(shared, stuck_for);
+                    self.work_starves_behind(shared, sample)
+                }
                 RUNNING => {
                     if stuck_for >= HANDOFF_DELAY && self.queue_unshared(shared, sample) {
                         acted += usize::from(self.share_queue());
                     }
                     false
                 }
-                BLOCKING => stuck_for >= FORCE_RETAKE || self.work_waits_on(shared),
                 _ => false,
             };
             if retake && self.revoke(shared) {
@@ -224,15 +225,6 @@ impl Runtime {
         wake
     }
 
-    /// Whether work would wait for a worker stuck in a blocking call: a
-    /// goroutine the call woke (into its `runnext`), its queue holds
-    /// goroutines, or no other worker is idle or searching.
-    pub(super) fn work_waits_on(&self, shared: &Shared) -> bool {
-        shared.runnext.is_occupied()
-            || !shared.stealer.is_empty()
-            || self.idle.len() + self.searching.load(Ordering::SeqCst) == 0
-    }
-
     /// Whether work starves behind a worker busy in one long goroutine
     /// since `sample`: the goroutine it woke last (only a revocation frees
     /// it), its queue with nobody stealing from it, or the global queue with
@@ -240,7 +232,8 @@ impl Runtime {
     /// (or a thread the OS merely preempted) is left alone: a revocation
     /// would only add a thread competing for the same cores.
     pub(super) fn work_starves_behind(&self, shared: &Shared, sample: &Sample) -> bool {
-        shared.runnext.is_occupied()
+        self.token_wanted()
+            || shared.runnext.is_occupied()
             || self.queue_unshared(shared, sample)
             || (!self.injector.is_empty()
                 && self.injector_takes.load(Ordering::Relaxed) == sample.injector_takes)
@@ -255,17 +248,13 @@ impl Runtime {
     /// Takes a stuck worker's token and, if work is waiting, gives it to
     /// another thread. False if already taken.
     pub(super) fn revoke(&'static self, shared: &Shared) -> bool {
-        if shared
-            .revoked
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
+        if !shared.claim_release() {
             return false;
         }
         self.holders.fetch_sub(1, Ordering::AcqRel);
         self.retakes.fetch_add(1, Ordering::Relaxed);
         self.runnext_to_injector(shared);
-        if self.has_visible_work() {
+        if self.has_visible_work() || self.token_wanted() {
             self.grant_token();
         }
         true
@@ -292,4 +281,44 @@ impl Runtime {
             self.fire_all_timers();
         }
     }
+}
+
+/// Whether `GODEBUG=blockwarn=0` silenced the stuck-thread warning.
+fn blockwarn_silenced() -> bool {
+    static SILENCED: OnceLock<bool> = OnceLock::new();
+    *SILENCED.get_or_init(|| {
+        std::env::var("GODEBUG").is_ok_and(|v| v.split(',').any(|kv| kv == "blockwarn=0"))
+    })
+}
+
+/// When the last stuck-thread warning was printed (at most one a second),
+/// and the goroutine it named (each is named once).
+static LAST_WARNING: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+
+/// A goroutine has held its worker's thread for `stuck_for` while
+/// goroutines pinned to that thread wait behind it: they cannot move to
+/// another thread, so the monitor says which goroutine holds them, where
+/// it was spawned, and the cure, once per goroutine and at most once a
+/// second (`GODEBUG=blockwarn=0` silences it).
+fn warn_if_pinned_wait(shared: &Shared, stuck_for: Duration) {
+    let waiting =
+        shared.inbox.len() + shared.local_len.len() + usize::from(shared.runnext.is_occupied());
+    if waiting == 0 || blockwarn_silenced() {
+        return;
+    }
+    let id = shared.running.load(Ordering::Relaxed);
+    let mut last = LAST_WARNING.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    if last.1 == id || last.0.is_some_and(|at| now - at < Duration::from_secs(1)) {
+        return;
+    }
+    *last = (Some(now), id);
+    drop(last);
+    let who = crate::registry::describe(id).unwrap_or_else(|| format!("goroutine {id}"));
+    eprintln!(
+        "goro: {who} has held its thread for {} ms; {waiting} goroutine(s) that can run only on \
+         that thread wait behind it. Run a blocking call in goro::blocking(|| ...), or call \
+         goro::yield_now() now and then in a long loop (GODEBUG=blockwarn=0 silences this).",
+        stuck_for.as_millis()
+    );
 }

@@ -20,14 +20,14 @@
 
 use super::counters::WorkerStats;
 use super::queues::{LocalQueues, RunNext, Stealers};
-use super::{shard_of, Runtime, BLOCKING, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHEDULING};
+use super::{shard_of, Runtime, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHEDULING};
 use super::{Returned, ReturnedBatch};
 use crate::clock::NEVER;
 use crate::goroutine::{Outcome, Runnable};
 use crate::stack::{Stack, StackCache};
 use crate::testing::seed::{seeded_coin, SEEDED, SEED_EPOCH, SEED_STATE};
 use crate::timers::TimerHeap;
-use crossbeam_deque::{Steal, Worker as LocalQueue};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
@@ -58,6 +58,19 @@ pub(super) const SPIN_PAUSES: usize = 200;
 pub(super) const SMALL_STEAL: usize = 4;
 pub(super) const SMALL_STEAL_PAUSES: usize = 160;
 
+/// How long a victim's queue must hold goroutines before a thief takes
+/// some (see [`backlog_aged`]), and how old a sighting may be to count.
+const BACKLOG_AGE: u64 = 5_000;
+const BACKLOG_FORGET: u64 = 1_000_000;
+
+/// Most goroutines a worker takes from the global queue at once.
+const INJECTOR_BATCH: usize = 64;
+
+/// How long a worker keeps its token while a pooled worker waits for one
+/// to run its pinned goroutines (Go's time slice): turns are taken at
+/// least this often.
+const TOKEN_TURN: u64 = 10_000_000;
+
 /// How long a worker idles before it releases its cached stacks' deep pages.
 pub(super) const TRIM_DELAY: Duration = Duration::from_millis(10);
 
@@ -73,8 +86,24 @@ pub(super) struct Shared {
     pub(super) stealer: Stealers,
     /// The local queues, while no thread runs this slot.
     pub(super) queue: Mutex<Option<LocalQueues>>,
-    /// The goroutine to run next; see "runnext" above.
+    /// The goroutine to run next; see "runnext" in the module note.
     pub(super) runnext: RunNext,
+    /// Started goroutines pinned here, woken by other threads: only this
+    /// slot's thread may run them (see "Pinning" in the module note).
+    pub(super) inbox: Injector<Runnable>,
+    /// Started goroutines pinned here and readied by this thread (lengths
+    /// only: nobody steals through it).
+    pub(super) local_len: Stealer<Runnable>,
+    /// The worker is on the idle list or waits in the pool, so a goroutine
+    /// sent to its inbox must wake its thread. `SeqCst`, paired with the
+    /// sender's fence after its push (a Dekker pair, as the idle list's).
+    pub(super) asleep: AtomicBool,
+    /// Waits in the pool with pinned goroutines to run: it wants a token
+    /// back (see `Runtime::token_wanted`).
+    pub(super) wants_token: AtomicBool,
+    /// The id of the goroutine it runs now, for the monitor's warning
+    /// (relaxed: a hint, looked up in the registry).
+    pub(super) running: AtomicU64,
     pub(super) thread: Mutex<Option<Thread>>,
     /// Set by a waker before it unparks the thread.
     pub(super) wake: AtomicBool,
@@ -110,6 +139,17 @@ pub(crate) struct Worker {
     /// This worker's shared part (looked up once, used on every switch).
     pub(super) shared: &'static Shared,
     pub(super) queue: LocalQueue<Runnable>,
+    /// Started goroutines pinned here that yielded or were woken here
+    /// behind `runnext`: run by this thread only, never stolen.
+    pub(super) local: LocalQueue<Runnable>,
+    /// Goroutines pinned here that are alive: the thread must not exit
+    /// before they finish (see "Pinning" in the module note).
+    pub(super) pinned_live: Cell<usize>,
+    /// When this worker last took a token (coarse clock; see `turn_over`).
+    pub(super) token_since: Cell<u64>,
+    /// Per victim slot, when this worker first saw its queue non-empty in
+    /// the current search (0: not seen so); see `steal_from_workers`.
+    pub(super) backlog_seen: std::cell::RefCell<Vec<u64>>,
     /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
@@ -158,6 +198,16 @@ pub(crate) fn current_worker_index() -> Option<usize> {
     (!w.is_null()).then(|| unsafe { (*w).index })
 }
 
+impl Shared {
+    /// Claims the right to release this worker's token (see
+    /// `Worker::keep_token`): false if it was released already.
+    pub(super) fn claim_release(&self) -> bool {
+        self.revoked
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 impl Runtime {
     /// Starts a worker thread holding a token we already counted.
     pub(super) fn start_thread(&'static self) {
@@ -199,6 +249,11 @@ impl Runtime {
         let queues = LocalQueues::new();
         let _ = self.slots[index].set(Box::new(Shared {
             stealer: queues.stealers(),
+            local_len: queues.local.stealer(),
+            inbox: Injector::new(),
+            asleep: AtomicBool::new(false),
+            wants_token: AtomicBool::new(false),
+            running: AtomicU64::new(0),
             queue: Mutex::new(Some(queues)),
             runnext: RunNext::new(),
             thread: Mutex::new(None),
@@ -231,6 +286,10 @@ impl Runtime {
             rt: self,
             shared,
             queue: queues.main,
+            local: queues.local,
+            pinned_live: Cell::new(0),
+            token_since: Cell::new(crate::clock::coarse_now()),
+            backlog_seen: std::cell::RefCell::new(Vec::new()),
             spill: queues.spill,
             runs: Cell::new(0),
             runnext_streak: Cell::new(0),
@@ -262,6 +321,7 @@ impl Runtime {
         *shared.queue.lock().unwrap_or_else(|p| p.into_inner()) = Some(LocalQueues {
             main: worker.queue,
             spill: worker.spill,
+            local: worker.local,
         });
         self.slot_table
             .lock()
@@ -286,8 +346,8 @@ impl Worker {
             }
             match self.find_work().or_else(|| self.spin_for_work()) {
                 Some(g) if !self.keep_token() => {
-                    // Our token went while we looked: not ours to run.
-                    self.rt.injector.push(g);
+                    // Our token went while we looked: not ours to run now.
+                    self.requeue(g);
                 }
                 Some(g) => {
                     self.stop_searching();
@@ -301,16 +361,38 @@ impl Worker {
     /// Whether this worker still holds its token. It loses it when the
     /// monitor revoked it (then it takes a free one if there is one), or
     /// when GOMAXPROCS shrank below the number of holders.
+    ///
+    /// Every release of a token first sets `Shared::revoked` (by CAS, so
+    /// the monitor, a shrink and a turn's end never release one token
+    /// twice), and only taking a token again clears it.
     pub(super) fn keep_token(&self) -> bool {
         let rt = self.rt;
         if self.shared.revoked.load(Ordering::Acquire) {
-            if self.reclaim_token() {
-                return true;
-            }
-            self.clear_revocation();
+            return self.reclaim_token();
+        }
+        if rt.token_wanted() && self.turn_over() && rt.pass_token(self.shared) {
             return false;
         }
+        !self.give_back_surplus()
+    }
+
+    /// Whether this worker has held its token for [`TOKEN_TURN`] (coarse
+    /// clock): long enough to give a pooled worker its turn.
+    fn turn_over(&self) -> bool {
+        crate::clock::coarse_now().saturating_sub(self.token_since.get()) >= TOKEN_TURN
+    }
+
+    /// After a shrink of GOMAXPROCS below the number of holders: gives
+    /// this worker's token back. Returns whether it no longer holds one.
+    fn give_back_surplus(&self) -> bool {
+        let rt = self.rt;
         let mut held = rt.holders.load(Ordering::Relaxed);
+        if held <= rt.nprocs.load(Ordering::Relaxed) {
+            return false;
+        }
+        if !self.shared.claim_release() {
+            return true; // the monitor took it meanwhile
+        }
         while held > rt.nprocs.load(Ordering::Relaxed) {
             match rt.holders.compare_exchange_weak(
                 held,
@@ -318,11 +400,13 @@ impl Worker {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return false,
+                Ok(_) => return true,
                 Err(now) => held = now,
             }
         }
-        true
+        // Others gave theirs back first: we keep ours.
+        self.shared.revoked.store(false, Ordering::Release);
+        false
     }
 
     /// After a revocation: takes a free token if there is one.
@@ -330,40 +414,14 @@ impl Worker {
         if !self.rt.take_free_token() {
             return false;
         }
-        self.clear_revocation();
+        self.took_token();
         true
     }
 
-    /// The revocation has been dealt with: this worker schedules again, or
-    /// goes to the pool.
-    pub(super) fn clear_revocation(&self) {
-        self.shared.revoked.store(false, Ordering::Relaxed);
-    }
-
-    /// The running goroutine enters a blocking call: whatever it woke must
-    /// not wait behind the call, so `runnext` joins the queue others steal
-    /// from, and an idle worker is told there is work.
-    pub(super) fn enter_blocking(&self) {
-        if let Some(g) = self.shared.runnext.take() {
-            self.queue.push(g);
-        }
-        self.set_phase(BLOCKING);
-        if !self.queue.is_empty() || !self.spill.is_empty() {
-            self.rt.notify_work();
-        }
-        self.rt.wake_sysmon();
-    }
-
-    /// The blocking call entered on worker `entered_on` returned. If the
-    /// monitor took our token meanwhile and none is free, the goroutine
-    /// yields: `run` then queues it globally, for a worker with a token.
-    pub(super) fn leave_blocking(&self, entered_on: usize) {
-        if entered_on == self.index {
-            self.set_phase(RUNNING);
-        }
-        if self.shared.revoked.load(Ordering::Acquire) && !self.reclaim_token() {
-            crate::goroutine::yield_now();
-        }
+    /// This worker holds a token again (reclaimed, or granted in the pool).
+    pub(super) fn took_token(&self) {
+        self.shared.revoked.store(false, Ordering::Release);
+        self.token_since.set(crate::clock::coarse_now());
     }
 
     /// Runs `g` until it switches out, then files it where it belongs; after
@@ -377,10 +435,11 @@ impl Worker {
             let runs = self.runs.get() + 1;
             self.runs.set(runs);
             self.set_phase(RUNNING);
+            self.shared.running.store(g.id(), Ordering::Relaxed);
             // SAFETY: `g` came off a run queue or runnext, so this worker
             // owns it; it is started before it is resumed.
             let outcome = unsafe {
-                if g.is_unstarted() && !g.start(self.shard(), || self.take_stack()) {
+                if g.is_unstarted() && !self.start(&g) {
                     Outcome::Finished(None)
                 } else {
                     g.resume()
@@ -388,16 +447,10 @@ impl Worker {
             };
             self.set_phase(SCHEDULING);
             match outcome {
-                Outcome::Yielded if self.shared.revoked.load(Ordering::Acquire) => {
-                    // Left a blocking call without a token: the goroutine waits
-                    // for a worker that has one (Go's exitsyscall slow path).
-                    self.rt.injector.push(g);
-                    self.rt.notify_work();
-                }
                 Outcome::Yielded => {
                     // No new work appeared, so nobody needs waking: whatever
                     // else is queued woke a worker when it was queued.
-                    self.queue.push(g);
+                    self.requeue_yielded(g);
                     if let Some(next) = self.next_after_yield() {
                         g = next;
                         continue;
@@ -427,6 +480,10 @@ impl Worker {
                             .put(stack);
                     }
                     self.rt.goroutine_finished(self.shard());
+                    // SAFETY: we ran it, so we own it.
+                    if unsafe { g.pinned_to() }.is_some() {
+                        self.pinned_live.set(self.pinned_live.get() - 1);
+                    }
                     self.release(g);
                 }
             }
@@ -459,7 +516,50 @@ impl Worker {
             return None;
         }
         self.tick.set(tick);
-        self.queue.pop()
+        self.local.pop().or_else(|| self.queue.pop())
+    }
+
+    /// Starts `g` on this worker (see `G::start`): it is pinned here
+    /// unless it migrates. Returns whether it can run.
+    ///
+    /// # Safety
+    /// This worker owns `g`, which has not started.
+    unsafe fn start(&self, g: &Runnable) -> bool {
+        // SAFETY: by the contract; we run it on this thread.
+        let started = unsafe { g.start(self.index, self.shard(), || self.take_stack()) };
+        // SAFETY: as above.
+        if unsafe { g.pinned_to() }.is_some() {
+            self.pinned_live.set(self.pinned_live.get() + 1);
+        }
+        started
+    }
+
+    /// Whether `g` is pinned to this worker (started here, not migrating).
+    #[inline]
+    fn pinned_here(&self, g: &Runnable) -> bool {
+        // SAFETY: the caller owns `g` (it is being queued by us).
+        unsafe { g.pinned_to() }.is_some()
+    }
+
+    /// Files a runnable goroutine behind the others here: a pinned one on
+    /// the private local queue, any other on the queue others steal from.
+    pub(super) fn requeue(&self, g: Runnable) {
+        if self.pinned_here(&g) {
+            self.local.push(g);
+        } else {
+            self.queue.push(g);
+        }
+    }
+
+    /// A goroutine yielded: a pinned one waits here; one that migrates
+    /// goes to the global queue if this worker lost its token meanwhile.
+    fn requeue_yielded(&self, g: Runnable) {
+        if !self.pinned_here(&g) && self.shared.revoked.load(Ordering::Acquire) {
+            self.rt.injector.push(g);
+            self.rt.notify_work();
+        } else {
+            self.requeue(g);
+        }
     }
 
     pub(super) fn shared(&self) -> &'static Shared {
@@ -550,10 +650,28 @@ impl Worker {
     #[cold]
     #[inline(never)]
     pub(super) fn queue_behind(&self, g: Runnable) {
+        if self.pinned_here(&g) {
+            // Nobody else may run it: no one to tell.
+            return self.local.push(g);
+        }
         self.queue.push(g);
         if !self.quiet_wakes.get() {
             self.rt.notify_work();
         }
+    }
+
+    /// The next pinned goroutine: from the local queue, after moving what
+    /// other threads sent to the inbox behind it.
+    fn take_pinned(&self) -> Option<Runnable> {
+        if !self.shared.inbox.is_empty() {
+            while let Steal::Retry = self.shared.inbox.steal_batch(&self.local) {}
+        }
+        self.local.pop()
+    }
+
+    /// Whether goroutines pinned here wait to run (`runnext` aside).
+    pub(super) fn has_pinned_work(&self) -> bool {
+        !self.local.is_empty() || !self.shared.inbox.is_empty()
     }
 
     pub(super) fn find_work(&self) -> Option<Runnable> {
@@ -585,7 +703,8 @@ impl Worker {
             if self.queue.len() < POLL_QUEUE_LIMIT {
                 self.poll_network();
             }
-            if let Some(g) = self.take_one_from_injector().or_else(|| self.spill.pop()) {
+            let fresh = self.take_one_from_injector().or_else(|| self.spill.pop());
+            if let Some(g) = fresh.or_else(|| self.queue.pop()) {
                 return Some(g);
             }
         }
@@ -596,7 +715,8 @@ impl Worker {
         // `take_runnext` may have passed over runnext for fairness, and a
         // thief may have emptied the queue since: then runnext it is, or
         // it would be stranded there while this worker sleeps.
-        self.take_queued()
+        self.take_pinned()
+            .or_else(|| self.take_queued())
             .or_else(|| self.shared.runnext.take())
             .or_else(|| self.take_polled())
     }
@@ -642,7 +762,8 @@ impl Worker {
     /// Nothing else to run: a goroutine whose socket became ready, if any.
     pub(super) fn take_polled(&self) -> Option<Runnable> {
         if self.poll_network() {
-            self.shared.runnext.take().or_else(|| self.queue.pop())
+            let pinned = self.shared.runnext.take().or_else(|| self.take_pinned());
+            pinned.or_else(|| self.queue.pop())
         } else {
             None
         }
@@ -675,13 +796,15 @@ impl Worker {
         }
         (0..SPIN_ROUNDS).find_map(|_| {
             (0..SPIN_PAUSES).for_each(|_| std::hint::spin_loop());
-            self.take_queued()
+            self.take_pinned().or_else(|| self.take_queued())
         })
     }
 
     pub(super) fn take_runnext(&self) -> Option<Runnable> {
         let streak = self.runnext_streak.get();
-        if streak >= FAIRNESS_TICK && (!self.queue.is_empty() || !self.spill.is_empty()) {
+        let others_wait =
+            !self.local.is_empty() || !self.queue.is_empty() || !self.spill.is_empty();
+        if streak >= FAIRNESS_TICK && others_wait {
             self.runnext_streak.set(0);
             return None;
         }
@@ -697,9 +820,18 @@ impl Worker {
         self.take_from_injector(|| self.rt.injector.steal())
     }
 
-    /// A batch from the injector into the local queue, one returned.
+    /// A batch from the injector into the local queue, one returned: all
+    /// it holds, up to [`INJECTOR_BATCH`], so that goroutines spawned
+    /// together from a plain thread start together here (a goroutine stays
+    /// on the thread it starts on, and goroutines spawned together usually
+    /// talk to each other); idle workers steal from the backlog.
     pub(super) fn steal_from_injector(&self) -> Option<Runnable> {
-        self.take_from_injector(|| self.rt.injector.steal_batch_and_pop(&self.queue))
+        let injector = &self.rt.injector;
+        let g = self.take_from_injector(|| injector.steal_batch_and_pop(&self.queue))?;
+        while self.queue.len() < INJECTOR_BATCH
+            && !matches!(injector.steal_batch(&self.queue), Steal::Empty)
+        {}
+        Some(g)
     }
 
     /// `steal` from the injector until it does not ask for a retry; counts
@@ -721,7 +853,8 @@ impl Worker {
     }
 
     /// Half of another worker's local queue (or spill), from a random
-    /// victim onwards.
+    /// victim onwards, once that queue has held goroutines for
+    /// [`BACKLOG_AGE`] (see [`backlog_aged`]).
     ///
     /// After a steal that left this worker fewer than [`SMALL_STEAL`]
     /// never-run goroutines, the next steal waits a few microseconds first:
@@ -739,16 +872,28 @@ impl Worker {
             (0..SMALL_STEAL_PAUSES).for_each(|_| std::hint::spin_loop());
         }
         let start = (self.next_random() % started as u64) as usize;
+        let now = crate::clock::now_nanos();
+        let patient = !super::migration_enabled();
+        let mut seen = self.backlog_seen.borrow_mut();
+        seen.resize(started, 0);
         loop {
             let mut retry = false;
             for k in 0..started {
-                let victim = (start + k) % started;
-                if victim == self.index {
+                let index = (start + k) % started;
+                if index == self.index {
                     continue;
                 }
-                let victim = self.rt.shared(victim);
+                let victim = self.rt.shared(index);
+                if victim.stealer.is_empty() {
+                    seen[index] = 0;
+                    continue;
+                }
+                if patient && !backlog_aged(&mut seen[index], now) {
+                    continue;
+                }
                 match victim.stealer.steal_batch_and_pop(&self.queue) {
                     Steal::Success(g) => {
+                        seen[index] = 0;
                         // SAFETY: popped off a queue: ours to run.
                         let fresh = unsafe { g.is_unstarted() };
                         self.small_steal
@@ -792,19 +937,30 @@ impl Worker {
             self.rt.searching.fetch_sub(1, Ordering::SeqCst);
             // A producer may have skipped waking anyone because it saw us
             // searching: look once more.
-            if self.rt.has_visible_work() {
+            if self.has_work() {
                 return;
             }
         }
-        self.rt.idle.push(self.index);
-        fence(Ordering::SeqCst);
-        if self.rt.has_visible_work() && self.leave_idle_list() {
+        if self.rt.token_wanted() && self.rt.pass_token(self.shared) {
+            // A pooled worker has pinned goroutines to run: our turn ends.
             return;
         }
-        if self.rt.all_idle() {
-            crate::inspect::check_deadlock(self.rt);
+        self.rt.idle.push(self.index);
+        self.shared.asleep.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if !(self.has_work() && self.leave_idle_list()) {
+            if self.rt.all_idle() {
+                crate::inspect::check_deadlock(self.rt);
+            }
+            self.sleep();
         }
-        self.sleep();
+        self.shared.asleep.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether work waits that this worker may run: its own pinned
+    /// goroutines, or goroutines anyone may run.
+    fn has_work(&self) -> bool {
+        self.has_pinned_work() || self.rt.has_visible_work()
     }
 
     /// Takes this worker off the idle list; false if a waker already did
@@ -839,7 +995,7 @@ impl Worker {
                 self.rt.wake_sysmon();
                 return;
             }
-            if self.token_in_doubt() && self.leave_idle_list() {
+            if (self.token_in_doubt() || self.has_pinned_work()) && self.leave_idle_list() {
                 return;
             }
             // Taken before the timers are read: whoever adds a timer and
@@ -933,10 +1089,14 @@ impl Worker {
     }
 
     /// Without a token: hands this worker's goroutines to the others.
+    /// Goroutines pinned here stay, for this thread to run when it has a
+    /// token again.
     pub(super) fn give_up_work(&self) {
         self.shared.active.store(false, Ordering::Relaxed);
         self.free_returned();
-        self.rt.runnext_to_injector(self.shared);
+        if let Some(g) = self.shared.runnext.take() {
+            self.requeue(g);
+        }
         while let Some(g) = self.queue.pop().or_else(|| self.spill.pop()) {
             self.rt.injector.push(g);
         }
@@ -946,18 +1106,35 @@ impl Worker {
 
     /// Waits in the pool until granted a token (true), or for [`POOL_IDLE`]
     /// (false: the thread is not needed and exits).
+    ///
+    /// While goroutines pinned here wait to run, it asks for a token (see
+    /// `Runtime::want_token`); while any goroutine pinned here is alive,
+    /// the thread does not exit, so the thread-locals those goroutines may
+    /// use outlive them.
     pub(super) fn wait_in_pool(&self) -> bool {
         let shared = self.shared;
         self.rt.pool.push(self.index);
+        shared.asleep.store(true, Ordering::SeqCst);
         let mut deadline = Some(Instant::now() + POOL_IDLE);
         loop {
             if shared.granted.swap(false, Ordering::Acquire) {
                 shared.active.store(true, Ordering::Relaxed);
+                shared.asleep.store(false, Ordering::Relaxed);
+                self.rt.no_longer_wants_token(shared);
+                self.took_token();
                 return true;
             }
+            fence(Ordering::SeqCst);
+            if self.has_pinned_work() {
+                self.rt.want_token(self.index);
+            }
             match deadline {
+                Some(at) if Instant::now() >= at && self.pinned_live.get() > 0 => {
+                    deadline = Some(Instant::now() + POOL_IDLE);
+                }
                 Some(at) if Instant::now() >= at => {
                     if self.rt.pool.remove(self.index) {
+                        shared.asleep.store(false, Ordering::Relaxed);
                         return false;
                     }
                     // A granter took us off the list (false above): its
@@ -969,4 +1146,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// Whether a victim's queue, seen non-empty now, has held goroutines for
+/// [`BACKLOG_AGE`]: `seen` is when this thief first saw it so (0 if not,
+/// or so long ago that it tells nothing). A goroutine stays on the thread
+/// it starts on, so a thief that took fresh goroutines the moment they were
+/// queued would split goroutines that talk to each other (a pair spawned
+/// together) between two threads for good; a backlog that lasts is one
+/// its worker is too busy to run.
+fn backlog_aged(seen: &mut u64, now: u64) -> bool {
+    if *seen == 0 || now.saturating_sub(*seen) > BACKLOG_FORGET {
+        *seen = now.max(1);
+        return false;
+    }
+    now - *seen >= BACKLOG_AGE
 }
