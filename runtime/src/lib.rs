@@ -60,6 +60,7 @@ mod panic;
 mod park;
 mod procs;
 mod scheduler;
+mod scope;
 mod signal;
 mod spin;
 mod stack;
@@ -76,6 +77,7 @@ pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
 pub use scheduler::{free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::sleep;
 
 /// Support for the macros; not part of the public API.
