@@ -51,6 +51,7 @@ pub mod chan;
 pub mod context;
 mod epoll;
 pub mod fs;
+mod future;
 mod goroutine;
 mod inspect;
 pub mod local;
@@ -73,6 +74,7 @@ mod timer;
 mod userfault;
 
 pub use blocking::blocking;
+pub use future::block_on;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};

@@ -60,6 +60,8 @@ pub(crate) enum Unparker {
     Parked(Runnable),
     /// A plain thread blocked in `std::thread::park`.
     Thread(Arc<ThreadParker>),
+    /// A future's task (see `future`): waking it is `Waker::wake`.
+    Waker(std::task::Waker),
 }
 
 impl Clone for Unparker {
@@ -71,6 +73,7 @@ impl Clone for Unparker {
         match self {
             Unparker::Goroutine(g) => Unparker::Goroutine(g.clone()),
             Unparker::Thread(t) => Unparker::Thread(Arc::clone(t)),
+            Unparker::Waker(w) => Unparker::Waker(w.clone()),
             Unparker::Parked(_) => unreachable!("a parked goroutine's handle has one owner"),
         }
     }
@@ -126,6 +129,7 @@ impl Unparker {
                 t.set_blocked(false);
                 t.thread.unpark();
             }
+            Unparker::Waker(w) => w.wake(),
         }
     }
 }
