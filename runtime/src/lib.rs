@@ -70,6 +70,8 @@ mod sys;
 mod sysmon;
 pub mod testing;
 pub mod time;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod timer;
 mod userfault;
 
