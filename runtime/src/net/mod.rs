@@ -96,6 +96,13 @@ macro_rules! conversions {
             }
         }
 
+        impl $crate::net::async_io::HasEvented for $goro {
+            type Std = $std;
+            fn evented(&self) -> &$crate::net::Evented<$std> {
+                &self.inner
+            }
+        }
+
         impl std::os::fd::AsFd for $goro {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
                 std::os::fd::AsFd::as_fd(self.inner.get())
@@ -232,10 +239,12 @@ macro_rules! timeout_methods {
 }
 use timeout_methods;
 
+mod async_io;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use async_io::Readiness;
 pub use std::net::Shutdown;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
