@@ -28,7 +28,11 @@ fn block_on(c: &mut Criterion) {
             })
         })
     });
-    for how in ["plain_recv", "block_on_each_recv_async", "recv_async_in_one_block_on"] {
+    for how in [
+        "plain_recv",
+        "block_on_each_recv_async",
+        "recv_async_in_one_block_on",
+    ] {
         group.bench_function(format!("pingpong_{how}"), |b| {
             b.iter_custom(|iters| pingpong(iters, how))
         });

@@ -70,9 +70,9 @@ mod sys;
 mod sysmon;
 pub mod testing;
 pub mod time;
+mod timer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
-mod timer;
 mod userfault;
 
 pub use blocking::blocking;

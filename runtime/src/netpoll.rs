@@ -370,30 +370,25 @@ impl Registration {
         waker: &std::task::Waker,
     ) -> std::task::Poll<io::Result<()>> {
         use std::task::Poll;
-        let replaced = {
-            let mut state = self.desc.lock();
-            if let Err(e) = self.check_open(&state) {
-                return Poll::Ready(Err(e));
-            }
-            let side = state.side(interest);
-            if std::mem::take(&mut side.ready) {
-                return Poll::Ready(Ok(()));
-            }
-            match &side.waiter {
-                Some(Unparker::Waker(old)) if old.will_wake(waker) => return Poll::Pending,
-                Some(Unparker::Waker(_)) => side.waiter.replace(Unparker::Waker(waker.clone())),
-                Some(_) => {
-                    return Poll::Ready(Err(io::Error::other(
-                        "a goroutine's blocking call waits on this socket in the same direction",
-                    )))
-                }
-                None => {
-                    WAITERS.fetch_add(1, Ordering::SeqCst);
-                    side.waiter = Some(Unparker::Waker(waker.clone()));
-                    None
-                }
+        let mut state = self.desc.lock();
+        if let Err(e) = self.check_open(&state) {
+            return Poll::Ready(Err(e));
+        }
+        let side = state.side(interest);
+        if std::mem::take(&mut side.ready) {
+            return Poll::Ready(Ok(()));
+        }
+        let replaced = match &side.waiter {
+            Some(Unparker::Waker(old)) if old.will_wake(waker) => return Poll::Pending,
+            Some(Unparker::Waker(_)) => side.waiter.replace(Unparker::Waker(waker.clone())),
+            Some(_) => return Poll::Ready(Err(io::Error::other(TAKEN))),
+            None => {
+                WAITERS.fetch_add(1, Ordering::SeqCst);
+                side.waiter = Some(Unparker::Waker(waker.clone()));
+                None
             }
         };
+        drop(state);
         drop(replaced);
         Poll::Pending
     }
@@ -428,6 +423,10 @@ impl Drop for Registration {
         poller.slab.free(self.desc);
     }
 }
+
+/// The error of a future's readiness poll on a direction a goroutine waits
+/// on.
+const TAKEN: &str = "a goroutine's blocking call waits on this socket in the same direction";
 
 /// Wakes a waiter taken out of a direction. A future's waker is uncounted
 /// from the [`WAITERS`] once woken (its goroutine, if `block_on` runs it,

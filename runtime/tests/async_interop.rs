@@ -31,7 +31,10 @@ fn counting_waker() -> (Arc<Counter>, std::task::Waker) {
 #[test]
 fn block_on_a_ready_future() {
     assert_eq!(goro::block_on(async { 5 }), 5);
-    assert_eq!(goro::spawn(|| goro::block_on(async { 6 })).join().unwrap(), 6);
+    assert_eq!(
+        goro::spawn(|| goro::block_on(async { 6 })).join().unwrap(),
+        6
+    );
 }
 
 /// Async senders and receivers, mixed with blocking ones, on unbuffered,
@@ -206,7 +209,12 @@ fn close_completes_pending_futures() {
 #[test]
 fn a_join_handle_is_a_future() {
     let h = goro::spawn(|| 7);
-    assert_eq!(goro::spawn(move || goro::block_on(h).unwrap()).join().unwrap(), 7);
+    assert_eq!(
+        goro::spawn(move || goro::block_on(h).unwrap())
+            .join()
+            .unwrap(),
+        7
+    );
 
     let (tx, rx) = chan::bounded::<()>(0);
     let mut h = goro::spawn(move || {
@@ -215,13 +223,21 @@ fn a_join_handle_is_a_future() {
     });
     let (first, w1) = counting_waker();
     let (second, w2) = counting_waker();
-    assert!(pin!(&mut h).poll(&mut Context::from_waker(&w1)).is_pending());
-    assert!(pin!(&mut h).poll(&mut Context::from_waker(&w2)).is_pending());
+    assert!(pin!(&mut h)
+        .poll(&mut Context::from_waker(&w1))
+        .is_pending());
+    assert!(pin!(&mut h)
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
     tx.send(()).unwrap();
     while second.0.load(Ordering::SeqCst) == 0 {
         goro::yield_now();
     }
-    assert_eq!(first.0.load(Ordering::SeqCst), 0, "the replaced waker is not woken");
+    assert_eq!(
+        first.0.load(Ordering::SeqCst),
+        0,
+        "the replaced waker is not woken"
+    );
     let Poll::Ready(v) = pin!(&mut h).poll(&mut Context::from_waker(&w2)) else {
         panic!("woken, so finished");
     };
@@ -240,7 +256,9 @@ fn join_after_a_poll_and_panics_through_await() {
         3
     });
     let waker = noop_waker();
-    assert!(pin!(&mut h).poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(pin!(&mut h)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
     tx.send(()).unwrap();
     assert_eq!(h.join().unwrap(), 3);
 }
@@ -257,7 +275,10 @@ fn sleep_async_in_goroutines() {
                         let d = Duration::from_micros(100 * (i % 7));
                         let start = std::time::Instant::now();
                         goro::block_on(async {
-                            futures::join!(goro::time::sleep_async(d), goro::time::sleep_async(d / 2));
+                            futures::join!(
+                                goro::time::sleep_async(d),
+                                goro::time::sleep_async(d / 2)
+                            );
                         });
                         assert!(start.elapsed() >= d);
                     })

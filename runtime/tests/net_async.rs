@@ -33,7 +33,10 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: S, id: u64, n: u64)
     let mut lines = BufReader::new(read);
     let mut sum = 0;
     for k in 0..n {
-        write.write_all(format!("{id} {k}\n").as_bytes()).await.unwrap();
+        write
+            .write_all(format!("{id} {k}\n").as_bytes())
+            .await
+            .unwrap();
         let mut line = String::new();
         lines.read_line(&mut line).await.unwrap();
         assert_eq!(line, format!("{id} {k}\n"));
@@ -78,7 +81,9 @@ fn tokio_tasks_use_goro_sockets() {
     const CLIENTS: u64 = 200;
     const LINES: u64 = 5;
     let addr = async_echo_server();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let sums = rt.block_on(async {
         let tasks: Vec<_> = (0..CLIENTS)
             .map(|id| {

@@ -43,7 +43,9 @@ fn a_rayon_pool_feeds_goroutines() {
                 })
                 .collect();
             drop(rx);
-            (0..N).into_par_iter().for_each_with(tx, |tx, v| tx.send(v).unwrap());
+            (0..N)
+                .into_par_iter()
+                .for_each_with(tx, |tx, v| tx.send(v).unwrap());
             let mut seen = vec![0u8; N];
             for h in consumers {
                 for v in h.join().unwrap() {

@@ -34,7 +34,10 @@ fn a_scope_inside_a_goroutine() {
             let total = goro::spawn(|| {
                 let data: Vec<u64> = (1..=100).collect();
                 goro::scope(|s| {
-                    let halves: Vec<_> = data.chunks(50).map(|c| s.go(move || c.iter().sum::<u64>())).collect();
+                    let halves: Vec<_> = data
+                        .chunks(50)
+                        .map(|c| s.go(move || c.iter().sum::<u64>()))
+                        .collect();
                     halves.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
                 })
             })

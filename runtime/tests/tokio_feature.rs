@@ -22,7 +22,10 @@ fn serve() -> std::net::SocketAddr {
                 let mut line = String::new();
                 while lines.read_line(&mut line).unwrap_or(0) > 0 {
                     let n: u64 = line.trim().parse().unwrap();
-                    if (&conn).write_all(format!("{}\n", n * 2).as_bytes()).is_err() {
+                    if (&conn)
+                        .write_all(format!("{}\n", n * 2).as_bytes())
+                        .is_err()
+                    {
                         return;
                     }
                     line.clear();
@@ -51,7 +54,10 @@ fn a_thousand_goroutines_call_a_tokio_client() {
                             let (read, mut write) = conn.into_split();
                             write.write_all(format!("{i}\n").as_bytes()).await.unwrap();
                             let mut line = String::new();
-                            tokio::io::BufReader::new(read).read_line(&mut line).await.unwrap();
+                            tokio::io::BufReader::new(read)
+                                .read_line(&mut line)
+                                .await
+                                .unwrap();
                             line
                         });
                         let n: u64 = reply.trim().parse().unwrap();
@@ -70,7 +76,7 @@ fn a_thousand_goroutines_call_a_tokio_client() {
 /// the goroutine.
 #[test]
 fn borrows_and_panics() {
-    let words = vec!["a", "bb", "ccc"];
+    let words = ["a", "bb", "ccc"].map(String::from);
     let total = goro::tokio::block_on(async {
         tokio::task::yield_now().await;
         words.iter().map(|w| w.len()).sum::<usize>()

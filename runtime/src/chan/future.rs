@@ -299,7 +299,10 @@ impl<T> Future for SendFuture<'_, T> {
         let slot = match this.waiting.take() {
             Some(waiting) => waiting.poll(cx.waker()),
             None => {
-                let msg = this.msg.take().expect("a send future polled after it completed");
+                let msg = this
+                    .msg
+                    .take()
+                    .expect("a send future polled after it completed");
                 match try_once(Op::send(this.tx.channel(), msg)) {
                     Ok(slot) => Ok(slot),
                     Err(op) => Pending::start(op, cx.waker()).map_err(Waiting),

@@ -37,8 +37,8 @@ mod ticker;
 mod timer;
 
 pub use crate::chan::{after, tick};
-pub use std::time::{Duration, Instant};
 pub use sleep_async::{sleep_async, sleep_until_async, SleepFuture};
+pub use std::time::{Duration, Instant};
 pub use ticker::Ticker;
 pub use timer::{after_func, Timer};
 
