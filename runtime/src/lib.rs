@@ -29,6 +29,12 @@
 //!   goroutine waiting for a socket parks, and its thread runs others;
 //!   [`fs`] is `std::fs` whose file I/O never stalls a worker thread, and
 //!   [`blocking`](fn@blocking) runs any blocking call that way.
+//! - [`scope`] spawns goroutines that borrow the caller's locals, as
+//!   `std::thread::scope`; [`sync::ErrGroup`] is Go's errgroup.
+//! - [`block_on`] runs a future in a goroutine (parking it, not its
+//!   thread); channels, [`JoinHandle`], [`time::sleep_async`] and
+//!   [`net`]'s streams have async forms for async code, and the `tokio`
+//!   feature adds `goro::tokio::block_on` for futures that need tokio.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!

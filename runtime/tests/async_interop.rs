@@ -340,3 +340,25 @@ fn a_wake_storm_is_never_lost() {
         });
     }
 }
+
+/// The futures can be held across an `.await` in a task of a
+/// multi-thread executor: they are `Send`.
+#[test]
+fn the_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let (tx, rx) = chan::bounded::<u32>(1);
+    is_send(&rx.recv_async());
+    is_send(&tx.send_async(1));
+    is_send(&goro::time::sleep_async(Duration::from_millis(1)));
+    let listener = goro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let conn = goro::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    is_send(&conn.readable());
+    is_send(&conn.writable());
+    let h = goro::spawn(|| 1);
+    is_send(&h);
+    is_send(&async move {
+        goro::time::sleep_async(Duration::from_millis(1)).await;
+        rx.recv_async().await.ok();
+        h.await.ok();
+    });
+}

@@ -89,7 +89,7 @@ fn poll_io<S: Socket, R>(
 /// ready for that direction (an event came since the last readiness).
 #[must_use = "futures do nothing unless polled"]
 pub struct Readiness<'a> {
-    poll: &'a dyn PollReady,
+    poll: &'a (dyn PollReady + Sync),
     interest: Interest,
 }
 

@@ -18,6 +18,11 @@
 //! would cost as much as the read itself; a timeout set through a std or raw
 //! handle of the same socket is seen after the next goro `set_*_timeout`.
 //!
+//! For async code, [`TcpStream`] and [`UnixStream`] also have readiness
+//! futures (`readable`, `writable`) and futures-io's `AsyncRead` and
+//! `AsyncWrite`, which wait on the same netpoller without blocking a
+//! thread (see [`Readiness`]).
+//!
 //! Name resolution ([`ToSocketAddrs`]) may wait on DNS, so it runs inside
 //! [`blocking`](fn@crate::blocking).
 //!
