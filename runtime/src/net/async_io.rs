@@ -19,6 +19,11 @@
 //! next poll consumes. Readiness is a hint: the call may fail with
 //! `WouldBlock` again, and then the poll waits for the next event.
 //!
+//! A goroutine's worker polls the network when it goes idle; a task
+//! outside goro that starts to wait pokes an idle worker to take the
+//! poller's role if none holds it, so it is woken even when no goroutine
+//! runs at all.
+//!
 //! `poll_read` and `poll_write` make the call on the non-blocking std
 //! socket, and on `WouldBlock` poll readiness, in a loop. They never park
 //! or block the calling thread, so they work on any executor's threads.
@@ -57,10 +62,20 @@ pub(crate) trait HasEvented {
 impl<S: Socket> Evented<S> {
     /// Polls readiness for `interest` (see the module note).
     pub(crate) fn poll_ready(&self, interest: Interest, waker: &Waker) -> Poll<io::Result<()>> {
-        match self.registration() {
+        let poll = match self.registration() {
             Ok(registration) => registration.poll_ready(interest, waker),
-            Err(e) => Poll::Ready(Err(e)),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if poll.is_pending() && crate::scheduler::current_worker_index().is_none() {
+            // A task outside goro (tokio's, say) may wait while every
+            // worker sleeps, none of them in the poller (it may not even
+            // have existed when they went to sleep): have one take the
+            // poller's role, as a goroutine's worker would on going idle.
+            let rt = crate::scheduler::runtime();
+            rt.ensure_started();
+            rt.fill_vacant_poller();
         }
+        poll
     }
 }
 
