@@ -3,19 +3,22 @@
 //!
 //! # Design
 //! [`block_on`] polls the future on the caller's own stack. Its [`Waker`]
-//! is an `Arc<Signal>`: an `armed` flag and the [`Unparker`] of the caller
-//! (the goroutine, or the plain thread). Before each poll the caller arms
-//! the flag; a wake swaps it to false and, only if it was true, unparks
-//! the caller. So however often, and from however many threads, a future
-//! wakes its task, the caller is unparked at most once per poll, and the
-//! repeated wakes cost one atomic swap each. After a `Pending` poll the
-//! caller parks until the flag is down, and then polls again.
+//! is an `Arc<Signal>`: a state word and the [`Unparker`] of the caller
+//! (the goroutine, or the plain thread). The state is `POLLING` while the
+//! caller polls, `WAITING` once it has seen `Pending` and is about to park,
+//! and `WOKEN` after a wake. A wake swaps in `WOKEN` and unparks the caller
+//! only if the state was `WAITING`: so however often, and from however
+//! many threads, a future wakes its task, the caller is unparked at most
+//! once per park, a wake during the poll (a future that wakes itself, say)
+//! unparks nobody, and the repeated wakes cost one atomic swap each.
 //!
-//! No wake is lost: a wake that lands during the poll, before the caller
-//! parks, finds the flag armed and unparks; the park protocol (see `park`)
-//! keeps an unpark that comes before the park as a token, and the park
-//! then returns at once. A park that returns for another reason (a stale
-//! token) finds the flag still armed and parks again.
+//! No wake is lost: after a `Pending` poll the caller moves `POLLING` to
+//! `WAITING` with a CAS, which fails if a wake came during the poll (then
+//! it polls again at once). Once `WAITING`, the wake that swaps it out
+//! unparks the caller, and the park protocol (see `park`) keeps an unpark
+//! that comes before the park as a token, so the park then returns at
+//! once. A park that returns for another reason (a stale token) finds the
+//! state still `WAITING` and parks again.
 //!
 //! Nothing thread-bound is held across the park: the waker and the future
 //! live on the caller's stack, which is the goroutine's, and the code does
@@ -27,26 +30,32 @@
 //! polls.
 //!
 //! # Orderings
-//! - `armed` store before a poll (`Relaxed`): the future publishes its
-//!   registration of the waker with its own synchronisation (a lock, a
+//! - The `POLLING` store before a poll (`Relaxed`): the future publishes
+//!   its registration of the waker with its own synchronisation (a lock, a
 //!   `Release` store), which the waking side acquires before it calls
 //!   `wake`; that orders the store before the waker's swap.
-//! - The waker's swap (`AcqRel`) and the caller's load (`Acquire`): what
-//!   the waking side wrote before waking is seen by the next poll; the
-//!   unpark that follows carries its own ordering for the park.
+//! - The waker's swap and the caller's CAS (`AcqRel`), and the caller's
+//!   load in its park loop (`Acquire`): what the waking side wrote before
+//!   waking is seen by the next poll; the unpark carries its own ordering
+//!   for the park.
 
 use crate::goroutine::JoinHandle;
 use crate::park::{self, Unparker, WaitReason};
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+/// `Signal::state`: the caller polls; it saw `Pending` and parks; a wake
+/// came.
+const POLLING: u8 = 0;
+const WAITING: u8 = 1;
+const WOKEN: u8 = 2;
+
 /// The state behind [`block_on`]'s waker.
 struct Signal {
-    /// Set before each poll; the first wake after it takes it down.
-    armed: AtomicBool,
+    state: AtomicU8,
     /// Who to unpark: the goroutine or thread in `block_on`.
     who: Unparker,
 }
@@ -57,7 +66,7 @@ impl Wake for Signal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.armed.swap(false, Ordering::AcqRel) {
+        if self.state.swap(WOKEN, Ordering::AcqRel) == WAITING {
             self.who.clone().unpark();
         }
     }
@@ -82,19 +91,26 @@ impl Wake for Signal {
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let signal = Arc::new(Signal {
-        armed: AtomicBool::new(true),
+        state: AtomicU8::new(POLLING),
         who: Unparker::current(),
     });
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
     loop {
-        signal.armed.store(true, Ordering::Relaxed);
+        signal.state.store(POLLING, Ordering::Relaxed);
         if let Poll::Ready(output) = fut.as_mut().poll(&mut cx) {
-            // A late wake of this waker then unparks nobody.
-            signal.armed.store(false, Ordering::Relaxed);
             return output;
         }
-        while signal.armed.load(Ordering::Acquire) {
+        if signal
+            .state
+            .compare_exchange(POLLING, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue; // woken during the poll
+        }
+        // `dump` shows the goroutine as in a select: waiting for whatever
+        // the future waits for.
+        while signal.state.load(Ordering::Acquire) == WAITING {
             park::park(WaitReason::Select);
         }
     }

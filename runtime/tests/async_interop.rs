@@ -362,3 +362,23 @@ fn the_futures_are_send() {
         h.await.ok();
     });
 }
+
+/// A future that wakes itself during its poll (as a cooperative yield
+/// does) is polled again without parking, from a goroutine and a thread.
+#[test]
+fn a_self_waking_future_is_polled_again() {
+    fn yields(n: usize) -> usize {
+        let mut polls = 0;
+        goro::block_on(std::future::poll_fn(|cx| {
+            polls += 1;
+            if polls > n {
+                Poll::Ready(polls)
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }))
+    }
+    assert_eq!(yields(1000), 1001);
+    assert_eq!(goro::spawn(|| yields(1000)).join().unwrap(), 1001);
+}
