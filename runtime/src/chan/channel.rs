@@ -31,6 +31,9 @@
 //! # Invariants
 //! - Receivers wait only while nothing is buffered; senders wait only while
 //!   the buffer is full. So at most one of the queues holds live waiters.
+//!   A message given back by a dropped `recv_async` future (`give_back`)
+//!   may take the buffer past its capacity; a receive then refills from a
+//!   waiting sender only once it is back below.
 //! - Nothing user-defined runs under the lock: messages are only moved
 //!   there (dropped ones are taken out and dropped after unlocking) and
 //!   wakeups happen after unlocking.
