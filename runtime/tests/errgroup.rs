@@ -156,6 +156,10 @@ fn changing_the_limit_while_running_panics() {
     drop(tx);
     g.wait().unwrap();
     g.set_limit(2);
+    g.set_limit(-1);
+    let n: usize = 3;
+    g.set_limit(n);
+    g.clear_limit();
 }
 
 /// A panicking goroutine's panic is resumed by `wait`, after the others.

@@ -223,7 +223,8 @@ impl<E: Send + 'static> ErrGroup<E> {
 
     /// Limits how many of the group's goroutines run at once to `n`; then
     /// [`go`](ErrGroup::go) waits for one to finish when `n` run. With
-    /// `n == 0`, `go` waits for good, as in Go.
+    /// `n == 0`, `go` waits for good; a negative `n` removes the limit, as
+    /// in Go (`n` is any integer type).
     ///
     /// # Panics
     /// If goroutines of the group started under an earlier limit are still
@@ -249,7 +250,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// g.wait().unwrap();
     /// assert!(most.load(Ordering::SeqCst) <= 2);
     /// ```
-    pub fn set_limit(&self, n: usize) {
+    pub fn set_limit<N: TryInto<usize>>(&self, n: N) {
         let mut limit = lock(&self.inner.limit);
         if let Some((tx, _)) = &*limit {
             let active = tx.len();
@@ -258,24 +259,16 @@ impl<E: Send + 'static> ErrGroup<E> {
                 "errgroup: modify limit while {active} goroutines in the group are still active"
             );
         }
-        *limit = Some(chan::bounded(n));
+        *limit = n.try_into().ok().map(chan::bounded);
     }
 
-    /// Removes the limit: [`go`](ErrGroup::go) never waits (Go's
-    /// `SetLimit` with a negative number).
+    /// Removes the limit: [`go`](ErrGroup::go) never waits (as
+    /// `set_limit(-1)`).
     ///
     /// # Panics
     /// As [`set_limit`](ErrGroup::set_limit).
     pub fn clear_limit(&self) {
-        let mut limit = lock(&self.inner.limit);
-        if let Some((tx, _)) = &*limit {
-            let active = tx.len();
-            assert!(
-                active == 0,
-                "errgroup: modify limit while {active} goroutines in the group are still active"
-            );
-        }
-        *limit = None;
+        self.set_limit(-1);
     }
 }
 
