@@ -382,3 +382,57 @@ fn a_self_waking_future_is_polled_again() {
     assert_eq!(yields(1000), 1001);
     assert_eq!(goro::spawn(|| yields(1000)).join().unwrap(), 1001);
 }
+
+/// Send futures polled once and dropped at random while receivers take
+/// values: every value whose send completed is received exactly once, a
+/// cancelled one at most once, and nothing else arrives.
+#[test]
+fn cancelled_sends_deliver_at_most_once() {
+    const N: usize = 20_000;
+    for procs in [1, 2] {
+        with_procs(procs, || {
+            let (tx, rx) = chan::bounded::<usize>(0);
+            let receivers: Vec<_> = (0..2)
+                .map(|_| {
+                    let rx = rx.clone();
+                    goro::spawn(move || rx.iter().collect::<Vec<_>>())
+                })
+                .collect();
+            drop(rx);
+            let sent = goro::spawn(move || {
+                let waker = noop_waker();
+                let mut cx = Context::from_waker(&waker);
+                let mut sent = vec![false; N];
+                for v in 0..N {
+                    if v % 3 == 0 {
+                        let mut fut = pin!(tx.send_async(v));
+                        if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+                            r.unwrap();
+                            sent[v] = true;
+                        } else {
+                            goro::yield_now();
+                        }
+                    } else {
+                        goro::block_on(tx.send_async(v)).unwrap();
+                        sent[v] = true;
+                    }
+                }
+                sent
+            })
+            .join()
+            .unwrap();
+            let mut seen = vec![0u8; N];
+            for h in receivers {
+                for v in h.join().unwrap() {
+                    seen[v] += 1;
+                }
+            }
+            for v in 0..N {
+                assert!(seen[v] <= 1, "{v} received twice");
+                if sent[v] {
+                    assert_eq!(seen[v], 1, "{v} was sent but not received");
+                }
+            }
+        });
+    }
+}
