@@ -142,8 +142,7 @@ macro_rules! async_stream {
             /// non-blocking read may still fail with `WouldBlock`.
             ///
             /// ```
-            #[doc = concat!("# use goro::net::", stringify!($goro), ";")]
-            /// # fn demo(s: &goro::net::TcpStream) -> std::io::Result<()> {
+            #[doc = concat!("# fn demo(s: &goro::net::", stringify!($goro), ") -> std::io::Result<()> {")]
             /// goro::block_on(s.readable())?;
             /// # Ok(())
             /// # }
