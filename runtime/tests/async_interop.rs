@@ -402,22 +402,21 @@ fn cancelled_sends_deliver_at_most_once() {
             let sent = goro::spawn(move || {
                 let waker = noop_waker();
                 let mut cx = Context::from_waker(&waker);
-                let mut sent = vec![false; N];
-                for v in 0..N {
-                    if v % 3 == 0 {
+                (0..N)
+                    .map(|v| {
+                        if v % 3 != 0 {
+                            goro::block_on(tx.send_async(v)).unwrap();
+                            return true;
+                        }
                         let mut fut = pin!(tx.send_async(v));
                         if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
                             r.unwrap();
-                            sent[v] = true;
-                        } else {
-                            goro::yield_now();
+                            return true;
                         }
-                    } else {
-                        goro::block_on(tx.send_async(v)).unwrap();
-                        sent[v] = true;
-                    }
-                }
-                sent
+                        goro::yield_now();
+                        false
+                    })
+                    .collect::<Vec<bool>>()
             })
             .join()
             .unwrap();
@@ -427,10 +426,10 @@ fn cancelled_sends_deliver_at_most_once() {
                     seen[v] += 1;
                 }
             }
-            for v in 0..N {
-                assert!(seen[v] <= 1, "{v} received twice");
-                if sent[v] {
-                    assert_eq!(seen[v], 1, "{v} was sent but not received");
+            for (v, (&seen, &sent)) in seen.iter().zip(&sent).enumerate() {
+                assert!(seen <= 1, "{v} received twice");
+                if sent {
+                    assert_eq!(seen, 1, "{v} was sent but not received");
                 }
             }
         });
