@@ -895,7 +895,10 @@ impl<T: 'static> JoinHandle<T> {
         }
         // SAFETY: UNJOINED, and only the handle's owner moves it out of
         // there to JOINING, so the finisher does not read `joiner` now.
-        unsafe { *g.joiner.get() = Some(Unparker::Waker(waker.clone())) };
+        let joiner = unsafe { &mut *g.joiner.get() };
+        if !matches!(joiner, Some(Unparker::Waker(w)) if w.will_wake(waker)) {
+            *joiner = Some(Unparker::waker(waker));
+        }
         match g
             .join_state
             .compare_exchange(UNJOINED, JOINING, Ordering::AcqRel, Ordering::Acquire)

@@ -380,11 +380,11 @@ impl Registration {
         }
         let replaced = match &side.waiter {
             Some(Unparker::Waker(old)) if old.will_wake(waker) => return Poll::Pending,
-            Some(Unparker::Waker(_)) => side.waiter.replace(Unparker::Waker(waker.clone())),
+            Some(Unparker::Waker(_)) => side.waiter.replace(Unparker::waker(waker)),
             Some(_) => return Poll::Ready(Err(io::Error::other(TAKEN))),
             None => {
                 WAITERS.fetch_add(1, Ordering::SeqCst);
-                side.waiter = Some(Unparker::Waker(waker.clone()));
+                side.waiter = Some(Unparker::waker(waker));
                 None
             }
         };

@@ -60,8 +60,10 @@ pub(crate) enum Unparker {
     Parked(Runnable),
     /// A plain thread blocked in `std::thread::park`.
     Thread(Arc<ThreadParker>),
-    /// A future's task (see `future`): waking it is `Waker::wake`.
-    Waker(std::task::Waker),
+    /// A future's task (see `future`): waking it is `Waker::wake`. Boxed,
+    /// so that the handle stays two words (every goroutine's record holds
+    /// one, for its joiner).
+    Waker(Box<std::task::Waker>),
 }
 
 impl Clone for Unparker {
@@ -115,6 +117,11 @@ impl Unparker {
             Some(g) => Unparker::Goroutine(Runnable::new(g)),
             None => Unparker::Thread(THREAD.with(Arc::clone)),
         }
+    }
+
+    /// A future's task, woken by `waker`.
+    pub(crate) fn waker(waker: &std::task::Waker) -> Unparker {
+        Unparker::Waker(Box::new(waker.clone()))
     }
 
     /// Wakes the target, or leaves it a token if it is not parked yet.

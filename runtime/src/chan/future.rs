@@ -11,7 +11,9 @@
 //! future moves. The context is uncontended (one waiter, one queue, no
 //! deadline): taking the waiter out under the lock is the claim, exactly as
 //! for a goroutine's blocking `send`/`recv`, and its unparker is an
-//! [`Unparker::Waker`] that the claimer wakes after releasing the lock. So
+//! [`Unparker::Waker`] (the waker boxed, a second allocation, so that
+//! every unparker stays two words) that the claimer wakes after releasing
+//! the lock. So
 //! a sender that finds an async receiver waiting hands the value straight
 //! into its slot, as it would to a goroutine.
 //!
@@ -69,7 +71,7 @@ impl<'a, T> Pending<'a, T> {
     /// completed, or the heap `Pending` now queued.
     fn start(op: Op<'a, T>, waker: &Waker) -> Result<Option<T>, NonNull<Pending<'a, T>>> {
         let ctx = WaitContext::for_parked();
-        ctx.set_unparker(Unparker::Waker(waker.clone()));
+        ctx.set_unparker(Unparker::waker(waker));
         let pending = Box::new(Pending {
             op,
             ctx,
@@ -126,7 +128,7 @@ impl<T> Waiting<'_, T> {
             return Ok(self.finish());
         }
         // SAFETY: we hold the lock and saw it not done under it.
-        let old = unsafe { p.ctx.replace_unparker(Unparker::Waker(waker.clone())) };
+        let old = unsafe { p.ctx.replace_unparker(Unparker::waker(waker)) };
         p.op.unlock();
         drop(old);
         // SAFETY: `waker` is read only by this future's owner.
