@@ -222,7 +222,9 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Its park state (see `park`).
     pub(crate) park_state: AtomicU8,
     /// `UNJOINED -> JOINING -> DONE`, `UNJOINED -> DONE` or
-    /// `UNJOINED -> DETACHED -> DONE` (the handle dropped first). The finishing
+    /// `UNJOINED -> DETACHED -> DONE` (the handle dropped first); the
+    /// handle's owner may also CAS `JOINING -> UNJOINED` to take `joiner`
+    /// back (a handle polled as a future, see `future`). The finishing
     /// goroutine swaps in `DONE` (`AcqRel`: publishes the result, and sees
     /// the joiner recorded before `JOINING`); the joiner CASes `JOINING`
     /// (`AcqRel`) after writing `joiner`, and reads the result after seeing
@@ -737,7 +739,7 @@ impl<T: 'static> JoinHandle<T> {
     /// ```
     pub fn join(self) -> std::thread::Result<T> {
         let g = &self.g;
-        if g.join_state.load(Ordering::Acquire) != DONE {
+        if self.take_back_joiner() {
             // SAFETY: only the handle's owner writes `joiner`, and only
             // before publishing JOINING; the finisher reads it after.
             unsafe { *g.joiner.get() = Some(Unparker::current()) };
@@ -750,17 +752,61 @@ impl<T: 'static> JoinHandle<T> {
                 }
             }
         }
+        self.take_result()
+    }
+
+    /// The result, once `DONE` was observed with `Acquire`.
+    fn take_result(&self) -> std::thread::Result<T> {
         // SAFETY: DONE was observed with Acquire: the goroutine has stored
-        // its result and never touches its body again.
-        let slot = unsafe { (*g.body.get()).result() };
+        // its result and never touches its body again; the handle's owner
+        // alone takes it.
+        let slot = unsafe { (*self.g.body.get()).result() };
         slot.downcast_mut::<Option<std::thread::Result<T>>>()
             .expect("a JoinHandle's type matches its goroutine's")
             .take()
-            .expect("a finished goroutine has a result")
+            .expect("a finished goroutine has a result (polled after it was taken?)")
+    }
+
+    /// The hook of `impl Future for JoinHandle` (in `future`): the result
+    /// if the goroutine has finished, else `None`, with `waker` recorded
+    /// (replacing an earlier poll's) to be woken when it finishes.
+    pub(crate) fn poll_join(&mut self, waker: &std::task::Waker) -> Option<std::thread::Result<T>> {
+        let g = &self.g;
+        if !self.take_back_joiner() {
+            return Some(self.take_result());
+        }
+        // SAFETY: UNJOINED, and only the handle's owner moves it out of
+        // there to JOINING, so the finisher does not read `joiner` now.
+        let joiner = unsafe { &mut *g.joiner.get() };
+        if !matches!(joiner, Some(Unparker::Waker(w)) if w.will_wake(waker)) {
+            *joiner = Some(Unparker::waker(waker));
+        }
+        match g
+            .join_state
+            .compare_exchange(UNJOINED, JOINING, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => None,
+            Err(_) => Some(self.take_result()),
+        }
     }
 }
 
 impl<T> JoinHandle<T> {
+    /// Whether the handle's owner may write `joiner`: the goroutine has
+    /// not finished, and no joiner is published (a waker an earlier poll
+    /// published as a future is taken back). False once it is `DONE`.
+    fn take_back_joiner(&self) -> bool {
+        match self.g.join_state.load(Ordering::Acquire) {
+            UNJOINED => true,
+            JOINING => self
+                .g
+                .join_state
+                .compare_exchange(JOINING, UNJOINED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok(),
+            _ => false,
+        }
+    }
+
     /// Whether the goroutine has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
         self.g.finished()
@@ -777,10 +823,13 @@ impl<T> Drop for JoinHandle<T> {
     /// If it has finished already, its result is dropped here.
     fn drop(&mut self) {
         let g = &self.g;
-        let detached =
-            g.join_state
-                .compare_exchange(UNJOINED, DETACHED, Ordering::AcqRel, Ordering::Acquire);
-        if detached == Err(DONE) {
+        // A waker a poll published is taken back first: from UNJOINED only
+        // the finisher moves the state, to DONE.
+        let detached = self.take_back_joiner()
+            && g.join_state
+                .compare_exchange(UNJOINED, DETACHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        if !detached {
             // SAFETY: DONE was observed with Acquire: the goroutine no longer
             // touches its body, and this handle is its only reader (`join`,
             // which consumes the handle, took the result already if it ran).

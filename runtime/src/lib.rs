@@ -29,6 +29,12 @@
 //!   goroutine waiting for a socket parks, and its thread runs others;
 //!   [`fs`] is `std::fs` whose file I/O never stalls a worker thread, and
 //!   [`blocking`](fn@blocking) runs any blocking call that way.
+//! - [`scope`] spawns goroutines that borrow the caller's locals, as
+//!   `std::thread::scope`; [`sync::ErrGroup`] is Go's errgroup.
+//! - [`block_on`] runs a future in a goroutine (parking it, not its
+//!   thread); channels, [`JoinHandle`], [`time::sleep_async`] and
+//!   [`net`]'s streams have async forms for async code, and the `tokio`
+//!   feature adds `goro::tokio::block_on` for futures that need tokio.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
 //!   report show what goroutines are doing; [`testing`] replays schedules.
 //!
@@ -52,6 +58,7 @@ mod clock;
 pub mod context;
 mod epoll;
 pub mod fs;
+mod future;
 mod gomaxprocs;
 mod goroutine;
 mod inspect;
@@ -63,6 +70,7 @@ mod panic;
 mod park;
 mod registry;
 mod scheduler;
+mod scope;
 mod signal;
 mod spin;
 mod stack;
@@ -70,15 +78,19 @@ pub mod sync;
 pub mod testing;
 pub mod time;
 mod timers;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod userfault;
 
 pub use blocking::blocking;
+pub use future::block_on;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
 pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
 pub use scheduler::{
     enable_migration, free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads,
 };
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::sleep;
 
 /// Support for the macros; not part of the public API.

@@ -162,7 +162,9 @@ impl Side {
             return None;
         }
         let waiter = self.waiter.take();
-        self.ready = waiter.is_none();
+        // A goroutine learns of the event by being taken out; a future's
+        // task (see `net::async_io`) from the flag, when it polls again.
+        self.ready = matches!(waiter, None | Some(Unparker::Waker(_)));
         if waiter.is_some() {
             crate::stack::prefetch_stack(self.stack_hint);
         }
@@ -314,18 +316,26 @@ impl Registration {
     }
 
     fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
-        {
+        let displaced = {
             let mut state = self.desc.lock();
             self.check_open(&state)?;
             let side = state.side(interest);
             if std::mem::take(&mut side.ready) {
                 return Ok(());
             }
-            debug_assert!(side.waiter.is_none(), "two waiters on one direction");
+            // A future's waker (mixed blocking and async use): it is woken,
+            // and finds the goroutine waiting when it polls again.
+            let displaced = side.waiter.take();
+            debug_assert!(
+                matches!(displaced, None | Some(Unparker::Waker(_))),
+                "two goroutines waiting on one direction"
+            );
             side.waiter = Some(Unparker::current());
             side.stack_hint = crate::stack::stack_hint();
             WAITERS.fetch_add(1, Ordering::SeqCst);
-        }
+            displaced
+        };
+        displaced.into_iter().for_each(wake);
         let result = self.park_as_waiter(interest, deadline);
         WAITERS.fetch_sub(1, Ordering::SeqCst);
         result
@@ -356,6 +366,41 @@ impl Registration {
         }
     }
 
+    /// A future's readiness poll (see `net::async_io`): ready if an event
+    /// came since the flag was last consumed (consuming it); else records
+    /// `waker` as the direction's waiter, counted among the [`WAITERS`]
+    /// until an event or the deregistration takes it out, replacing an
+    /// earlier poll's. An error if the socket was closed, or if a
+    /// goroutine's blocking call waits on the direction.
+    pub(crate) fn poll_ready(
+        &self,
+        interest: Interest,
+        waker: &std::task::Waker,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        let mut state = self.desc.lock();
+        if let Err(e) = self.check_open(&state) {
+            return Poll::Ready(Err(e));
+        }
+        let side = state.side(interest);
+        if std::mem::take(&mut side.ready) {
+            return Poll::Ready(Ok(()));
+        }
+        let replaced = match &side.waiter {
+            Some(Unparker::Waker(old)) if old.will_wake(waker) => return Poll::Pending,
+            Some(Unparker::Waker(_)) => side.waiter.replace(Unparker::waker(waker)),
+            Some(_) => return Poll::Ready(Err(io::Error::other(TAKEN))),
+            None => {
+                WAITERS.fetch_add(1, Ordering::SeqCst);
+                side.waiter = Some(Unparker::waker(waker));
+                None
+            }
+        };
+        drop(state);
+        drop(replaced);
+        Poll::Pending
+    }
+
     fn check_open(&self, state: &DescState) -> io::Result<()> {
         if state.seq == self.seq {
             Ok(())
@@ -382,8 +427,23 @@ impl Drop for Registration {
             state.seq = state.seq.wrapping_add(1);
             [&mut state.read, &mut state.write].map(|side| std::mem::take(side).waiter)
         };
-        waiters.into_iter().flatten().for_each(Unparker::unpark);
+        waiters.into_iter().flatten().for_each(wake);
         poller.slab.free(self.desc);
+    }
+}
+
+/// The error of a future's readiness poll on a direction a goroutine waits
+/// on.
+const TAKEN: &str = "a goroutine's blocking call waits on this socket in the same direction";
+
+/// Wakes a waiter taken out of a direction. A future's waker is uncounted
+/// from the [`WAITERS`] once woken (its goroutine, if `block_on` runs it,
+/// is then on a run queue); a goroutine uncounts itself when it runs.
+fn wake(waiter: Unparker) {
+    let task = matches!(waiter, Unparker::Waker(_));
+    waiter.unpark();
+    if task {
+        WAITERS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -436,7 +496,7 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
             continue;
         };
         for waiter in desc.ready(seq, &event).into_iter().flatten() {
-            waiter.unpark();
+            wake(waiter);
             unparked += 1;
         }
     }

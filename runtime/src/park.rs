@@ -71,6 +71,10 @@ pub(crate) enum Unparker {
     Parked(Runnable),
     /// A plain thread blocked in `std::thread::park`.
     Thread(Arc<ThreadParker>),
+    /// A future's task (see `future`): waking it is `Waker::wake`. Boxed,
+    /// so that the handle stays two words (every goroutine's record holds
+    /// one, for its joiner).
+    Waker(Box<std::task::Waker>),
 }
 
 impl Clone for Unparker {
@@ -82,6 +86,7 @@ impl Clone for Unparker {
         match self {
             Unparker::Goroutine(g) => Unparker::Goroutine(g.clone()),
             Unparker::Thread(t) => Unparker::Thread(Arc::clone(t)),
+            Unparker::Waker(w) => Unparker::Waker(w.clone()),
             Unparker::Parked(_) => unreachable!("a parked goroutine's handle has one owner"),
         }
     }
@@ -125,6 +130,11 @@ impl Unparker {
         }
     }
 
+    /// A future's task, woken by `waker`.
+    pub(crate) fn waker(waker: &std::task::Waker) -> Unparker {
+        Unparker::Waker(Box::new(waker.clone()))
+    }
+
     /// Wakes the target, or leaves it a token if it is not parked yet.
     /// Consumes the handle: a woken goroutine's reference moves straight
     /// into the run queue.
@@ -137,6 +147,7 @@ impl Unparker {
                 t.set_blocked(false);
                 t.thread.unpark();
             }
+            Unparker::Waker(w) => w.wake(),
         }
     }
 }

@@ -31,6 +31,9 @@
 //! # Invariants
 //! - Receivers wait only while nothing is buffered; senders wait only while
 //!   the buffer is full. So at most one of the queues holds live waiters.
+//!   A message given back by a dropped `recv_async` future (`give_back`)
+//!   may take the buffer past its capacity; a receive then refills from a
+//!   waiting sender only once it is back below.
 //! - Nothing user-defined runs under the lock: messages are only moved
 //!   there (dropped ones are taken out and dropped after unlocking) and
 //!   wakeups happen after unlocking.
@@ -217,7 +220,13 @@ impl<T> State<T> {
         if let Some(msg) = self.buf.pop_front() {
             *slot = Some(msg);
             self.shrink();
-            let refill = self.sendq.claim().map(|sender| self.refill(sender));
+            // Not past the capacity: a message given back (`give_back`)
+            // may have filled the buffer beyond it.
+            let refill = if self.buf.len() < self.cap {
+                self.sendq.claim().map(|sender| self.refill(sender))
+            } else {
+                None
+            };
             return Poll::Ready(refill);
         }
         if let Some(mut sender) = self.sendq.claim() {
@@ -228,6 +237,20 @@ impl<T> State<T> {
             return Poll::Ready(None);
         }
         Poll::Pending
+    }
+
+    /// Puts back a message that was received but not used (a dropped
+    /// `recv_async` future, see `chan::future`): to a waiting receiver if
+    /// there is one, else at the head of the buffer, where it is received
+    /// next, even if that takes the buffer past its capacity for a while
+    /// (senders wait until it is back below). Returns whom to wake.
+    pub(crate) fn give_back(&mut self, msg: T) -> Option<Unparker> {
+        if let Some(mut receiver) = self.recvq.claim() {
+            *receiver.slot() = Some(msg);
+            return Some(receiver.finish());
+        }
+        self.buf.push_front(msg);
+        None
     }
 
     /// Moves a blocked sender's value into the place a receive freed.

@@ -48,6 +48,7 @@
 
 mod channel;
 mod error;
+mod future;
 mod macros;
 mod op;
 mod select;
@@ -60,6 +61,7 @@ pub use error::{
     RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySelectError, TrySendError,
 };
+pub use future::{RecvFuture, SendFuture};
 pub use select::{Select, SelectedOperation};
 pub use timer::{after, never, tick};
 

@@ -137,6 +137,18 @@ impl Context {
         unsafe { self.unparker.get().write(Some(unparker)) };
     }
 
+    /// Replaces who to wake (an async waiter given a new waker, see
+    /// `chan::future`) and returns the old one, to drop after unlocking.
+    ///
+    /// # Safety
+    /// The caller holds the lock of the channel whose queue holds the
+    /// context's one waiter, and has seen it not done under that lock: no
+    /// claimer has taken the unparker, and none can look meanwhile.
+    pub(crate) unsafe fn replace_unparker(&self, unparker: Unparker) -> Option<Unparker> {
+        // SAFETY: by the contract, nobody else touches the cell now.
+        unsafe { (*self.unparker.get()).replace(unparker) }
+    }
+
     /// Whether a waker has completed the operation.
     pub(crate) fn is_done(&self) -> bool {
         self.done().is_some()

@@ -18,6 +18,11 @@
 //! would cost as much as the read itself; a timeout set through a std or raw
 //! handle of the same socket is seen after the next goro `set_*_timeout`.
 //!
+//! For async code, [`TcpStream`] and [`UnixStream`] also have readiness
+//! futures (`readable`, `writable`) and futures-io's `AsyncRead` and
+//! `AsyncWrite`, which wait on the same netpoller without blocking a
+//! thread (see [`Readiness`]).
+//!
 //! Name resolution ([`ToSocketAddrs`]) may wait on DNS, so it runs inside
 //! [`blocking`](fn@crate::blocking).
 //!
@@ -93,6 +98,13 @@ macro_rules! conversions {
             /// thread (with the same timeouts) until they are dropped.
             fn from(socket: $goro) -> $std {
                 socket.inner.into_std()
+            }
+        }
+
+        impl $crate::net::async_io::HasEvented for $goro {
+            type Std = $std;
+            fn evented(&self) -> &$crate::net::Evented<$std> {
+                &self.inner
             }
         }
 
@@ -232,10 +244,12 @@ macro_rules! timeout_methods {
 }
 use timeout_methods;
 
+mod async_io;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use async_io::Readiness;
 pub use std::net::Shutdown;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;

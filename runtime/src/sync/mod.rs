@@ -13,6 +13,7 @@
 //! | [`Cond`] | `sync.Cond` | `Condvar`-like |
 //! | [`Semaphore`] | `x/sync/semaphore.Weighted` (FIFO) | |
 //! | [`Barrier`] | | `Barrier` |
+//! | [`ErrGroup`] | `x/sync/errgroup.Group` | |
 //! | [`atomic`] | `sync/atomic` | `std::sync::atomic` |
 //!
 //! All of them park on one wait queue (a FIFO of parked goroutines and
@@ -21,6 +22,7 @@
 
 mod barrier;
 mod cond;
+mod errgroup;
 mod lock_sema;
 mod mutex;
 mod once;
@@ -32,6 +34,7 @@ mod waitq;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use cond::Cond;
+pub use errgroup::ErrGroup;
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};

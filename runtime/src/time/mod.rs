@@ -4,6 +4,7 @@
 //! | here | Go |
 //! |---|---|
 //! | [`sleep`], [`sleep_until`] | `time.Sleep` |
+//! | [`sleep_async`], [`sleep_until_async`] (futures) | |
 //! | [`after`], [`tick`] (the [`chan`](crate::chan) ones) | `time.After`, `time.Tick` |
 //! | [`Timer`] (`new`, `receiver`, `stop`, `reset`) | `time.Timer` (`NewTimer`, `C`, `Stop`, `Reset`) |
 //! | [`after_func`] | `time.AfterFunc` |
@@ -31,10 +32,12 @@
 //! at the first scheduling point at or after it).
 
 mod alarm;
+mod sleep_async;
 mod ticker;
 mod timer;
 
 pub use crate::chan::{after, tick};
+pub use sleep_async::{sleep_async, sleep_until_async, SleepFuture};
 pub use std::time::{Duration, Instant};
 pub use ticker::Ticker;
 pub use timer::{after_func, Timer};
