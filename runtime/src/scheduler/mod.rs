@@ -338,7 +338,10 @@ impl Runtime {
             self.token_wanted.fetch_add(1, Ordering::Relaxed);
             self.wake_sysmon();
         }
-        self.grant_token();
+        if !self.grant_token() {
+            // An idle holder gives its token up when it sees the request.
+            self.recheck_all_idle();
+        }
     }
 
     /// A pooled worker got its token: it no longer waits for one.

@@ -283,6 +283,11 @@ impl Runtime {
     }
 }
 
+/// How long a goroutine must hold its thread, with goroutines pinned there
+/// waiting, before the monitor names it: longer than a revocation's 10 ms,
+/// so that a thread the OS merely preempted is not blamed.
+const BLOCKWARN_AFTER: Duration = Duration::from_millis(50);
+
 /// Whether `GODEBUG=blockwarn=0` silenced the stuck-thread warning.
 fn blockwarn_silenced() -> bool {
     static SILENCED: OnceLock<bool> = OnceLock::new();
@@ -301,6 +306,9 @@ static LAST_WARNING: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 /// it was spawned, and the cure, once per goroutine and at most once a
 /// second (`GODEBUG=blockwarn=0` silences it).
 fn warn_if_pinned_wait(shared: &Shared, stuck_for: Duration) {
+    if stuck_for < BLOCKWARN_AFTER {
+        return;
+    }
     let waiting =
         shared.inbox.len() + shared.local_len.len() + usize::from(shared.runnext.is_occupied());
     if waiting == 0 || blockwarn_silenced() {

@@ -60,8 +60,10 @@ pub(super) const SMALL_STEAL_PAUSES: usize = 160;
 
 /// How long a victim's queue must hold goroutines before a thief takes
 /// some (see [`backlog_aged`]), and how old a sighting may be to count.
-const BACKLOG_AGE: u64 = 5_000;
+const BACKLOG_AGE: u64 = 50_000;
 const BACKLOG_FORGET: u64 = 1_000_000;
+/// A backlog this long is stolen from a worker that is running others.
+const BACKLOG_LONG: usize = 4;
 
 /// Most goroutines a worker takes from the global queue at once.
 const INJECTOR_BATCH: usize = 64;
@@ -147,9 +149,10 @@ pub(crate) struct Worker {
     pub(super) pinned_live: Cell<usize>,
     /// When this worker last took a token (coarse clock; see `turn_over`).
     pub(super) token_since: Cell<u64>,
-    /// Per victim slot, when this worker first saw its queue non-empty in
-    /// the current search (0: not seen so); see `steal_from_workers`.
-    pub(super) backlog_seen: std::cell::RefCell<Vec<u64>>,
+    /// Per victim slot, when this worker first saw its queue non-empty
+    /// (0: not seen so) and the victim's status word then; see
+    /// [`backlog_aged`].
+    pub(super) backlog_seen: std::cell::RefCell<Vec<(u64, u64)>>,
     /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
@@ -875,7 +878,7 @@ impl Worker {
         let now = crate::clock::now_nanos();
         let patient = !super::migration_enabled();
         let mut seen = self.backlog_seen.borrow_mut();
-        seen.resize(started, 0);
+        seen.resize(started, (0, 0));
         loop {
             let mut retry = false;
             for k in 0..started {
@@ -885,15 +888,14 @@ impl Worker {
                 }
                 let victim = self.rt.shared(index);
                 if victim.stealer.is_empty() {
-                    seen[index] = 0;
+                    seen[index] = (0, 0);
                     continue;
                 }
-                if patient && !backlog_aged(&mut seen[index], now) {
+                if patient && !backlog_aged(&mut seen[index], victim, now) {
                     continue;
                 }
                 match victim.stealer.steal_batch_and_pop(&self.queue) {
                     Steal::Success(g) => {
-                        seen[index] = 0;
                         // SAFETY: popped off a queue: ours to run.
                         let fresh = unsafe { g.is_unstarted() };
                         self.small_steal
@@ -995,7 +997,8 @@ impl Worker {
                 self.rt.wake_sysmon();
                 return;
             }
-            if (self.token_in_doubt() || self.has_pinned_work()) && self.leave_idle_list() {
+            let leave = self.token_in_doubt() || self.rt.token_wanted() || self.has_pinned_work();
+            if leave && self.leave_idle_list() {
                 return;
             }
             // Taken before the timers are read: whoever adds a timer and
@@ -1148,17 +1151,30 @@ impl Worker {
     }
 }
 
-/// Whether a victim's queue, seen non-empty now, has held goroutines for
-/// [`BACKLOG_AGE`]: `seen` is when this thief first saw it so (0 if not,
-/// or so long ago that it tells nothing). A goroutine stays on the thread
-/// it starts on, so a thief that took fresh goroutines the moment they were
-/// queued would split goroutines that talk to each other (a pair spawned
-/// together) between two threads for good; a backlog that lasts is one
-/// its worker is too busy to run.
-fn backlog_aged(seen: &mut u64, now: u64) -> bool {
-    if *seen == 0 || now.saturating_sub(*seen) > BACKLOG_FORGET {
-        *seen = now.max(1);
+/// Whether a victim's queue, seen non-empty now, holds a backlog worth
+/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either its
+/// worker has been in one goroutine all that while (its status word is
+/// unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
+/// thief first saw it so, and the victim's status then ((0, _) if not, or
+/// so long ago that it tells nothing); it stays while the queue is seen
+/// non-empty, so a lasting backlog is stolen from steal after steal.
+///
+/// A goroutine stays on the thread it starts on, so a thief that took
+/// fresh goroutines the moment they were queued would split goroutines
+/// that talk to each other (a pair spawned together) between two threads
+/// for good; a worker running its short queue will get to it soon.
+fn backlog_aged(seen: &mut (u64, u64), victim: &Shared, now: u64) -> bool {
+    let status = victim.status.load(Ordering::Relaxed);
+    if seen.0 == 0 || now.saturating_sub(seen.0) > BACKLOG_FORGET {
+        *seen = (now.max(1), status);
         return false;
     }
-    now - *seen >= BACKLOG_AGE
+    if now - seen.0 < BACKLOG_AGE {
+        return false;
+    }
+    let busy = status == seen.1 || victim.stealer.len() >= BACKLOG_LONG;
+    // Seen again later: a worker that ran others meanwhile is judged anew.
+    seen.0 = now - BACKLOG_AGE;
+    seen.1 = status;
+    busy
 }
