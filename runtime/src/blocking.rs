@@ -32,7 +32,7 @@ use crate::park::{self, Unparker, WaitReason};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long a helper thread waits for a call before it exits.
@@ -60,19 +60,22 @@ where
     if crate::goroutine::current_ptr().is_null() {
         return f();
     }
-    let call = Call {
+    let call = Arc::new(Call {
         f: Mutex::new(Some(f)),
         result: Mutex::new(None),
         done: AtomicBool::new(false),
         waiter: Mutex::new(Some(Unparker::current())),
-    };
-    let erased: &(dyn Run + Sync) = &call;
-    // SAFETY: only the lifetime is erased. `call` outlives every use of the
-    // pointer: the helper's last touch is the wake, after it set `done`,
-    // and we do not leave this frame before we see `done` (see the module
-    // note).
-    let job =
-        Job(unsafe { std::mem::transmute::<&(dyn Run + Sync), *const (dyn Run + Sync)>(erased) });
+    });
+    let erased: Arc<dyn Run + Send + Sync + '_> = call.clone();
+    // SAFETY: only the lifetime is erased. What the call borrows outlives
+    // every use of it: the helper's last touch of the closure and the
+    // result is before it sets `done`, and we do not leave this frame
+    // before we see `done` (see the module note).
+    let job = Job(unsafe {
+        std::mem::transmute::<Arc<dyn Run + Send + Sync + '_>, Arc<dyn Run + Send + Sync + 'static>>(
+            erased,
+        )
+    });
     pool().submit(job);
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
     while !call.done.load(Ordering::Acquire) {
@@ -140,12 +143,7 @@ where
 }
 
 /// A call handed to the pool.
-struct Job(*const (dyn Run + Sync));
-
-// SAFETY: the call is `Sync` (its parts are behind mutexes and atomics,
-// and the closure and result are `Send`), so a helper thread may use it;
-// it stays alive until the helper is done with it (see `blocking`).
-unsafe impl Send for Job {}
+struct Job(Arc<dyn Run + Send + Sync>);
 
 /// The helper threads and the calls waiting for one.
 struct Pool {
@@ -216,9 +214,8 @@ impl Pool {
         loop {
             if let Some(job) = queue.jobs.pop_front() {
                 drop(queue);
-                // SAFETY: the call is alive until we have woken its caller
-                // (see `blocking`), which `run` does last.
-                unsafe { (*job.0).run() };
+                job.0.run();
+                drop(job);
                 queue = self.lock();
                 continue;
             }

@@ -1,11 +1,12 @@
 //! Goroutine-local storage: Go has none, but Rust code reaches for
-//! `thread_local!`, and a goroutine may run on a different OS thread after
-//! every blocking call, so a thread-local is the wrong tool inside
-//! goroutines (see `docs/safety.md`). [`goroutine_local!`](crate::goroutine_local) declares a value
-//! that belongs to the running goroutine instead: it follows the goroutine
-//! from thread to thread, every goroutine gets its own, lazily initialised
-//! on first use, and it is dropped when the goroutine finishes. On a plain
-//! thread the same key gives a per-thread value.
+//! `thread_local!`, whose value is shared by every goroutine on a thread
+//! (and, for goroutines that migrate under the `unsafe` opt-in, must not be
+//! held across a park; see `docs/safety.md`).
+//! [`goroutine_local!`](crate::goroutine_local) declares a value that
+//! belongs to the running goroutine instead: every goroutine gets its own,
+//! lazily initialised on first use, it follows a migrating goroutine from
+//! thread to thread, and it is dropped when the goroutine finishes. On a
+//! plain thread the same key gives a per-thread value.
 //!
 //! # Design
 //! Each goroutine's context holds a small map from the key's address to a
@@ -35,7 +36,7 @@ pub struct LocalKey<T: 'static> {
 ///
 /// let a = goro::spawn(|| {
 ///     REQUESTS.with(|r| r.set(r.get() + 1));
-///     goro::yield_now(); // may resume on another thread: the value follows
+///     goro::yield_now(); // the value is this goroutine's, whoever else runs
 ///     REQUESTS.with(|r| r.get())
 /// });
 /// let b = goro::spawn(|| REQUESTS.with(|r| r.get()));

@@ -37,6 +37,10 @@
 //! pushes the goroutine anywhere.
 //!
 //! # Orderings
+//! Every decision `unpark` takes is made by a successful CAS, including
+//! "a token is there already" (`NOTIFIED -> NOTIFIED`): a relaxed look may
+//! show a token the goroutine has consumed since, after which it parks, and
+//! a wake dropped on that look would be lost.
 //! `unpark`'s CAS is `Release` (or `AcqRel`): everything the waker wrote
 //! before it (the value handed over, the dequeued waiter) is visible to the
 //! parked side, which reads the state with `Acquire` (the token fast path) or
@@ -302,10 +306,12 @@ pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool>
 pub(crate) fn unpark(g: Runnable) {
     let mut state = g.park_state.load(Ordering::Relaxed);
     loop {
+        // A token seen by the relaxed load may be one the goroutine has
+        // consumed since (and then parked): it counts only once a CAS has
+        // confirmed it, or the wake would be lost.
         let next = match state {
-            AWAKE => NOTIFIED,
             PARKED => AWAKE,
-            _ => return,
+            _ => NOTIFIED,
         };
         match g
             .park_state

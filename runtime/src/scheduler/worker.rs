@@ -310,6 +310,9 @@ impl Runtime {
             handoff_at: Cell::new(0),
         };
         WORKER.with(|w| w.set(&worker));
+        // The thread starts with the token its starter counted; the slot
+        // may still be marked revoked by the thread that left it.
+        worker.took_token();
         worker.run_loop();
         WORKER.with(|w| w.set(std::ptr::null()));
         self.exit_thread(worker);
