@@ -21,7 +21,8 @@
 //!   else the caller blocks.
 //! - recv: a buffered value -> take the oldest, and if a sender is blocked
 //!   on the full buffer, move its value into the freed place (FIFO kept);
-//!   a waiting sender (unbuffered) -> take its value; closed -> fail;
+//!   a waiting sender (unbuffered) -> take its value; a timer channel
+//!   whose message is due -> take it (see [`Feed`]); closed -> fail;
 //!   else the caller blocks.
 //! - close: mark closed; complete every waiting receiver with "closed" and
 //!   every waiting sender with its value still in its slot (failure).
@@ -55,6 +56,7 @@ pub(crate) use crate::spin::SpinLock;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Slots a bounded channel allocates up front.
 const PREALLOC: usize = 1024;
@@ -77,6 +79,9 @@ pub(crate) struct Channel<T> {
     state: UnsafeCell<State<T>>,
     senders: AtomicUsize,
     receivers: AtomicUsize,
+    /// Made by `never`: all such channels count as one (`same_channel`),
+    /// as all of Go's nil channels are equal.
+    never: bool,
 }
 
 // SAFETY: the state is only accessed under `lock`, which makes the channel
@@ -95,6 +100,28 @@ pub(crate) struct State<T> {
     disconnected: bool,
     recvq: WaitQueue<T>,
     sendq: WaitQueue<T>,
+    /// A timer channel's message source (see [`Feed`]).
+    feed: Option<Feed<T>>,
+}
+
+/// The message source of a timer channel (`after`, `at`, `tick`): a
+/// message is ready whenever the clock has reached `due`, so the channel
+/// knows its deadline and is ready the moment it passes, whoever looks.
+/// Delivering the message moves `due` one `period` past the clock (a
+/// tick), or ends the feed (a one-shot timer).
+pub(crate) struct Feed<T> {
+    due: Instant,
+    period: Option<Duration>,
+    /// The message for a due instant (the instant itself: `T` is
+    /// `Instant`, which the generic state cannot name).
+    make: fn(Instant) -> T,
+}
+
+impl<T> Feed<T> {
+    /// A feed due at `due`, then every `period` if given.
+    pub(crate) fn new(due: Instant, period: Option<Duration>, make: fn(Instant) -> T) -> Feed<T> {
+        Feed { due, period, make }
+    }
 }
 
 impl<T> Channel<T> {
@@ -102,6 +129,17 @@ impl<T> Channel<T> {
     /// one receiver counted. A sender count with no handle behind it keeps
     /// the channel open for good (`never`, `after`, `tick`).
     pub(crate) fn new(cap: usize, senders: usize) -> Channel<T> {
+        Channel::with_feed(cap, senders, None, false)
+    }
+
+    /// As [`new`](Self::new), fed by `feed` (a timer channel) and, for
+    /// `never`, marked as the one channel every `never` receiver shares.
+    pub(crate) fn with_feed(
+        cap: usize,
+        senders: usize,
+        feed: Option<Feed<T>>,
+        never: bool,
+    ) -> Channel<T> {
         let buf = match cap {
             UNBOUNDED => VecDeque::new(),
             _ => VecDeque::with_capacity(cap.min(PREALLOC)),
@@ -115,9 +153,11 @@ impl<T> Channel<T> {
                 disconnected: false,
                 recvq: WaitQueue::new(),
                 sendq: WaitQueue::new(),
+                feed,
             }),
             senders: AtomicUsize::new(senders),
             receivers: AtomicUsize::new(1),
+            never,
         }
     }
 
@@ -183,9 +223,9 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Whether any receiver handle is left.
-    pub(crate) fn has_receivers(&self) -> bool {
-        self.receivers.load(Ordering::Relaxed) > 0
+    /// Whether this is a `never` channel.
+    pub(crate) fn is_never(&self) -> bool {
+        self.never
     }
 }
 
@@ -224,10 +264,51 @@ impl<T> State<T> {
             *slot = sender.slot().take();
             return Poll::Ready(Some(sender.finish()));
         }
+        if self.feed.is_some() {
+            if let Some(msg) = self.fire() {
+                *slot = Some(msg);
+                return Poll::Ready(None);
+            }
+        }
         if self.closed {
             return Poll::Ready(None);
         }
         Poll::Pending
+    }
+
+    /// Takes a timer channel's message if it is due, and schedules the
+    /// next one (a tick: one period after the later of the due time and
+    /// now, as crossbeam-channel's tick does).
+    #[inline(never)]
+    fn fire(&mut self) -> Option<T> {
+        let feed = self.feed.as_mut()?;
+        let now = Instant::now();
+        if now < feed.due {
+            return None;
+        }
+        let due = feed.due;
+        let msg = (feed.make)(due);
+        match feed.period {
+            Some(period) => match now.checked_add(period) {
+                Some(next) => feed.due = next,
+                None => self.feed = None,
+            },
+            None => self.feed = None,
+        }
+        Some(msg)
+    }
+
+    /// When a timer channel's next message falls due, if it has one: a
+    /// receiver waits no longer than that.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.feed.as_ref().map(|feed| feed.due)
+    }
+
+    /// Whether a timer channel's message is due now.
+    fn feed_ready(&self) -> bool {
+        self.feed
+            .as_ref()
+            .is_some_and(|feed| Instant::now() >= feed.due)
     }
 
     /// Moves a blocked sender's value into the place a receive freed.
@@ -294,9 +375,9 @@ impl<T> State<T> {
         }
     }
 
-    /// Messages buffered.
+    /// Messages buffered (for a timer channel, whether one is due).
     pub(crate) fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + usize::from(self.feed_ready())
     }
 
     /// The capacity ([`UNBOUNDED`] for unbounded).

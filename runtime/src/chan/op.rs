@@ -20,6 +20,16 @@
 //!    (see `waiter`); unlink the others, each under its channel's lock.
 //!    On timeout, withdraw first (or find that a waker won the race).
 //!
+//! A select that must not wait skips pass 1 and decides with every channel
+//! locked at once, as Go's `selectgo` does: looking at the cases one at a
+//! time, it could find each empty at its own moment although at every
+//! moment one of them held a message (not linearizable).
+//!
+//! A receive from a timer channel (see `timer`) is ready once the clock
+//! reaches the channel's due instant, which nobody announces: a wait that
+//! includes one ends at the earliest due instant at the latest (the
+//! context's deadline), withdraws, and goes round again.
+//!
 //! A single op skips pass 2's re-poll: it polls and enqueues under one
 //! acquisition of its lock, and a goroutine with no deadline then parks
 //! holding it (see `park`, "Parking under a lock"): the lock is released by
@@ -45,6 +55,7 @@ use super::channel::{Channel, Poll, SpinLock};
 use super::waiter::{Context, Deadline, Waiter};
 use crate::park::WaitReason;
 use std::cell::{Cell, UnsafeCell};
+use std::time::Instant;
 
 /// One operation of a select, with its type erased.
 pub(crate) trait Case {
@@ -75,6 +86,12 @@ pub(crate) trait Case {
     /// and alive until [`dequeue`](Case::dequeue) (or a claim) and the
     /// synchronisation the `waiter` module describes.
     unsafe fn enqueue(&self, ctx: &Context, index: usize);
+    /// When a timer channel's message falls due, for a receive from one:
+    /// a wait on this op must end then to poll it again.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn due(&self) -> Option<Instant>;
     /// Unlinks the op's waiter if still queued.
     ///
     /// # Safety
@@ -184,6 +201,12 @@ impl<T> Case for Op<'_, T> {
     }
 
     #[inline]
+    unsafe fn due(&self) -> Option<Instant> {
+        // SAFETY: the caller holds the lock.
+        self.recv.then(|| unsafe { self.chan.state() }.due()).flatten()
+    }
+
+    #[inline]
     unsafe fn dequeue(&self) {
         // SAFETY: the caller holds the lock; our waiter, if linked, is in
         // the queue of our direction.
@@ -248,12 +271,17 @@ fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
 /// A goroutine's wait with no deadline: enqueues `op` and parks holding
 /// its channel lock (see `goroutine::park_unlocking`); returns once a
 /// waker completed it. False, with the lock still held and nothing
-/// enqueued, when the caller is a plain thread.
+/// enqueued, when the caller is a plain thread or the channel a timer's.
 ///
 /// # Safety
 /// The caller holds `op`'s lock and `op` is not enqueued.
 #[inline(always)]
 unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
+    // SAFETY: we hold the lock. A timer channel's wait is bounded by its
+    // due instant, which this untimed park cannot do.
+    if unsafe { op.due() }.is_some() {
+        return false;
+    }
     let ctx = Context::for_parked();
     // SAFETY: we hold the channel lock. The handle goes into `ctx`, whose
     // waiter only a holder of the lock takes out, claiming it (it is the
@@ -286,23 +314,47 @@ fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     wait_queued(op, deadline)
 }
 
-/// The general wait, for a plain thread or a deadline: called with the
-/// lock held (the op not enqueued), enqueues the op, releases the lock and
-/// waits; withdraws the op if `deadline` passes first.
+/// The general wait, for a plain thread, a deadline or a timer channel:
+/// called with the lock held (the op not enqueued), enqueues the op,
+/// releases the lock and waits; withdraws the op if `deadline` passes
+/// first. A receive from a timer channel also wakes when the timer falls
+/// due, and polls again.
 #[inline(never)]
 fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
-    let ctx = Context::new(deadline != Deadline::Never);
-    // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
-    unsafe { op.enqueue(&ctx, 0) };
-    op.unlock();
-    if ctx.wait(deadline, wait_reason(op)).is_some() {
-        return true;
+    loop {
+        // SAFETY: locked.
+        let until = earlier(deadline, unsafe { op.due() });
+        let ctx = Context::new(until != Deadline::Never);
+        // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue
+        // below.
+        unsafe { op.enqueue(&ctx, 0) };
+        op.unlock();
+        if ctx.wait(until, wait_reason(op)).is_some() {
+            return true;
+        }
+        op.lock();
+        // SAFETY: locked.
+        unsafe { op.dequeue() };
+        // SAFETY: locked; no longer enqueued.
+        if let Poll::Ready(wake) = unsafe { op.poll() } {
+            op.unlock();
+            wake_up(wake);
+            return true;
+        }
+        if until == deadline {
+            op.unlock();
+            return false;
+        }
     }
-    op.lock();
-    // SAFETY: locked.
-    unsafe { op.dequeue() };
-    op.unlock();
-    false
+}
+
+/// The earlier of `deadline` and a timer's `due` instant.
+fn earlier(deadline: Deadline, due: Option<Instant>) -> Deadline {
+    match (deadline, due) {
+        (Deadline::At(at), Some(due)) if at <= due => deadline,
+        (Deadline::Now, _) | (_, None) => deadline,
+        (_, Some(due)) => Deadline::At(due),
+    }
 }
 
 #[inline]
@@ -324,15 +376,51 @@ pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opt
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
+        if deadline == Deadline::Now {
+            shuffle(order, biased);
+            return poll_locked(cases, order, locks);
+        }
         if let Some(i) = poll_each(cases, order, biased) {
             return Some(i);
         }
         match deadline {
-            Deadline::Now => None,
             _ if n == 0 => sleep_until(deadline),
             _ => block(cases, order, locks, deadline),
         }
     })
+}
+
+/// Fills `order` with the cases' indices, shuffled unless `biased`.
+fn shuffle(order: &mut [usize], biased: bool) {
+    for (k, slot) in order.iter_mut().enumerate() {
+        *slot = k;
+    }
+    if !biased {
+        for k in 0..order.len().saturating_sub(1) {
+            let j = k + random_below(order.len() - k);
+            order.swap(k, j);
+        }
+    }
+}
+
+/// A select that must not wait, Go's way: with every channel locked at
+/// once, poll in `order` and complete the first ready case. Polling each
+/// under its own lock instead would not be linearizable: a case found
+/// empty may fill before the last is polled, and the select report
+/// nothing ready although at every moment something was.
+fn poll_locked(cases: &[Arm<'_>], order: &[usize], locks: &mut [usize]) -> Option<usize> {
+    sort_locks(cases, locks);
+    lock_all(cases, locks);
+    for &i in order {
+        // SAFETY: every channel is locked; nothing is enqueued.
+        if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
+            unlock_all(cases, locks);
+            wake_up(wake);
+            return Some(i);
+        }
+    }
+    unlock_all(cases, locks);
+    None
 }
 
 /// Pass 1: each case under its own lock, in random (or given) order.
@@ -355,44 +443,62 @@ fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usi
     None
 }
 
-/// Passes 2 and 3: lock all, re-poll, enqueue, wait, withdraw.
+/// Passes 2 and 3: lock all, re-poll, enqueue, wait, withdraw. A wait
+/// that ends because a timer channel's message fell due (not the
+/// caller's deadline) goes round again.
 fn block(
     cases: &[Arm<'_>],
     order: &[usize],
     locks: &mut [usize],
     deadline: Deadline,
 ) -> Option<usize> {
+    sort_locks(cases, locks);
+    loop {
+        lock_all(cases, locks);
+        let mut due: Option<Instant> = None;
+        for &i in order {
+            // SAFETY: every channel is locked; nothing enqueued yet.
+            if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
+                unlock_all(cases, locks);
+                wake_up(wake);
+                return Some(i);
+            }
+            // SAFETY: locked.
+            if let Some(at) = unsafe { cases[i].0.due() } {
+                due = Some(due.map_or(at, |d| d.min(at)));
+            }
+        }
+        let until = earlier(deadline, due);
+        let ctx = Context::new(true);
+        // In poll order: when two cases share a channel, the one queued
+        // first is served first, so that must be random too.
+        for &i in order {
+            // SAFETY: locked; the cases and `ctx` outlive the withdrawal
+            // below.
+            unsafe { cases[i].0.enqueue(&ctx, i) };
+        }
+        unlock_all(cases, locks);
+        let won = ctx.wait(until, WaitReason::Select);
+        for (i, case) in cases.iter().enumerate() {
+            if won != Some(i) {
+                case.0.lock();
+                // SAFETY: locked.
+                unsafe { case.0.dequeue() };
+                case.0.unlock();
+            }
+        }
+        if won.is_some() || until == deadline {
+            return won;
+        }
+    }
+}
+
+/// Fills `locks` with the cases' indices in lock (address) order.
+fn sort_locks(cases: &[Arm<'_>], locks: &mut [usize]) {
     for (k, slot) in locks.iter_mut().enumerate() {
         *slot = k;
     }
     locks.sort_unstable_by_key(|&i| cases[i].0.channel_id());
-    lock_all(cases, locks);
-    for &i in order {
-        // SAFETY: every channel is locked; nothing enqueued yet.
-        if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
-            unlock_all(cases, locks);
-            wake_up(wake);
-            return Some(i);
-        }
-    }
-    let ctx = Context::new(true);
-    // In poll order: when two cases share a channel, the one queued first
-    // is served first, so that must be random too.
-    for &i in order {
-        // SAFETY: locked; the cases and `ctx` outlive the withdrawal below.
-        unsafe { cases[i].0.enqueue(&ctx, i) };
-    }
-    unlock_all(cases, locks);
-    let won = ctx.wait(deadline, WaitReason::Select);
-    for (i, case) in cases.iter().enumerate() {
-        if won != Some(i) {
-            case.0.lock();
-            // SAFETY: locked.
-            unsafe { case.0.dequeue() };
-            case.0.unlock();
-        }
-    }
-    won
 }
 
 /// Locks the channels of `cases` in the sorted order `locks`, each once.
