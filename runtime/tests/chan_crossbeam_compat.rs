@@ -289,3 +289,80 @@ fn tick_shared_by_many_receivers() {
         assert_eq!(got.load(Ordering::Relaxed), 400);
     });
 }
+
+/// `Select` as crossbeam has it: a send is added without its value and
+/// completed with it; `ready` and its kin find a ready operation without
+/// completing it; `remove` keeps the other indices; a clone is the same
+/// select. Every value sent arrives once.
+#[test]
+fn select_with_crossbeams_api() {
+    at_procs(|| {
+        let (s1, r1) = bounded::<usize>(0);
+        let (s2, r2) = unbounded::<usize>();
+        let mut sel = Select::new();
+        let send = sel.send(&s1);
+        let recv = sel.recv(&r2);
+        assert!(sel.try_ready().is_err());
+        assert!(sel.ready_timeout(ms(1)).is_err());
+        s2.send(7).unwrap();
+        assert_eq!(sel.ready(), recv);
+        assert_eq!(r2.try_recv(), Ok(7));
+
+        // A receiver waits on `r1`: the send becomes ready, and is sent.
+        let rx = goro::go!(move || r1.recv().unwrap());
+        let oper = sel.select();
+        assert_eq!(oper.index(), send);
+        oper.send(&s1, 11).unwrap();
+        assert_eq!(rx.join().unwrap(), 11);
+
+        // Removed cases are never chosen; the clone keeps the indices.
+        let mut other = sel.clone();
+        sel.remove(send);
+        s2.send(8).unwrap();
+        let oper = sel.select();
+        assert_eq!(oper.index(), recv);
+        assert_eq!(oper.recv(&r2), Ok(8));
+        s2.send(9).unwrap();
+        let oper = other.try_select().unwrap();
+        assert_eq!(oper.index(), recv);
+        assert_eq!(oper.recv(&r2), Ok(9));
+    });
+}
+
+/// Many senders selecting on send cases of one unbuffered channel, and
+/// receivers taking from it: every value arrives exactly once.
+#[test]
+fn select_send_cases_stress() {
+    at_procs(|| {
+        const SENDERS: usize = 4;
+        const EACH: usize = 500;
+        let (s, r) = bounded::<usize>(0);
+        let (_keep, idle) = bounded::<usize>(0);
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|k| {
+                let (s, idle) = (s.clone(), idle.clone());
+                goro::go!(move || {
+                    for i in 0..EACH {
+                        let mut sel = Select::new();
+                        let send = sel.send(&s);
+                        sel.recv(&idle);
+                        let oper = sel.select();
+                        assert_eq!(oper.index(), send);
+                        oper.send(&s, k * EACH + i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(s);
+        let mut seen = vec![false; SENDERS * EACH];
+        for _ in 0..SENDERS * EACH {
+            let v = r.recv().unwrap();
+            assert!(!seen[v], "{v} received twice");
+            seen[v] = true;
+        }
+        for h in senders {
+            h.join().unwrap();
+        }
+        assert!(r.try_recv().is_err());
+    });
+}

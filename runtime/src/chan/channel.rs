@@ -366,6 +366,21 @@ impl<T> State<T> {
         wake
     }
 
+    /// Whether a receive could complete now (with a message, or failing
+    /// on a closed channel), without taking anything.
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.sendq.has_waiting() || self.feed_ready() || self.closed
+    }
+
+    /// Whether a send could complete now (or fail on a closed channel),
+    /// without sending anything.
+    pub(crate) fn send_ready(&self) -> bool {
+        self.closed
+            || self.disconnected
+            || self.recvq.has_waiting()
+            || self.buf.len() < self.cap
+    }
+
     /// The wait queue of receivers (`recv`) or senders.
     pub(crate) fn queue(&mut self, recv: bool) -> &mut WaitQueue<T> {
         if recv {

@@ -57,8 +57,8 @@ mod waiter;
 pub(crate) use timer::next_tick;
 
 pub use error::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use select::{Select, SelectedOperation};
 pub use timer::{after, at, never, tick};

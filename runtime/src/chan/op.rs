@@ -92,6 +92,11 @@ pub(crate) trait Case {
     /// # Safety
     /// The caller holds the channel's lock.
     unsafe fn due(&self) -> Option<Instant>;
+    /// Whether the op could complete now, without completing it.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn is_ready(&self) -> bool;
     /// Unlinks the op's waiter if still queued.
     ///
     /// # Safety
@@ -206,6 +211,17 @@ impl<T> Case for Op<'_, T> {
         self.recv.then(|| unsafe { self.chan.state() }.due()).flatten()
     }
 
+    unsafe fn is_ready(&self) -> bool {
+        // SAFETY: the caller holds the lock; the slot is ours while the op
+        // is not enqueued.
+        let (state, slot) = unsafe { (self.chan.state(), &*self.slot.get()) };
+        match (self.recv, slot.is_some()) {
+            (true, _) => state.recv_ready(),
+            (false, true) => state.send_ready(),
+            (false, false) => false,
+        }
+    }
+
     #[inline]
     unsafe fn dequeue(&self) {
         // SAFETY: the caller holds the lock; our waiter, if linked, is in
@@ -219,6 +235,111 @@ impl<T> Case for Op<'_, T> {
             drop(unsafe { (*self.slot.get()).take() });
         }
     }
+}
+
+/// A send that is given its value only after a select chose it
+/// ([`Select::send`](super::Select::send), crossbeam's form): the select
+/// completes it by finding that the channel can take a value now, and the
+/// caller then sends. Nothing announces that a channel has room, so a
+/// select waiting on one of these polls again after a backoff (see
+/// `due`) instead of waiting in the channel's queue.
+pub(crate) struct SendProbe<'a, T> {
+    chan: &'a Channel<T>,
+    /// Waits so far in the current select, for the backoff.
+    round: Cell<u32>,
+}
+
+impl<'a, T> SendProbe<'a, T> {
+    /// A send on `chan` whose value comes later.
+    pub(crate) fn new(chan: &'a Channel<T>) -> SendProbe<'a, T> {
+        SendProbe {
+            chan,
+            round: Cell::new(0),
+        }
+    }
+}
+
+impl<T> Case for SendProbe<'_, T> {
+    fn channel_id(&self) -> usize {
+        self.chan as *const Channel<T> as usize
+    }
+
+    fn is_recv(&self) -> bool {
+        false
+    }
+
+    fn raw_lock(&self) -> &SpinLock {
+        self.chan.raw_lock()
+    }
+
+    unsafe fn poll(&self) -> Poll {
+        // SAFETY: the caller holds the lock.
+        if unsafe { self.is_ready() } {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    unsafe fn enqueue(&self, _ctx: &Context, _index: usize) {}
+
+    unsafe fn due(&self) -> Option<Instant> {
+        let round = self.round.get();
+        self.round.set(round.saturating_add(1));
+        Instant::now().checked_add(backoff(round))
+    }
+
+    unsafe fn is_ready(&self) -> bool {
+        // SAFETY: the caller holds the lock.
+        unsafe { self.chan.state() }.send_ready()
+    }
+
+    unsafe fn dequeue(&self) {}
+
+    fn reset(&self) {
+        self.round.set(0);
+    }
+}
+
+/// How long the `round`-th wait of a polling select lasts: 10 µs,
+/// doubling up to about a millisecond.
+fn backoff(round: u32) -> std::time::Duration {
+    std::time::Duration::from_micros(10 << round.min(7))
+}
+
+/// Waits until one of `cases` could complete, without completing it
+/// (crossbeam's `Select::ready`): returns its index, or `None` if
+/// `deadline` passed first. Each look locks every channel at once, as a
+/// select that must not wait does. Nothing announces readiness without
+/// completing an operation, so between looks it parks for a backoff.
+pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
+    let n = cases.len();
+    with_scratch(n, |scratch| {
+        let (order, locks) = scratch.split_at_mut(n);
+        sort_locks(cases, locks);
+        let mut round = 0;
+        loop {
+            shuffle(order, biased);
+            lock_all(cases, locks);
+            // SAFETY: every channel is locked.
+            let found = order.iter().copied().find(|&i| unsafe { cases[i].0.is_ready() });
+            unlock_all(cases, locks);
+            if found.is_some() {
+                return found;
+            }
+            let until = earlier(deadline, Instant::now().checked_add(backoff(round)));
+            round = round.saturating_add(1);
+            match until {
+                Deadline::Now => return None,
+                Deadline::At(at) => {
+                    if crate::park::park_until(at, WaitReason::Select) && until == deadline {
+                        return None;
+                    }
+                }
+                Deadline::Never => crate::park::park(WaitReason::Select),
+            }
+        }
+    })
 }
 
 /// Runs one op until it completes, however long that takes: a plain

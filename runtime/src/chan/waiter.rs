@@ -259,6 +259,24 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// Whether a waiter whose operation is still waiting is linked (stale
+    /// waiters of a select that already won elsewhere, or timed out, do
+    /// not count): a counterpart could complete with it now.
+    pub(crate) fn has_waiting(&self) -> bool {
+        let mut next = self.head;
+        // SAFETY: linked waiters, and the contexts they point at, are alive
+        // while linked, and we hold the queue's lock (`&self` is only had
+        // through it).
+        while let Some(w) = unsafe { next.as_ref() } {
+            // SAFETY: as above.
+            if unsafe { (*w.ctx.get()).state.load(Ordering::Relaxed) } == WAITING {
+                return true;
+            }
+            next = w.next.get();
+        }
+        false
+    }
+
     /// Appends `waiter` for case `case` of `ctx`, with message slot `slot`.
     ///
     /// # Safety
