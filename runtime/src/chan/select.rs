@@ -27,7 +27,7 @@ use super::op::{self, Arm, Case, Op, SendProbe};
 use super::waiter::Deadline;
 use super::{Receiver, Sender};
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Selects over a list of send and receive operations built at run time:
@@ -69,10 +69,25 @@ pub struct Select<'a> {
     biased: bool,
 }
 
+/// Makes a case afresh (for `Clone`): it only holds a borrow of a
+/// channel of a `Send` message type, so it may be shared.
+type Maker<'a> = Arc<dyn Fn() -> Box<dyn Case + 'a> + Send + Sync + 'a>;
+
+// SAFETY: a `Select` owns its cases, and nothing else points at them
+// between runs (a run unlinks every waiter before it returns); a case holds
+// a borrow of a channel and maybe a received message, both of a message
+// type that is `Send` (`recv` and `send` require it), and the makers are
+// `Send + Sync`. So moving a `Select` to another thread is sound.
+unsafe impl Send for Select<'_> {}
+// SAFETY: through `&Select` only the number of cases is read (`Debug`) and
+// the `Send + Sync` makers are called (`Clone`); the cases themselves are
+// touched only through `&mut Select`.
+unsafe impl Sync for Select<'_> {}
+
 /// One case, and how to make it afresh (for `Clone`).
 struct Entry<'a> {
     case: Box<dyn Case + 'a>,
-    make: Rc<dyn Fn() -> Box<dyn Case + 'a> + 'a>,
+    make: Maker<'a>,
 }
 
 /// The operation a [`Select`] chose: its index, and its outcome via
@@ -113,9 +128,9 @@ impl<'a> Select<'a> {
     }
 
     /// Adds a receive from `r`; returns its index.
-    pub fn recv<T>(&mut self, r: &'a Receiver<T>) -> usize {
+    pub fn recv<T: Send>(&mut self, r: &'a Receiver<T>) -> usize {
         let chan = r.channel();
-        self.push(Rc::new(move || Box::new(Op::recv(chan))))
+        self.push(Arc::new(move || Box::new(Op::recv(chan))))
     }
 
     /// Adds a send on `s`, whose value is given to
@@ -131,12 +146,12 @@ impl<'a> Select<'a> {
     /// assert_eq!(oper.send(&s, "hello"), Ok(()));
     /// assert_eq!(r.recv(), Ok("hello"));
     /// ```
-    pub fn send<T>(&mut self, s: &'a Sender<T>) -> usize {
+    pub fn send<T: Send>(&mut self, s: &'a Sender<T>) -> usize {
         let chan = s.channel();
-        self.push(Rc::new(move || Box::new(SendProbe::new(chan))))
+        self.push(Arc::new(move || Box::new(SendProbe::new(chan))))
     }
 
-    fn push(&mut self, make: Rc<dyn Fn() -> Box<dyn Case + 'a> + 'a>) -> usize {
+    fn push(&mut self, make: Maker<'a>) -> usize {
         self.cases.push(Some(Entry { case: make(), make }));
         self.cases.len() - 1
     }
