@@ -309,7 +309,8 @@ fn select_with_crossbeams_api() {
         assert_eq!(r2.try_recv(), Ok(7));
 
         // A receiver waits on `r1`: the send becomes ready, and is sent.
-        let rx = goro::go!(move || r1.recv().unwrap());
+        let r1c = r1.clone();
+        let rx = goro::go!(move || r1c.recv().unwrap());
         let oper = sel.select();
         assert_eq!(oper.index(), send);
         oper.send(&s1, 11).unwrap();

@@ -27,14 +27,21 @@
 //! - close: mark closed; complete every waiting receiver with "closed" and
 //!   every waiting sender with its value still in its slot (failure).
 //! - last receiver gone: senders fail from then on; the waiting ones are
-//!   failed as on close, and the buffer is dropped (outside the lock).
+//!   failed as on close, and the buffer is dropped (outside the lock,
+//!   oldest first; if a message's destructor panics the rest are leaked).
+//! - watchers (a third queue, for waits that complete nothing: see `op`)
+//!   are all woken by any change that may make an operation ready: a value
+//!   buffered or taken from the buffer, a waiter queued, close, the last
+//!   receiver gone.
 //!
 //! # Invariants
 //! - Receivers wait only while nothing is buffered; senders wait only while
 //!   the buffer is full. So at most one of the queues holds live waiters.
 //! - Nothing user-defined runs under the lock: messages are only moved
-//!   there (dropped ones are taken out and dropped after unlocking) and
-//!   wakeups happen after unlocking.
+//!   there (dropped ones are taken out and dropped after unlocking), and
+//!   nothing there panics short of a broken invariant. Wakeups happen after unlocking, except the
+//!   watchers': they are rare, and carrying their handles out to every
+//!   unlock would cost every operation.
 //! - Every message is in exactly one place: a sender's slot, the buffer, or
 //!   a receiver's slot; dropping the channel drops what is buffered.
 //!
@@ -50,7 +57,7 @@
 //! existing one, as `Arc` does) and `AcqRel` decrements, so the handle that
 //! drops the count to zero sees every earlier handle's work before closing.
 
-use super::waiter::{Claimed, WaitQueue};
+use super::waiter::{Claimed, Context, WaitQueue};
 use crate::park::Unparker;
 pub(crate) use crate::spin::SpinLock;
 use std::cell::UnsafeCell;
@@ -100,6 +107,10 @@ pub(crate) struct State<T> {
     disconnected: bool,
     recvq: WaitQueue<T>,
     sendq: WaitQueue<T>,
+    /// Watchers: waits that complete nothing (`Select::ready`, a `Select`
+    /// send case whose value comes later), woken by any change that may
+    /// make an operation ready.
+    watchq: WaitQueue<T>,
     /// A timer channel's message source (see [`Feed`]).
     feed: Option<Feed<T>>,
 }
@@ -153,6 +164,7 @@ impl<T> Channel<T> {
                 disconnected: false,
                 recvq: WaitQueue::new(),
                 sendq: WaitQueue::new(),
+                watchq: WaitQueue::new(),
                 feed,
             }),
             senders: AtomicUsize::new(senders),
@@ -216,10 +228,10 @@ impl<T> Channel<T> {
     pub(crate) fn drop_receiver(&self) {
         if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             let (dropped, wake) = self.with(State::disconnect);
-            drop(dropped);
             for who in wake {
                 who.unpark();
             }
+            drop_in_order(dropped);
         }
     }
 
@@ -227,6 +239,17 @@ impl<T> Channel<T> {
     pub(crate) fn is_never(&self) -> bool {
         self.never
     }
+}
+
+/// Drops `msgs` oldest first. If one's destructor panics, the panic goes
+/// on and the ones after it are leaked, not dropped during the unwinding
+/// (a second panic there would abort), as crossbeam-channel does.
+fn drop_in_order<T>(msgs: VecDeque<T>) {
+    let mut rest = std::mem::ManuallyDrop::new(msgs.into_iter());
+    for msg in &mut *rest {
+        drop(msg);
+    }
+    drop(std::mem::ManuallyDrop::into_inner(rest));
 }
 
 impl<T> State<T> {
@@ -245,6 +268,7 @@ impl<T> State<T> {
         if self.buf.len() < self.cap {
             self.buf
                 .push_back(slot.take().expect("a send has a message"));
+            self.notify();
             return Poll::Ready(None);
         }
         Poll::Pending
@@ -257,6 +281,7 @@ impl<T> State<T> {
         if let Some(msg) = self.buf.pop_front() {
             *slot = Some(msg);
             self.shrink();
+            self.notify();
             let refill = self.sendq.claim().map(|sender| self.refill(sender));
             return Poll::Ready(refill);
         }
@@ -274,6 +299,24 @@ impl<T> State<T> {
             return Poll::Ready(None);
         }
         Poll::Pending
+    }
+
+    /// Wakes every watcher: something changed that may make an operation
+    /// ready. Inlined down to the emptiness check.
+    #[inline]
+    pub(crate) fn notify(&mut self) {
+        if !self.watchq.is_empty() {
+            self.notify_except(std::ptr::null());
+        }
+    }
+
+    /// Wakes every watcher but those of `except` (the operation that is
+    /// queueing a waiter now must not wake itself). The wakeups happen here,
+    /// under the lock: watchers are rare, and carrying their handles out
+    /// to every unlock would cost every operation.
+    #[cold]
+    pub(crate) fn notify_except(&mut self, except: *const Context) {
+        self.watchq.claim_all_except(except, Unparker::unpark);
     }
 
     /// Takes a timer channel's message if it is due, and schedules the
@@ -340,6 +383,7 @@ impl<T> State<T> {
             return (false, Vec::new());
         }
         self.closed = true;
+        self.notify();
         (true, self.fail_waiters())
     }
 
@@ -347,6 +391,7 @@ impl<T> State<T> {
     /// to drop outside the lock.
     fn disconnect(&mut self) -> (VecDeque<T>, Vec<Unparker>) {
         self.disconnected = true;
+        self.notify();
         let wake = self.fail_waiters();
         (std::mem::take(&mut self.buf), wake)
     }
@@ -388,6 +433,11 @@ impl<T> State<T> {
         } else {
             &mut self.sendq
         }
+    }
+
+    /// The queue of watchers.
+    pub(crate) fn watchers(&mut self) -> &mut WaitQueue<T> {
+        &mut self.watchq
     }
 
     /// Messages buffered (for a timer channel, whether one is due).

@@ -92,6 +92,22 @@ pub(crate) trait Case {
     /// # Safety
     /// The caller holds the channel's lock.
     unsafe fn due(&self) -> Option<Instant>;
+    /// Queues the op's waiter as a watcher for case `index` of `ctx`:
+    /// woken by any change of the channel, completing nothing.
+    ///
+    /// # Safety
+    /// As for [`enqueue`](Case::enqueue), and the op is not enqueued.
+    unsafe fn watch(&self, ctx: &Context, index: usize);
+    /// Unlinks the op's watcher if still queued.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn unwatch(&self);
+    /// Whether the op only watches when it waits (a send whose value
+    /// comes later): its waiter being claimed completes nothing.
+    fn watch_only(&self) -> bool {
+        false
+    }
     /// Whether the op could complete now, without completing it.
     ///
     /// # Safety
@@ -203,6 +219,27 @@ impl<T> Case for Op<'_, T> {
                 .queue(self.recv)
                 .push(&self.waiter, ctx, index, self.slot.get())
         };
+        // A queued waiter is something a counterpart could complete with.
+        if !state.watchers().is_empty() {
+            state.notify_except(ctx);
+        }
+    }
+
+    unsafe fn watch(&self, ctx: &Context, index: usize) {
+        // SAFETY: the caller holds the lock and keeps the op and `ctx` in
+        // place until unwatched.
+        unsafe {
+            self.chan
+                .state()
+                .watchers()
+                .push(&self.waiter, ctx, index, self.slot.get())
+        };
+    }
+
+    unsafe fn unwatch(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is in
+        // the watchers' queue (an op watches only when not enqueued).
+        unsafe { self.chan.state().watchers().remove(&self.waiter) };
     }
 
     #[inline]
@@ -240,13 +277,11 @@ impl<T> Case for Op<'_, T> {
 /// A send that is given its value only after a select chose it
 /// ([`Select::send`](super::Select::send), crossbeam's form): the select
 /// completes it by finding that the channel can take a value now, and the
-/// caller then sends. Nothing announces that a channel has room, so a
-/// select waiting on one of these polls again after a backoff (see
-/// `due`) instead of waiting in the channel's queue.
+/// caller then sends. Waiting, it watches the channel (its waiter is a
+/// watcher, woken by any change), and the select polls again once woken.
 pub(crate) struct SendProbe<'a, T> {
     chan: &'a Channel<T>,
-    /// Waits so far in the current select, for the backoff.
-    round: Cell<u32>,
+    waiter: Waiter<T>,
 }
 
 impl<'a, T> SendProbe<'a, T> {
@@ -254,7 +289,7 @@ impl<'a, T> SendProbe<'a, T> {
     pub(crate) fn new(chan: &'a Channel<T>) -> SendProbe<'a, T> {
         SendProbe {
             chan,
-            round: Cell::new(0),
+            waiter: Waiter::new(),
         }
     }
 }
@@ -281,12 +316,35 @@ impl<T> Case for SendProbe<'_, T> {
         }
     }
 
-    unsafe fn enqueue(&self, _ctx: &Context, _index: usize) {}
+    unsafe fn enqueue(&self, ctx: &Context, index: usize) {
+        // SAFETY: the caller's contract is `watch`'s.
+        unsafe { self.watch(ctx, index) };
+    }
 
     unsafe fn due(&self) -> Option<Instant> {
-        let round = self.round.get();
-        self.round.set(round.saturating_add(1));
-        Instant::now().checked_add(backoff(round))
+        None
+    }
+
+    unsafe fn watch(&self, ctx: &Context, index: usize) {
+        // SAFETY: the caller holds the lock and keeps the probe and `ctx`
+        // in place until unwatched. The slot is never read: a watcher's
+        // claimer only completes the context.
+        unsafe {
+            self.chan
+                .state()
+                .watchers()
+                .push(&self.waiter, ctx, index, std::ptr::null_mut())
+        };
+    }
+
+    unsafe fn unwatch(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is a
+        // watcher.
+        unsafe { self.chan.state().watchers().remove(&self.waiter) };
+    }
+
+    fn watch_only(&self) -> bool {
+        true
     }
 
     unsafe fn is_ready(&self) -> bool {
@@ -294,49 +352,60 @@ impl<T> Case for SendProbe<'_, T> {
         unsafe { self.chan.state() }.send_ready()
     }
 
-    unsafe fn dequeue(&self) {}
-
-    fn reset(&self) {
-        self.round.set(0);
+    unsafe fn dequeue(&self) {
+        // SAFETY: the caller holds the lock.
+        unsafe { self.unwatch() };
     }
-}
 
-/// How long the `round`-th wait of a polling select lasts: 10 µs,
-/// doubling up to about a millisecond.
-fn backoff(round: u32) -> std::time::Duration {
-    std::time::Duration::from_micros(10 << round.min(7))
+    fn reset(&self) {}
 }
 
 /// Waits until one of `cases` could complete, without completing it
 /// (crossbeam's `Select::ready`): returns its index, or `None` if
 /// `deadline` passed first. Each look locks every channel at once, as a
-/// select that must not wait does. Nothing announces readiness without
-/// completing an operation, so between looks it parks for a backoff.
+/// select that must not wait does; between looks every case watches its
+/// channel, and any change there wakes it to look again.
 pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
         sort_locks(cases, locks);
-        let mut round = 0;
         loop {
             shuffle(order, biased);
             lock_all(cases, locks);
-            // SAFETY: every channel is locked.
-            let found = order.iter().copied().find(|&i| unsafe { cases[i].0.is_ready() });
-            unlock_all(cases, locks);
-            if found.is_some() {
-                return found;
-            }
-            let until = earlier(deadline, Instant::now().checked_add(backoff(round)));
-            round = round.saturating_add(1);
-            match until {
-                Deadline::Now => return None,
-                Deadline::At(at) => {
-                    if crate::park::park_until(at, WaitReason::Select) && until == deadline {
-                        return None;
-                    }
+            let mut due: Option<Instant> = None;
+            for &i in order.iter() {
+                // SAFETY: every channel is locked.
+                if unsafe { cases[i].0.is_ready() } {
+                    unlock_all(cases, locks);
+                    return Some(i);
                 }
-                Deadline::Never => crate::park::park(WaitReason::Select),
+                // SAFETY: locked.
+                if let Some(at) = unsafe { cases[i].0.due() } {
+                    due = Some(due.map_or(at, |d| d.min(at)));
+                }
+            }
+            if deadline == Deadline::Now {
+                unlock_all(cases, locks);
+                return None;
+            }
+            let until = earlier(deadline, due);
+            let ctx = Context::new(true);
+            for &i in order.iter() {
+                // SAFETY: locked; the cases and `ctx` outlive the
+                // unwatching below.
+                unsafe { cases[i].0.watch(&ctx, i) };
+            }
+            unlock_all(cases, locks);
+            let woken = ctx.wait(until, WaitReason::Select);
+            for case in cases {
+                case.0.lock();
+                // SAFETY: locked.
+                unsafe { case.0.unwatch() };
+                case.0.unlock();
+            }
+            if woken.is_none() && until == deadline {
+                return None;
             }
         }
     })
@@ -492,7 +561,9 @@ fn wake_up(wake: Option<crate::park::Unparker>) {
 /// [`Select`](super::Select) resets them first).
 pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
     if let [only] = cases {
-        return run_one(only.0, deadline).then_some(0);
+        if !only.0.watch_only() {
+            return run_one(only.0, deadline).then_some(0);
+        }
     }
     let n = cases.len();
     with_scratch(n, |scratch| {
@@ -608,8 +679,12 @@ fn block(
                 case.0.unlock();
             }
         }
-        if won.is_some() || until == deadline {
-            return won;
+        match won {
+            // A watcher was woken: the channel changed; look again.
+            Some(i) if cases[i].0.watch_only() => {}
+            Some(_) => return won,
+            None if until == deadline => return None,
+            None => {}
         }
     }
 }

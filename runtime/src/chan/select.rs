@@ -11,7 +11,8 @@
 //! [`SelectedOperation::recv`]; a send is added without its value, so the
 //! select only finds that the channel can take one now (a `SendProbe`), and
 //! [`SelectedOperation::send`] sends it. [`Select::ready`] and its kin only
-//! find a ready operation, and complete nothing.
+//! find a ready operation, and complete nothing. Both wait as watchers
+//! (see `op`).
 //!
 //! Getting a typed outcome back out of a type-erased case is checked by
 //! channel identity: a case was made for one channel, a channel holds one
@@ -41,12 +42,10 @@ use std::time::{Duration, Instant};
 /// its value, and once it is selected (the channel can take a value now)
 /// [`SelectedOperation::send`] sends it. A `Select` may be run again.
 ///
-/// Differences from crossbeam-channel: nothing announces that a channel
-/// has room without sending into it, so a `Select` waiting on a send case,
-/// and [`ready`](Select::ready) and its kin, look again after a short
-/// backoff instead of being woken; and a send whose channel was found
-/// ready may still wait in [`SelectedOperation::send`] if another sender
-/// took the room first.
+/// One difference from crossbeam-channel: a selected send has found that
+/// its channel could take a value, but does not hold that place until the
+/// value comes, so [`SelectedOperation::send`] may still wait if another
+/// sender took the room (or the waiting receiver) first.
 ///
 /// ```
 /// use goro::chan::{unbounded, Select};

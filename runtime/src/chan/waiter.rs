@@ -259,6 +259,41 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// Whether no waiter is linked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Claims and completes every waiter whose operation is still
+    /// waiting, except those of `except`, handing each one's handle to
+    /// `wake`; unlinks them and the stale ones. For watchers: their owner
+    /// only learns that something changed.
+    pub(crate) fn claim_all_except(&mut self, except: *const Context, mut wake: impl FnMut(Unparker)) {
+        let mut next = self.head;
+        // SAFETY: a linked waiter is valid; the owner of one we complete
+        // takes this channel's lock, which we hold, before it returns, so
+        // the next waiter (maybe of the same owner) is still valid too.
+        while let Some(w) = unsafe { next.as_ref() } {
+            next = w.next.get();
+            let ctx = w.ctx.get();
+            if ptr::eq(ctx, except) {
+                continue;
+            }
+            // SAFETY: linked in this queue.
+            unsafe { self.remove(w) };
+            // SAFETY: as above, the context is alive.
+            if unsafe { (*ctx).try_claim(w.case.get()) } {
+                let claimed = Claimed {
+                    ctx,
+                    case: w.case.get(),
+                    slot: w.slot.get(),
+                };
+                wake(claimed.finish());
+            }
+        }
+    }
+
     /// Whether a waiter whose operation is still waiting is linked (stale
     /// waiters of a select that already won elsewhere, or timed out, do
     /// not count): a counterpart could complete with it now.
