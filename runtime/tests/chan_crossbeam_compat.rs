@@ -367,3 +367,80 @@ fn select_send_cases_stress() {
         assert!(r.try_recv().is_err());
     });
 }
+
+/// `ready` waits as a watcher: woken by a send, by room made by a
+/// receive, and by a close; counted over many rounds.
+#[test]
+fn ready_is_woken_by_changes() {
+    at_procs(|| {
+        const ROUNDS: usize = 200;
+        let (s, r) = bounded::<usize>(1);
+        let (s2, r2) = (s.clone(), r.clone());
+        // A watcher of the receive side, woken by each send.
+        let watcher = goro::go!(move || {
+            let mut got = 0;
+            while got < ROUNDS {
+                let mut sel = Select::new();
+                sel.recv(&r2);
+                sel.ready();
+                if r2.try_recv().is_ok() {
+                    got += 1;
+                }
+            }
+            got
+        });
+        // A watcher of the send side, woken by each receive.
+        let sender = goro::go!(move || {
+            let mut sent = 0;
+            while sent < ROUNDS {
+                let mut sel = Select::new();
+                sel.send(&s2);
+                sel.ready();
+                if s2.try_send(sent).is_ok() {
+                    sent += 1;
+                }
+            }
+        });
+        sender.join().unwrap();
+        assert_eq!(watcher.join().unwrap(), ROUNDS);
+        assert!(r.try_recv().is_err());
+        // A close wakes a watcher of a channel that never gets a value.
+        let (s3, r3) = bounded::<()>(0);
+        let h = goro::go!(move || {
+            let mut sel = Select::new();
+            sel.recv(&r3);
+            sel.ready();
+            r3.try_recv()
+        });
+        goro::yield_now();
+        drop(s3);
+        assert_eq!(h.join().unwrap(), Err(TryRecvError::Disconnected));
+        drop(s);
+    });
+}
+
+/// If a buffered message's destructor panics when the last receiver
+/// drops the buffer, the panic reaches the dropper and the messages after
+/// it are leaked (crossbeam's behaviour), not dropped during the unwind,
+/// which would abort.
+#[test]
+fn panicking_message_destructor() {
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("boom");
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (s, r) = bounded(2);
+    s.send(Bomb(drops.clone())).unwrap();
+    s.send(Bomb(drops.clone())).unwrap();
+    let res = std::panic::catch_unwind(move || drop(r));
+    assert!(res.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(s.send(Bomb(Arc::new(AtomicUsize::new(0)))).is_err_and(|e| {
+        std::mem::forget(e.into_inner());
+        true
+    }));
+}
