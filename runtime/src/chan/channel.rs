@@ -29,6 +29,10 @@
 //! - last receiver gone: senders fail from then on; the waiting ones are
 //!   failed as on close, and the buffer is dropped (outside the lock,
 //!   oldest first; if a message's destructor panics the rest are leaked).
+//! - a waiting send whose value comes later (a `Select` send case, see
+//!   `op`) has an empty slot: a receive that claims it only chooses it
+//!   (wakes it to send) and looks on for a value; a receive that frees a
+//!   place lets it have the place.
 //! - watchers (a third queue, for waits that complete nothing: see `op`)
 //!   are all woken by any change that may make an operation ready: a value
 //!   buffered or taken from the buffer, a waiter queued, close, the last
@@ -39,8 +43,9 @@
 //!   the buffer is full. So at most one of the queues holds live waiters.
 //! - Nothing user-defined runs under the lock: messages are only moved
 //!   there (dropped ones are taken out and dropped after unlocking), and
-//!   nothing there panics short of a broken invariant. Wakeups happen after unlocking, except the
-//!   watchers': they are rare, and carrying their handles out to every
+//!   nothing there panics short of a broken invariant. Wakeups happen
+//!   after unlocking, except those of watchers and of sends whose value
+//!   comes later: they are rare, and carrying their handles out to every
 //!   unlock would cost every operation.
 //! - Every message is in exactly one place: a sender's slot, the buffer, or
 //!   a receiver's slot; dropping the channel drops what is buffered.
@@ -282,12 +287,19 @@ impl<T> State<T> {
             *slot = Some(msg);
             self.shrink();
             self.notify();
-            let refill = self.sendq.claim().map(|sender| self.refill(sender));
+            let refill = self.sendq.claim().and_then(|sender| self.refill(sender));
             return Poll::Ready(refill);
         }
-        if let Some(mut sender) = self.sendq.claim() {
-            *slot = sender.slot().take();
-            return Poll::Ready(Some(sender.finish()));
+        while let Some(mut sender) = self.sendq.claim() {
+            match sender.slot().take() {
+                Some(msg) => {
+                    *slot = Some(msg);
+                    return Poll::Ready(Some(sender.finish()));
+                }
+                // A send whose value comes later (a `Select` send case):
+                // chosen, it sends next. Look on for a value.
+                None => sender.finish().unpark(),
+            }
         }
         if self.feed.is_some() {
             if let Some(msg) = self.fire() {
@@ -355,10 +367,19 @@ impl<T> State<T> {
     }
 
     /// Moves a blocked sender's value into the place a receive freed.
-    fn refill(&mut self, mut sender: Claimed<T>) -> Unparker {
-        let msg = sender.slot().take().expect("a send has a message");
-        self.buf.push_back(msg);
-        sender.finish()
+    /// A send whose value comes later is chosen instead: the place is for
+    /// it to fill (it is woken here, and `None` returned).
+    fn refill(&mut self, mut sender: Claimed<T>) -> Option<Unparker> {
+        match sender.slot().take() {
+            Some(msg) => {
+                self.buf.push_back(msg);
+                Some(sender.finish())
+            }
+            None => {
+                sender.finish().unpark();
+                None
+            }
+        }
     }
 
     /// Gives an unbounded channel's memory back once it is drained.

@@ -103,11 +103,6 @@ pub(crate) trait Case {
     /// # Safety
     /// The caller holds the channel's lock.
     unsafe fn unwatch(&self);
-    /// Whether the op only watches when it waits (a send whose value
-    /// comes later): its waiter being claimed completes nothing.
-    fn watch_only(&self) -> bool {
-        false
-    }
     /// Whether the op could complete now, without completing it.
     ///
     /// # Safety
@@ -277,10 +272,14 @@ impl<T> Case for Op<'_, T> {
 /// A send that is given its value only after a select chose it
 /// ([`Select::send`](super::Select::send), crossbeam's form): the select
 /// completes it by finding that the channel can take a value now, and the
-/// caller then sends. Waiting, it watches the channel (its waiter is a
-/// watcher, woken by any change), and the select polls again once woken.
+/// caller then sends. Waiting, it sits in the channel's queue of senders
+/// with an empty slot: a receiver that claims it chooses it (see
+/// `channel`), and the caller's send then meets that receiver or takes the
+/// place it freed (unless another sender was quicker).
 pub(crate) struct SendProbe<'a, T> {
     chan: &'a Channel<T>,
+    /// Always `None`: what a receiver finds in a waiting probe.
+    slot: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
 }
 
@@ -289,6 +288,7 @@ impl<'a, T> SendProbe<'a, T> {
     pub(crate) fn new(chan: &'a Channel<T>) -> SendProbe<'a, T> {
         SendProbe {
             chan,
+            slot: UnsafeCell::new(None),
             waiter: Waiter::new(),
         }
     }
@@ -317,8 +317,18 @@ impl<T> Case for SendProbe<'_, T> {
     }
 
     unsafe fn enqueue(&self, ctx: &Context, index: usize) {
-        // SAFETY: the caller's contract is `watch`'s.
-        unsafe { self.watch(ctx, index) };
+        // SAFETY: the caller holds the lock.
+        let state = unsafe { self.chan.state() };
+        // SAFETY: the caller keeps the probe and `ctx` in place until
+        // dequeued; a claimer only takes the slot's `None`.
+        unsafe {
+            state
+                .queue(false)
+                .push(&self.waiter, ctx, index, self.slot.get())
+        };
+        if !state.watchers().is_empty() {
+            state.notify_except(ctx);
+        }
     }
 
     unsafe fn due(&self) -> Option<Instant> {
@@ -327,24 +337,19 @@ impl<T> Case for SendProbe<'_, T> {
 
     unsafe fn watch(&self, ctx: &Context, index: usize) {
         // SAFETY: the caller holds the lock and keeps the probe and `ctx`
-        // in place until unwatched. The slot is never read: a watcher's
-        // claimer only completes the context.
+        // in place until unwatched.
         unsafe {
             self.chan
                 .state()
                 .watchers()
-                .push(&self.waiter, ctx, index, std::ptr::null_mut())
+                .push(&self.waiter, ctx, index, self.slot.get())
         };
     }
 
     unsafe fn unwatch(&self) {
         // SAFETY: the caller holds the lock; our waiter, if linked, is a
-        // watcher.
+        // watcher (a probe watches only when not enqueued).
         unsafe { self.chan.state().watchers().remove(&self.waiter) };
-    }
-
-    fn watch_only(&self) -> bool {
-        true
     }
 
     unsafe fn is_ready(&self) -> bool {
@@ -353,8 +358,9 @@ impl<T> Case for SendProbe<'_, T> {
     }
 
     unsafe fn dequeue(&self) {
-        // SAFETY: the caller holds the lock.
-        unsafe { self.unwatch() };
+        // SAFETY: the caller holds the lock; our waiter, if linked, is in
+        // the senders' queue.
+        unsafe { self.chan.state().queue(false).remove(&self.waiter) };
     }
 
     fn reset(&self) {}
@@ -561,9 +567,7 @@ fn wake_up(wake: Option<crate::park::Unparker>) {
 /// [`Select`](super::Select) resets them first).
 pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
     if let [only] = cases {
-        if !only.0.watch_only() {
-            return run_one(only.0, deadline).then_some(0);
-        }
+        return run_one(only.0, deadline).then_some(0);
     }
     let n = cases.len();
     with_scratch(n, |scratch| {
@@ -679,12 +683,8 @@ fn block(
                 case.0.unlock();
             }
         }
-        match won {
-            // A watcher was woken: the channel changed; look again.
-            Some(i) if cases[i].0.watch_only() => {}
-            Some(_) => return won,
-            None if until == deadline => return None,
-            None => {}
+        if won.is_some() || until == deadline {
+            return won;
         }
     }
 }
