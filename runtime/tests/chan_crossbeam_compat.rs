@@ -99,7 +99,10 @@ fn select_default_is_linearizable() {
             default => false,
         }
     });
-    assert_eq!(missed, 0, "rounds where select_biased! took the default arm");
+    assert_eq!(
+        missed, 0,
+        "rounds where select_biased! took the default arm"
+    );
 }
 
 /// Bug: an expired timer was not ready until the runtime's timer had fired

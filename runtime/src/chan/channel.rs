@@ -441,10 +441,7 @@ impl<T> State<T> {
     /// Whether a send could complete now (or fail on a closed channel),
     /// without sending anything.
     pub(crate) fn send_ready(&self) -> bool {
-        self.closed
-            || self.disconnected
-            || self.recvq.has_waiting()
-            || self.buf.len() < self.cap
+        self.closed || self.disconnected || self.recvq.has_waiting() || self.buf.len() < self.cap
     }
 
     /// The wait queue of receivers (`recv`) or senders.

@@ -240,7 +240,9 @@ impl<T> Case for Op<'_, T> {
     #[inline]
     unsafe fn due(&self) -> Option<Instant> {
         // SAFETY: the caller holds the lock.
-        self.recv.then(|| unsafe { self.chan.state() }.due()).flatten()
+        self.recv
+            .then(|| unsafe { self.chan.state() }.due())
+            .flatten()
     }
 
     unsafe fn is_ready(&self) -> bool {

@@ -269,7 +269,11 @@ impl<T> WaitQueue<T> {
     /// waiting, except those of `except`, handing each one's handle to
     /// `wake`; unlinks them and the stale ones. For watchers: their owner
     /// only learns that something changed.
-    pub(crate) fn claim_all_except(&mut self, except: *const Context, mut wake: impl FnMut(Unparker)) {
+    pub(crate) fn claim_all_except(
+        &mut self,
+        except: *const Context,
+        mut wake: impl FnMut(Unparker),
+    ) {
         let mut next = self.head;
         // SAFETY: a linked waiter is valid; the owner of one we complete
         // takes this channel's lock, which we hold, before it returns, so
