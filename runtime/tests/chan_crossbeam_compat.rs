@@ -447,3 +447,89 @@ fn panicking_message_destructor() {
         true
     }));
 }
+
+/// crossbeam's `matching`: goroutines and threads each select between
+/// receiving from and sending on one unbuffered channel; they must pair
+/// up (a receiver that chooses a waiting `Select` send takes that sender's
+/// value, so no selector is left sending with nobody to receive). Every
+/// value is received once, and none by the one that sent it.
+#[test]
+fn selects_pair_up_on_an_unbuffered_channel() {
+    at_procs(|| {
+        const GOROUTINES: usize = 40;
+        const THREADS: usize = 4;
+        let (s, r) = bounded::<usize>(0);
+        let received = Arc::new(AtomicUsize::new(0));
+        let body = {
+            let (s, r, received) = (s.clone(), r.clone(), received.clone());
+            move |i: usize| {
+                let mut sel = Select::new();
+                let recv = sel.recv(&r);
+                let send = sel.send(&s);
+                let oper = sel.select();
+                match oper.index() {
+                    k if k == recv => {
+                        let v = oper.recv(&r).unwrap();
+                        assert_ne!(v, i, "received its own value");
+                        received.fetch_add(1, Ordering::SeqCst);
+                    }
+                    k if k == send => oper.send(&s, i).unwrap(),
+                    _ => unreachable!(),
+                }
+            }
+        };
+        let body = Arc::new(body);
+        let mut gs = Vec::new();
+        for i in 0..GOROUTINES {
+            let body = body.clone();
+            gs.push(goro::go!(move || body(i)));
+        }
+        let ts: Vec<_> = (GOROUTINES..GOROUTINES + THREADS)
+            .map(|i| {
+                let body = body.clone();
+                thread(move || body(i))
+            })
+            .collect();
+        for g in gs {
+            g.join().unwrap();
+        }
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(received.load(Ordering::SeqCst), (GOROUTINES + THREADS) / 2);
+        assert!(r.try_recv().is_err());
+    });
+}
+
+/// A `try_recv` that finds a `Select` send case waiting takes its value,
+/// as crossbeam's does; a dropped selected send leaves that receiver
+/// failing instead of waiting forever.
+#[test]
+fn try_recv_takes_a_selected_send() {
+    at_procs(|| {
+        let (s, r) = bounded::<i32>(0);
+        let s2 = s.clone();
+        let sender = goro::go!(move || {
+            let mut sel = Select::new();
+            sel.send(&s2);
+            sel.select().send(&s2, 5).unwrap();
+        });
+        let mut sel = Select::new();
+        sel.recv(&r);
+        sel.ready();
+        assert_eq!(r.try_recv(), Ok(5));
+        sender.join().unwrap();
+
+        let s3 = s.clone();
+        let dropper = goro::go!(move || {
+            let mut sel = Select::new();
+            sel.send(&s3);
+            drop(sel.select());
+        });
+        let mut sel = Select::new();
+        sel.recv(&r);
+        sel.ready();
+        assert_eq!(r.try_recv(), Err(TryRecvError::Disconnected));
+        dropper.join().unwrap();
+    });
+}

@@ -30,9 +30,10 @@
 //!   failed as on close, and the buffer is dropped (outside the lock,
 //!   oldest first; if a message's destructor panics the rest are leaked).
 //! - a waiting send whose value comes later (a `Select` send case, see
-//!   `op`) has an empty slot: a receive that claims it only chooses it
-//!   (wakes it to send) and looks on for a value; a receive that frees a
-//!   place lets it have the place.
+//!   `op`) has an empty slot ([`ProbeSlot`]): a receive that claims it has
+//!   completed, and waits (outside the lock, [`Handoff`]) for the value,
+//!   which the chosen sender writes straight into its slot; a receive that
+//!   frees a place lets it have the place.
 //! - watchers (a third queue, for waits that complete nothing: see `op`)
 //!   are all woken by any change that may make an operation ready: a value
 //!   buffered or taken from the buffer, a waiter queued, close, the last
@@ -62,9 +63,10 @@
 //! existing one, as `Arc` does) and `AcqRel` decrements, so the handle that
 //! drops the count to zero sees every earlier handle's work before closing.
 
-use super::waiter::{Claimed, Context, WaitQueue};
+use super::waiter::{Claimed, Context, Handoff, WaitQueue};
 use crate::park::Unparker;
 pub(crate) use crate::spin::SpinLock;
+use std::cell::Cell;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,6 +85,50 @@ pub(crate) enum Poll {
     /// It completed (successfully or because the channel is closed); wake
     /// this party once the lock is released.
     Ready(Option<Unparker>),
+}
+
+/// The message slot of a send whose value comes later
+/// (`op::SendProbe`): always empty, and followed by where the receiver that
+/// chose it waits for the value.
+#[repr(C)]
+pub(crate) struct ProbeSlot<T> {
+    /// What a receiver finds in the waiting probe: nothing. First, so that
+    /// a pointer to it is a pointer to the whole.
+    empty: Option<T>,
+    partner: Cell<Option<Partner<T>>>,
+}
+
+/// The receiver that chose a probe: its slot and its handoff.
+pub(crate) type Partner<T> = (*mut Option<T>, *const Handoff);
+
+impl<T> ProbeSlot<T> {
+    /// An empty slot with no receiver.
+    pub(crate) fn new() -> ProbeSlot<T> {
+        ProbeSlot {
+            empty: None,
+            partner: Cell::new(None),
+        }
+    }
+
+    /// The slot a probe queues its waiter with.
+    pub(crate) fn as_slot(this: *mut ProbeSlot<T>) -> *mut Option<T> {
+        this.cast()
+    }
+
+    /// The receiver that chose the probe, taken out.
+    pub(crate) fn take_partner(&self) -> Option<Partner<T>> {
+        self.partner.take()
+    }
+
+    /// The partner cell of the probe slot whose head is `slot`.
+    ///
+    /// # Safety
+    /// `slot` came from [`as_slot`](Self::as_slot) of a live probe slot.
+    unsafe fn partner_of<'a>(slot: *mut Option<T>) -> &'a Cell<Option<Partner<T>>> {
+        // SAFETY: `repr(C)` puts `empty` at offset 0, so the pointer is the
+        // probe slot's (caller's contract).
+        unsafe { &(*slot.cast::<ProbeSlot<T>>()).partner }
+    }
 }
 
 /// A channel of `T`, shared by its senders and receivers.
@@ -282,7 +328,7 @@ impl<T> State<T> {
     /// Tries to receive into `slot` (which must be `None`). On `Ready`, the
     /// slot holds the message, or is still empty if the channel is closed.
     #[inline]
-    pub(crate) fn recv(&mut self, slot: &mut Option<T>) -> Poll {
+    pub(crate) fn recv(&mut self, slot: &mut Option<T>, handoff: &Handoff) -> Poll {
         if let Some(msg) = self.buf.pop_front() {
             *slot = Some(msg);
             self.shrink();
@@ -290,16 +336,22 @@ impl<T> State<T> {
             let refill = self.sendq.claim().and_then(|sender| self.refill(sender));
             return Poll::Ready(refill);
         }
-        while let Some(mut sender) = self.sendq.claim() {
-            match sender.slot().take() {
-                Some(msg) => {
-                    *slot = Some(msg);
-                    return Poll::Ready(Some(sender.finish()));
-                }
-                // A send whose value comes later (a `Select` send case):
-                // chosen, it sends next. Look on for a value.
-                None => sender.finish().unpark(),
+        if let Some(mut sender) = self.sendq.claim() {
+            if let Some(msg) = sender.slot().take() {
+                *slot = Some(msg);
+                return Poll::Ready(Some(sender.finish()));
             }
+            // A send whose value comes later (a `Select` send case): we
+            // are its receiver, and it hands its value to our slot.
+            // SAFETY: a waiting send with an empty slot is a probe's
+            // (other sends never wait without a value), whose slot is the
+            // head of a `ProbeSlot`; the probe's owner is blocked until the
+            // finish below, and reads the partner only after it.
+            let partner: Partner<T> = (slot, handoff);
+            unsafe { ProbeSlot::partner_of(sender.slot_ptr()) }.set(Some(partner));
+            handoff.arm();
+            sender.finish().unpark();
+            return Poll::Ready(None);
         }
         if self.feed.is_some() {
             if let Some(msg) = self.fire() {

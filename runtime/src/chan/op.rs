@@ -51,8 +51,8 @@
 //! everything (see `channel` and `waiter`). The random state is a plain
 //! thread-local.
 
-use super::channel::{Channel, Poll, SpinLock};
-use super::waiter::{Context, Deadline, Waiter};
+use super::channel::{Channel, Poll, ProbeSlot, SpinLock};
+use super::waiter::{Context, Deadline, Handoff, Waiter};
 use crate::park::WaitReason;
 use std::cell::{Cell, UnsafeCell};
 use std::time::Instant;
@@ -113,6 +113,15 @@ pub(crate) trait Case {
     /// # Safety
     /// The caller holds the channel's lock.
     unsafe fn dequeue(&self);
+    /// Called once a poll completed the op, with no lock held: a receive
+    /// that chose a [`SendProbe`] waits here, still in place, for the
+    /// chosen sender to write its message (see `waiter::Handoff`).
+    #[inline]
+    fn settle(&self) {}
+    /// Gives up a selected op without completing it: a [`SendProbe`]
+    /// chosen by a receiver tells it that no value comes (the receiver
+    /// then finds its slot empty, as on a closed channel).
+    fn abandon(&self) {}
     /// Readies the op for another run: clears a receive's old message.
     /// Called with no lock held, never while enqueued.
     fn reset(&self);
@@ -142,6 +151,10 @@ pub(crate) struct Op<'a, T> {
     recv: bool,
     slot: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
+    /// A receive that chose a [`SendProbe`] waits here for its message
+    /// ([`Case::settle`]) before the engine returns, so before the op is
+    /// moved, read or dropped.
+    handoff: Handoff,
 }
 
 impl<'a, T> Op<'a, T> {
@@ -161,6 +174,7 @@ impl<'a, T> Op<'a, T> {
             recv,
             slot: UnsafeCell::new(slot),
             waiter: Waiter::new(),
+            handoff: Handoff::new(),
         }
     }
 
@@ -194,7 +208,7 @@ impl<T> Case for Op<'_, T> {
         // is not enqueued.
         let (state, slot) = unsafe { (self.chan.state(), &mut *self.slot.get()) };
         match (self.recv, slot.is_some()) {
-            (true, _) => state.recv(slot),
+            (true, _) => state.recv(slot, &self.handoff),
             (false, true) => state.send(slot),
             (false, false) => Poll::Pending,
         }
@@ -263,9 +277,15 @@ impl<T> Case for Op<'_, T> {
         unsafe { self.chan.state().queue(self.recv).remove(&self.waiter) };
     }
 
+    #[inline]
+    fn settle(&self) {
+        self.handoff.wait();
+    }
+
     fn reset(&self) {
         if self.recv {
-            // SAFETY: not enqueued, so nobody else touches the slot.
+            // SAFETY: not enqueued, and settled, so nobody else touches the
+            // slot.
             drop(unsafe { (*self.slot.get()).take() });
         }
     }
@@ -280,8 +300,8 @@ impl<T> Case for Op<'_, T> {
 /// place it freed (unless another sender was quicker).
 pub(crate) struct SendProbe<'a, T> {
     chan: &'a Channel<T>,
-    /// Always `None`: what a receiver finds in a waiting probe.
-    slot: UnsafeCell<Option<T>>,
+    /// Empty, and where a receiver that chose the probe is recorded.
+    slot: UnsafeCell<ProbeSlot<T>>,
     waiter: Waiter<T>,
 }
 
@@ -290,8 +310,34 @@ impl<'a, T> SendProbe<'a, T> {
     pub(crate) fn new(chan: &'a Channel<T>) -> SendProbe<'a, T> {
         SendProbe {
             chan,
-            slot: UnsafeCell::new(None),
+            slot: UnsafeCell::new(ProbeSlot::new()),
             waiter: Waiter::new(),
+        }
+    }
+
+    /// Sends `msg` now that the probe was selected: straight into the slot
+    /// of the receiver that chose it, if one did; else as a plain send
+    /// (which may wait, should another sender have taken the place).
+    /// Returns the message if the channel is closed.
+    pub(crate) fn complete(&self, msg: T) -> Option<T> {
+        // SAFETY: the probe is not queued (its select returned), so only we
+        // touch its slot.
+        match unsafe { (*self.slot.get()).take_partner() } {
+            Some((slot, handoff)) => {
+                // SAFETY: the receiver that recorded itself waits in its
+                // handoff, keeping its slot alive and untouched, until we
+                // deliver; we are the sender it chose.
+                unsafe {
+                    *slot = Some(msg);
+                    (*handoff).deliver();
+                }
+                None
+            }
+            None => {
+                let op = Op::send(self.chan, msg);
+                run_blocking(&op);
+                op.into_msg()
+            }
         }
     }
 }
@@ -322,11 +368,15 @@ impl<T> Case for SendProbe<'_, T> {
         // SAFETY: the caller holds the lock.
         let state = unsafe { self.chan.state() };
         // SAFETY: the caller keeps the probe and `ctx` in place until
-        // dequeued; a claimer only takes the slot's `None`.
+        // dequeued; a claimer finds the slot empty and records itself in it
+        // (see `channel`).
         unsafe {
-            state
-                .queue(false)
-                .push(&self.waiter, ctx, index, self.slot.get())
+            state.queue(false).push(
+                &self.waiter,
+                ctx,
+                index,
+                ProbeSlot::as_slot(self.slot.get()),
+            )
         };
         if !state.watchers().is_empty() {
             state.notify_except(ctx);
@@ -341,10 +391,12 @@ impl<T> Case for SendProbe<'_, T> {
         // SAFETY: the caller holds the lock and keeps the probe and `ctx`
         // in place until unwatched.
         unsafe {
-            self.chan
-                .state()
-                .watchers()
-                .push(&self.waiter, ctx, index, self.slot.get())
+            self.chan.state().watchers().push(
+                &self.waiter,
+                ctx,
+                index,
+                ProbeSlot::as_slot(self.slot.get()),
+            )
         };
     }
 
@@ -365,7 +417,17 @@ impl<T> Case for SendProbe<'_, T> {
         unsafe { self.chan.state().queue(false).remove(&self.waiter) };
     }
 
-    fn reset(&self) {}
+    fn abandon(&self) {
+        // SAFETY: as in `complete`.
+        if let Some((_, handoff)) = unsafe { (*self.slot.get()).take_partner() } {
+            // SAFETY: as in `complete`; the receiver's slot stays empty.
+            unsafe { (*handoff).deliver() };
+        }
+    }
+
+    fn reset(&self) {
+        self.abandon();
+    }
 }
 
 /// Waits until one of `cases` could complete, without completing it
@@ -430,6 +492,7 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
     if let Poll::Ready(wake) = unsafe { op.poll() } {
         op.unlock();
         wake_up(wake);
+        op.settle();
         return;
     }
     // SAFETY: locked, and not enqueued: the poll found nothing.
@@ -448,6 +511,7 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     if let Poll::Ready(wake) = unsafe { op.poll() } {
         op.unlock();
         wake_up(wake);
+        op.settle();
         return true;
     }
     if deadline == Deadline::Now {
@@ -537,6 +601,7 @@ fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         if let Poll::Ready(wake) = unsafe { op.poll() } {
             op.unlock();
             wake_up(wake);
+            op.settle();
             return true;
         }
         if until == deadline {
@@ -614,6 +679,7 @@ fn poll_locked(cases: &[Arm<'_>], order: &[usize], locks: &mut [usize]) -> Optio
         if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
             unlock_all(cases, locks);
             wake_up(wake);
+            cases[i].0.settle();
             return Some(i);
         }
     }
@@ -635,6 +701,7 @@ fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usi
         // SAFETY: nothing is enqueued yet.
         if let Poll::Ready(wake) = unsafe { cases[order[k]].0.poll_now() } {
             wake_up(wake);
+            cases[order[k]].0.settle();
             return Some(order[k]);
         }
     }
@@ -659,6 +726,7 @@ fn block(
             if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
                 unlock_all(cases, locks);
                 wake_up(wake);
+                cases[i].0.settle();
                 return Some(i);
             }
             // SAFETY: locked.

@@ -371,12 +371,31 @@ impl SelectedOperation<'_, '_> {
     /// # Panics
     /// If the selected operation is not a send on `s`'s channel.
     pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
-        let case = &self.sel.cases[self.index].as_ref().expect("selected").case;
+        let case = &*self.sel.cases[self.index].as_ref().expect("selected").case;
+        let chan = s.channel();
         assert!(
-            case.channel_id() == s.channel() as *const Channel<T> as usize && !case.is_recv(),
+            case.channel_id() == chan as *const Channel<T> as usize && !case.is_recv(),
             "SelectedOperation: not the send operation that was selected"
         );
-        s.send(msg)
+        let probe = (case as *const (dyn Case + '_)).cast::<SendProbe<'_, T>>();
+        // SAFETY: a `Select`'s only sending cases are `SendProbe`s, and this
+        // one is on `chan` (checked above), which the `Select` borrows for
+        // its whole life: so it is a `SendProbe<'_, T>`, as `take_msg`
+        // argues for receives.
+        match unsafe { (*probe).complete(msg) } {
+            None => Ok(()),
+            Some(msg) => Err(SendError(msg)),
+        }
+    }
+}
+
+impl Drop for SelectedOperation<'_, '_> {
+    /// A selected send dropped without its value tells the receiver that
+    /// chose it, if any, that none comes.
+    fn drop(&mut self) {
+        if let Some(entry) = &self.sel.cases[self.index] {
+            entry.case.abandon();
+        }
     }
 }
 

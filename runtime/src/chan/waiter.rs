@@ -411,6 +411,11 @@ pub(crate) struct Claimed<T> {
 }
 
 impl<T> Claimed<T> {
+    /// The claimed operation's message slot, as a pointer.
+    pub(crate) fn slot_ptr(&self) -> *mut Option<T> {
+        self.slot
+    }
+
     /// The claimed operation's message slot.
     pub(crate) fn slot(&mut self) -> &mut Option<T> {
         // SAFETY: the owner is blocked until `finish` (it cannot abort a
@@ -467,5 +472,81 @@ mod tests {
         unsafe { queue.remove(&waiters[2]) };
         assert_eq!(queue.len(), 0);
         assert!(queue.claim().is_none());
+    }
+}
+
+const IDLE: usize = 0;
+const AWAITING: usize = 1;
+const DELIVERED: usize = 2;
+
+/// Where a receive that chose a waiting send whose value comes later (a
+/// `Select` send case, see `op::SendProbe`) waits for that value: the
+/// receive has completed, as far as every channel is concerned, and only
+/// its message is still on its way from the chosen sender.
+///
+/// ```text
+///   IDLE --the receiver, under the channel lock--> AWAITING
+///   AWAITING --the sender, after writing the slot--> DELIVERED
+///   DELIVERED --the receiver, once it has seen it--> IDLE
+/// ```
+/// Orderings: the receiver's `arm` is published to the sender by the
+/// sender's claim (`DONE` store, `Release`; the sender's `Acquire` load);
+/// the `DELIVERED` store (`Release`) and the receiver's load (`Acquire`)
+/// publish the message. The sender moves the receiver's handle out before
+/// that store, and touches nothing of the receiver's after it.
+pub(crate) struct Handoff {
+    state: AtomicUsize,
+    unparker: UnsafeCell<Option<Unparker>>,
+}
+
+impl Handoff {
+    /// Nothing awaited.
+    pub(crate) const fn new() -> Handoff {
+        Handoff {
+            state: AtomicUsize::new(IDLE),
+            unparker: UnsafeCell::new(None),
+        }
+    }
+
+    /// Awaits a message, for the current goroutine or thread. Called under
+    /// the lock of the channel whose sender is chosen, before that sender
+    /// is woken.
+    pub(crate) fn arm(&self) {
+        // SAFETY: IDLE: nobody else looks at the handle.
+        unsafe { *self.unparker.get() = Some(Unparker::current()) };
+        self.state.store(AWAITING, Ordering::Relaxed);
+    }
+
+    /// Waits until an awaited message has been delivered (at once if none
+    /// is awaited).
+    #[inline]
+    pub(crate) fn wait(&self) {
+        if self.state.load(Ordering::Acquire) != IDLE {
+            self.wait_slow();
+        }
+    }
+
+    #[cold]
+    fn wait_slow(&self) {
+        while self.state.load(Ordering::Acquire) != DELIVERED {
+            park::park(WaitReason::ChanReceive);
+        }
+        self.state.store(IDLE, Ordering::Relaxed);
+    }
+
+    /// Marks the awaited message delivered (the caller has written it into
+    /// the receiver's slot, or left it empty) and wakes the receiver.
+    ///
+    /// # Safety
+    /// The handoff is `AWAITING`, and the caller is the sender it was
+    /// armed for. The receiver may be gone once this returns.
+    pub(crate) unsafe fn deliver(&self) {
+        // SAFETY: armed for us: the receiver does not touch the handle until
+        // it sees DELIVERED.
+        let unparker = unsafe { (*self.unparker.get()).take() };
+        self.state.store(DELIVERED, Ordering::Release);
+        if let Some(who) = unparker {
+            who.unpark();
+        }
     }
 }
