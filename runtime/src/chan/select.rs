@@ -42,10 +42,12 @@ use std::time::{Duration, Instant};
 /// its value, and once it is selected (the channel can take a value now)
 /// [`SelectedOperation::send`] sends it. A `Select` may be run again.
 ///
-/// One difference from crossbeam-channel: a selected send has found that
-/// its channel could take a value, but does not hold that place until the
-/// value comes, so [`SelectedOperation::send`] may still wait if another
-/// sender took the room (or the waiting receiver) first.
+/// A send case chosen by a receiver (it was waiting, and a receive took
+/// it) hands its value straight to that receiver, which waits for it. One
+/// difference from crossbeam-channel: a send case selected because it
+/// found room, or a waiting receiver, does not hold that place until the
+/// value comes, so [`SelectedOperation::send`] may then still wait if
+/// another sender took it first.
 ///
 /// ```
 /// use goro::chan::{unbounded, Select};
@@ -366,7 +368,8 @@ impl SelectedOperation<'_, '_> {
 
     /// Sends `msg` on the selected send's channel, which could take it when
     /// it was selected: `SendError` with the value if the channel has been
-    /// closed.
+    /// closed. Dropping a selected send instead leaves a receiver that
+    /// chose it with nothing, as if the channel were closed.
     ///
     /// # Panics
     /// If the selected operation is not a send on `s`'s channel.
