@@ -98,8 +98,8 @@ pub(crate) struct ProbeSlot<T> {
     partner: Cell<Option<Partner<T>>>,
 }
 
-/// The receiver that chose a probe: its slot and its handoff.
-pub(crate) type Partner<T> = (*mut Option<T>, *const Handoff);
+/// The receiver that chose a probe: its slot, its handoff, and who to wake.
+pub(crate) type Partner<T> = (*mut Option<T>, *const Handoff, Unparker);
 
 impl<T> ProbeSlot<T> {
     /// An empty slot with no receiver.
@@ -347,7 +347,7 @@ impl<T> State<T> {
             // (other sends never wait without a value), whose slot is the
             // head of a `ProbeSlot`; the probe's owner is blocked until the
             // finish below, and reads the partner only after it.
-            let partner: Partner<T> = (slot, handoff);
+            let partner: Partner<T> = (slot, handoff, Unparker::current());
             unsafe { ProbeSlot::partner_of(sender.slot_ptr()) }.set(Some(partner));
             handoff.arm();
             sender.finish().unpark();

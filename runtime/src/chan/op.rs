@@ -202,7 +202,7 @@ impl<T> Case for Op<'_, T> {
         self.chan.raw_lock()
     }
 
-    #[inline]
+    #[inline(always)] // into `run_one` and `run_blocking`: the fast path
     unsafe fn poll(&self) -> Poll {
         // SAFETY: the caller holds the lock; the slot is ours while the op
         // is not enqueued.
@@ -323,14 +323,15 @@ impl<'a, T> SendProbe<'a, T> {
         // SAFETY: the probe is not queued (its select returned), so only we
         // touch its slot.
         match unsafe { (*self.slot.get()).take_partner() } {
-            Some((slot, handoff)) => {
+            Some((slot, handoff, receiver)) => {
                 // SAFETY: the receiver that recorded itself waits in its
                 // handoff, keeping its slot alive and untouched, until we
                 // deliver; we are the sender it chose.
                 unsafe {
                     *slot = Some(msg);
-                    (*handoff).deliver();
+                    Handoff::deliver(handoff);
                 }
+                receiver.unpark();
                 None
             }
             None => {
@@ -419,9 +420,10 @@ impl<T> Case for SendProbe<'_, T> {
 
     fn abandon(&self) {
         // SAFETY: as in `complete`.
-        if let Some((_, handoff)) = unsafe { (*self.slot.get()).take_partner() } {
+        if let Some((_, handoff, receiver)) = unsafe { (*self.slot.get()).take_partner() } {
             // SAFETY: as in `complete`; the receiver's slot stays empty.
-            unsafe { (*handoff).deliver() };
+            unsafe { Handoff::deliver(handoff) };
+            receiver.unpark();
         }
     }
 

@@ -482,7 +482,9 @@ const DELIVERED: usize = 2;
 /// Where a receive that chose a waiting send whose value comes later (a
 /// `Select` send case, see `op::SendProbe`) waits for that value: the
 /// receive has completed, as far as every channel is concerned, and only
-/// its message is still on its way from the chosen sender.
+/// its message is still on its way from the chosen sender. The receiver's
+/// handle to wake it is kept by the sender (in its probe slot), so this is
+/// one word, which costs every operation nothing to carry.
 ///
 /// ```text
 ///   IDLE --the receiver, under the channel lock--> AWAITING
@@ -492,61 +494,50 @@ const DELIVERED: usize = 2;
 /// Orderings: the receiver's `arm` is published to the sender by the
 /// sender's claim (`DONE` store, `Release`; the sender's `Acquire` load);
 /// the `DELIVERED` store (`Release`) and the receiver's load (`Acquire`)
-/// publish the message. The sender moves the receiver's handle out before
-/// that store, and touches nothing of the receiver's after it.
-pub(crate) struct Handoff {
-    state: AtomicUsize,
-    unparker: UnsafeCell<Option<Unparker>>,
-}
+/// publish the message. The sender touches nothing of the receiver's after
+/// that store.
+pub(crate) struct Handoff(AtomicUsize);
 
 impl Handoff {
     /// Nothing awaited.
     pub(crate) const fn new() -> Handoff {
-        Handoff {
-            state: AtomicUsize::new(IDLE),
-            unparker: UnsafeCell::new(None),
-        }
+        Handoff(AtomicUsize::new(IDLE))
     }
 
-    /// Awaits a message, for the current goroutine or thread. Called under
-    /// the lock of the channel whose sender is chosen, before that sender
-    /// is woken.
+    /// Awaits a message. Called under the lock of the channel whose sender
+    /// is chosen, before that sender is woken.
     pub(crate) fn arm(&self) {
-        // SAFETY: IDLE: nobody else looks at the handle.
-        unsafe { *self.unparker.get() = Some(Unparker::current()) };
-        self.state.store(AWAITING, Ordering::Relaxed);
+        self.0.store(AWAITING, Ordering::Relaxed);
     }
 
     /// Waits until an awaited message has been delivered (at once if none
     /// is awaited).
     #[inline]
     pub(crate) fn wait(&self) {
-        if self.state.load(Ordering::Acquire) != IDLE {
+        if self.0.load(Ordering::Acquire) != IDLE {
             self.wait_slow();
         }
     }
 
     #[cold]
+    #[inline(never)]
     fn wait_slow(&self) {
-        while self.state.load(Ordering::Acquire) != DELIVERED {
+        while self.0.load(Ordering::Acquire) != DELIVERED {
             park::park(WaitReason::ChanReceive);
         }
-        self.state.store(IDLE, Ordering::Relaxed);
+        self.0.store(IDLE, Ordering::Relaxed);
     }
 
     /// Marks the awaited message delivered (the caller has written it into
-    /// the receiver's slot, or left it empty) and wakes the receiver.
+    /// the receiver's slot, or left it empty); the caller then wakes the
+    /// receiver with the handle it kept.
     ///
     /// # Safety
     /// The handoff is `AWAITING`, and the caller is the sender it was
     /// armed for. The receiver may be gone once this returns.
-    pub(crate) unsafe fn deliver(&self) {
-        // SAFETY: armed for us: the receiver does not touch the handle until
-        // it sees DELIVERED.
-        let unparker = unsafe { (*self.unparker.get()).take() };
-        self.state.store(DELIVERED, Ordering::Release);
-        if let Some(who) = unparker {
-            who.unpark();
-        }
+    pub(crate) unsafe fn deliver(this: *const Handoff) {
+        // SAFETY: the receiver waits for this store before it returns, so
+        // the handoff is alive until it.
+        unsafe { (*this).0.store(DELIVERED, Ordering::Release) };
     }
 }
