@@ -438,43 +438,6 @@ impl<T> Claimed<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `len` counts linked waiters through pushes, removals (a second
-    /// removal of the same waiter is a no-op) and claims, which also
-    /// unlink the stale waiters they skip.
-    #[test]
-    fn len_counts_linked_waiters() {
-        let mut queue = WaitQueue::<u8>::new();
-        let (fresh, stale) = (Context::new(true), Context::new(true));
-        assert!(stale.try_claim(0), "nothing else claims it here");
-        let waiters: Vec<Waiter<u8>> = (0..4).map(|_| Waiter::new()).collect();
-        let mut slots = [None, None, None, None];
-        for (i, (waiter, slot)) in waiters.iter().zip(&mut slots).enumerate() {
-            let ctx = if i == 0 { &stale } else { &fresh };
-            // SAFETY: the waiters, contexts and slots outlive the queue's
-            // use of them (all in this frame; the queue is emptied below).
-            unsafe { queue.push(waiter, ctx, i, slot) };
-        }
-        assert_eq!(queue.len(), 4);
-        // SAFETY: linked in this queue.
-        unsafe { queue.remove(&waiters[3]) };
-        // SAFETY: no longer linked: a no-op.
-        unsafe { queue.remove(&waiters[3]) };
-        assert_eq!(queue.len(), 3);
-        // The stale first waiter is skipped and unlinked; the second claimed.
-        let claimed = queue.claim().expect("a waiting waiter");
-        assert_eq!(queue.len(), 1);
-        drop(claimed.finish());
-        // SAFETY: linked in this queue.
-        unsafe { queue.remove(&waiters[2]) };
-        assert_eq!(queue.len(), 0);
-        assert!(queue.claim().is_none());
-    }
-}
-
 const IDLE: usize = 0;
 const AWAITING: usize = 1;
 const DELIVERED: usize = 2;
@@ -539,5 +502,42 @@ impl Handoff {
         // SAFETY: the receiver waits for this store before it returns, so
         // the handoff is alive until it.
         unsafe { (*this).0.store(DELIVERED, Ordering::Release) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `len` counts linked waiters through pushes, removals (a second
+    /// removal of the same waiter is a no-op) and claims, which also
+    /// unlink the stale waiters they skip.
+    #[test]
+    fn len_counts_linked_waiters() {
+        let mut queue = WaitQueue::<u8>::new();
+        let (fresh, stale) = (Context::new(true), Context::new(true));
+        assert!(stale.try_claim(0), "nothing else claims it here");
+        let waiters: Vec<Waiter<u8>> = (0..4).map(|_| Waiter::new()).collect();
+        let mut slots = [None, None, None, None];
+        for (i, (waiter, slot)) in waiters.iter().zip(&mut slots).enumerate() {
+            let ctx = if i == 0 { &stale } else { &fresh };
+            // SAFETY: the waiters, contexts and slots outlive the queue's
+            // use of them (all in this frame; the queue is emptied below).
+            unsafe { queue.push(waiter, ctx, i, slot) };
+        }
+        assert_eq!(queue.len(), 4);
+        // SAFETY: linked in this queue.
+        unsafe { queue.remove(&waiters[3]) };
+        // SAFETY: no longer linked: a no-op.
+        unsafe { queue.remove(&waiters[3]) };
+        assert_eq!(queue.len(), 3);
+        // The stale first waiter is skipped and unlinked; the second claimed.
+        let claimed = queue.claim().expect("a waiting waiter");
+        assert_eq!(queue.len(), 1);
+        drop(claimed.finish());
+        // SAFETY: linked in this queue.
+        unsafe { queue.remove(&waiters[2]) };
+        assert_eq!(queue.len(), 0);
+        assert!(queue.claim().is_none());
     }
 }
