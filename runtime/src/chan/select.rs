@@ -9,10 +9,11 @@
 //! message types differ, and has crossbeam's shape: a receive is completed
 //! by the select, which keeps the message for
 //! [`SelectedOperation::recv`]; a send is added without its value, so the
-//! select only finds that the channel can take one now (a `SendProbe`), and
-//! [`SelectedOperation::send`] sends it. [`Select::ready`] and its kin only
-//! find a ready operation, and complete nothing. Both wait as watchers
-//! (see `op`).
+//! select finds that the channel can take one now, or is chosen by a
+//! receiver while it waits among the senders (a `SendProbe`, see `op`),
+//! and [`SelectedOperation::send`] sends it. [`Select::ready`] and its kin
+//! only find a ready operation, and complete nothing: they wait as
+//! watchers (see `op`).
 //!
 //! Getting a typed outcome back out of a type-erased case is checked by
 //! channel identity: a case was made for one channel, a channel holds one
