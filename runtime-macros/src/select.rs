@@ -119,9 +119,20 @@ fn parse_arm(input: ParseStream) -> syn::Result<Arm> {
             }
         }
         "default" => {
+            // `default`, `default()` (crossbeam's spelling of the same) or
+            // `default(timeout)`.
             let timeout = if input.peek(syn::token::Paren) {
-                let [timeout] = parse_args::<1>(input, &kind, "default(timeout)")?;
-                Some(timeout)
+                let fork = input.fork();
+                let content;
+                syn::parenthesized!(content in fork);
+                if content.is_empty() {
+                    let _empty;
+                    syn::parenthesized!(_empty in input);
+                    None
+                } else {
+                    let [timeout] = parse_args::<1>(input, &kind, "default(timeout)")?;
+                    Some(timeout)
+                }
             } else {
                 None
             };
@@ -295,6 +306,12 @@ mod tests {
         .to_string();
         assert!(out.contains("RecvArm :: new"), "{out}");
         assert!(out.contains("SendArm :: new"), "{out}");
+        assert!(out.contains("Mode :: Poll"), "{out}");
+    }
+
+    #[test]
+    fn empty_parentheses_are_a_plain_default() {
+        let out = expand_str("goro, false; recv(r) -> m => 1, default() => 0").to_string();
         assert!(out.contains("Mode :: Poll"), "{out}");
     }
 

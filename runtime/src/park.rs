@@ -114,6 +114,21 @@ thread_local! {
 }
 
 impl ThreadParker {
+    /// The current thread's parker. Once the thread's locals are being
+    /// destroyed (a blocking call from a thread-local's destructor) it is
+    /// gone: a fresh one stands in, which the deadlock detector never
+    /// counts as blocked (its flag is never set).
+    fn current() -> Option<Arc<ThreadParker>> {
+        THREAD.try_with(Arc::clone).ok()
+    }
+
+    fn fresh() -> Arc<ThreadParker> {
+        Arc::new(ThreadParker {
+            thread: std::thread::current(),
+            blocked: AtomicBool::new(false),
+        })
+    }
+
     fn set_blocked(&self, blocked: bool) {
         if self.blocked.swap(blocked, Ordering::SeqCst) != blocked {
             if blocked {
@@ -130,7 +145,7 @@ impl Unparker {
     pub(crate) fn current() -> Unparker {
         match goroutine::current() {
             Some(g) => Unparker::Goroutine(Runnable::new(g)),
-            None => Unparker::Thread(THREAD.with(Arc::clone)),
+            None => Unparker::Thread(ThreadParker::current().unwrap_or_else(ThreadParker::fresh)),
         }
     }
 
@@ -160,7 +175,12 @@ impl Unparker {
 /// unparked, recording why. May return spuriously; see the module note.
 pub(crate) fn park(why: WaitReason) {
     if !park_current(why) {
-        let me = THREAD.with(Arc::clone);
+        let Some(me) = ThreadParker::current() else {
+            // The thread's locals are being destroyed: see
+            // `ThreadParker::current`.
+            std::thread::park();
+            return;
+        };
         // Starts the workers, so the deadlock detector runs even in a
         // program whose only waiter is a plain thread.
         crate::scheduler::runtime().ensure_started();

@@ -177,7 +177,7 @@ mod powser {
             let mut cases = Vec::new();
             for (i, ps) in ins.iter().enumerate() {
                 if !asked[i] {
-                    cases.push((sel.send(&ps.req, ()), i, true));
+                    cases.push((sel.send(&ps.req), i, true));
                 } else if got[i].is_none() {
                     cases.push((sel.recv(&ps.dat), i, false));
                 }
@@ -185,7 +185,7 @@ mod powser {
             let oper = sel.select();
             let &(_, i, is_req) = cases.iter().find(|c| c.0 == oper.index())?;
             if is_req {
-                oper.send(&ins[i].req).ok()?;
+                oper.send(&ins[i].req, ()).ok()?;
                 asked[i] = true;
             } else {
                 got[i] = Some(oper.recv(&ins[i].dat).ok()?);

@@ -257,12 +257,12 @@ fn select_stress() {
                 let mut idx = Vec::new();
                 for (k, s) in all.iter().enumerate() {
                     if left[k] > 0 {
-                        idx.push((k, sel.send(s, base + k * N + (N - left[k]))));
+                        idx.push((k, sel.send(s)));
                     }
                 }
                 let oper = sel.select();
                 let k = idx.iter().find(|(_, i)| *i == oper.index()).unwrap().0;
-                oper.send(&all[k]).unwrap();
+                oper.send(&all[k], base + k * N + (N - left[k])).unwrap();
                 left[k] -= 1;
             }
         }));
@@ -593,14 +593,16 @@ fn dynamic_select() {
         let i = oper.index();
         assert_eq!(i, 5);
         assert_eq!(oper.recv(&chans[i].1), Ok(55));
-        // A send case carries its value; after it is sent, it is never
-        // ready again.
+        // A send case is given its value once selected; with the buffer
+        // full it is not ready.
         let (s, r) = bounded::<String>(1);
         let mut sel = Select::new();
-        let k = sel.send(&s, "x".to_string());
-        assert_eq!(sel.select().index(), k);
-        assert_eq!(r.recv().unwrap(), "x");
+        let k = sel.send(&s);
+        let oper = sel.select();
+        assert_eq!(oper.index(), k);
+        oper.send(&s, "x".to_string()).unwrap();
         assert!(sel.try_select().is_err());
+        assert_eq!(r.recv().unwrap(), "x");
         // A deadline in the past polls once.
         let (s0, r0) = bounded(1);
         s0.send(1).unwrap();

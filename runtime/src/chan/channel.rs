@@ -21,12 +21,23 @@
 //!   else the caller blocks.
 //! - recv: a buffered value -> take the oldest, and if a sender is blocked
 //!   on the full buffer, move its value into the freed place (FIFO kept);
-//!   a waiting sender (unbuffered) -> take its value; closed -> fail;
+//!   a waiting sender (unbuffered) -> take its value; a timer channel
+//!   whose message is due -> take it (see [`Feed`]); closed -> fail;
 //!   else the caller blocks.
 //! - close: mark closed; complete every waiting receiver with "closed" and
 //!   every waiting sender with its value still in its slot (failure).
 //! - last receiver gone: senders fail from then on; the waiting ones are
-//!   failed as on close, and the buffer is dropped (outside the lock).
+//!   failed as on close, and the buffer is dropped (outside the lock,
+//!   oldest first; if a message's destructor panics the rest are leaked).
+//! - a waiting send whose value comes later (a `Select` send case, see
+//!   `op`) has an empty slot ([`ProbeSlot`]): a receive that claims it has
+//!   completed, and waits (outside the lock, [`Handoff`]) for the value,
+//!   which the chosen sender writes straight into its slot; a receive that
+//!   frees a place lets it have the place.
+//! - watchers (a third queue, for waits that complete nothing: see `op`)
+//!   are all woken by any change that may make an operation ready: a value
+//!   buffered or taken from the buffer, a waiter queued, close, the last
+//!   receiver gone.
 //!
 //! # Invariants
 //! - Receivers wait only while nothing is buffered; senders wait only while
@@ -35,8 +46,11 @@
 //!   may take the buffer past its capacity; a receive then refills from a
 //!   waiting sender only once it is back below.
 //! - Nothing user-defined runs under the lock: messages are only moved
-//!   there (dropped ones are taken out and dropped after unlocking) and
-//!   wakeups happen after unlocking.
+//!   there (dropped ones are taken out and dropped after unlocking), and
+//!   nothing there panics short of a broken invariant. Wakeups happen
+//!   after unlocking, except those of watchers and of sends whose value
+//!   comes later: they are rare, and carrying their handles out to every
+//!   unlock would cost every operation.
 //! - Every message is in exactly one place: a sender's slot, the buffer, or
 //!   a receiver's slot; dropping the channel drops what is buffered.
 //!
@@ -52,12 +66,14 @@
 //! existing one, as `Arc` does) and `AcqRel` decrements, so the handle that
 //! drops the count to zero sees every earlier handle's work before closing.
 
-use super::waiter::{Claimed, WaitQueue};
+use super::waiter::{Claimed, BlockedOp, Handoff, WaitQueue};
 use crate::park::Unparker;
 pub(crate) use crate::spin::SpinLock;
+use std::cell::Cell;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Slots a bounded channel allocates up front.
 const PREALLOC: usize = 1024;
@@ -74,12 +90,59 @@ pub(crate) enum Poll {
     Ready(Option<Unparker>),
 }
 
+/// The message slot of a send whose value comes later
+/// (`op::SendProbe`): always empty, and followed by where the receiver that
+/// chose it waits for the value.
+#[repr(C)]
+pub(crate) struct ProbeSlot<T> {
+    /// What a receiver finds in the waiting probe: nothing. First, so that
+    /// a pointer to it is a pointer to the whole.
+    empty: Option<T>,
+    partner: Cell<Option<Partner<T>>>,
+}
+
+/// The receiver that chose a probe: its slot, its handoff, and who to wake.
+pub(crate) type Partner<T> = (*mut Option<T>, *const Handoff, Unparker);
+
+impl<T> ProbeSlot<T> {
+    /// An empty slot with no receiver.
+    pub(crate) fn new() -> ProbeSlot<T> {
+        ProbeSlot {
+            empty: None,
+            partner: Cell::new(None),
+        }
+    }
+
+    /// The slot a probe queues its waiter with.
+    pub(crate) fn as_slot(this: *mut ProbeSlot<T>) -> *mut Option<T> {
+        this.cast()
+    }
+
+    /// The receiver that chose the probe, taken out.
+    pub(crate) fn take_partner(&self) -> Option<Partner<T>> {
+        self.partner.take()
+    }
+
+    /// The partner cell of the probe slot whose head is `slot`.
+    ///
+    /// # Safety
+    /// `slot` came from [`as_slot`](Self::as_slot) of a live probe slot.
+    unsafe fn partner_of<'a>(slot: *mut Option<T>) -> &'a Cell<Option<Partner<T>>> {
+        // SAFETY: `repr(C)` puts `empty` at offset 0, so the pointer is the
+        // probe slot's (caller's contract).
+        unsafe { &(*slot.cast::<ProbeSlot<T>>()).partner }
+    }
+}
+
 /// A channel of `T`, shared by its senders and receivers.
 pub(crate) struct Channel<T> {
     lock: SpinLock,
     state: UnsafeCell<State<T>>,
     senders: AtomicUsize,
     receivers: AtomicUsize,
+    /// Made by `never`: all such channels count as one (`same_channel`),
+    /// as all of Go's nil channels are equal.
+    never: bool,
 }
 
 // SAFETY: the state is only accessed under `lock`, which makes the channel
@@ -98,6 +161,32 @@ pub(crate) struct State<T> {
     disconnected: bool,
     recvq: WaitQueue<T>,
     sendq: WaitQueue<T>,
+    /// Watchers: waits that complete nothing (`Select::ready`, a `Select`
+    /// send case whose value comes later), woken by any change that may
+    /// make an operation ready.
+    watchq: WaitQueue<T>,
+    /// A timer channel's message source (see [`Feed`]).
+    feed: Option<Feed<T>>,
+}
+
+/// The message source of a timer channel (`after`, `at`, `tick`): a
+/// message is ready whenever the clock has reached `due`, so the channel
+/// knows its deadline and is ready the moment it passes, whoever looks.
+/// Delivering the message moves `due` one `period` past the clock (a
+/// tick), or ends the feed (a one-shot timer).
+pub(crate) struct Feed<T> {
+    due: Instant,
+    period: Option<Duration>,
+    /// The message for a due instant (the instant itself: `T` is
+    /// `Instant`, which the generic state cannot name).
+    make: fn(Instant) -> T,
+}
+
+impl<T> Feed<T> {
+    /// A feed due at `due`, then every `period` if given.
+    pub(crate) fn new(due: Instant, period: Option<Duration>, make: fn(Instant) -> T) -> Feed<T> {
+        Feed { due, period, make }
+    }
 }
 
 impl<T> Channel<T> {
@@ -105,6 +194,17 @@ impl<T> Channel<T> {
     /// one receiver counted. A sender count with no handle behind it keeps
     /// the channel open for good (`never`, `after`, `tick`).
     pub(crate) fn new(cap: usize, senders: usize) -> Channel<T> {
+        Channel::with_feed(cap, senders, None, false)
+    }
+
+    /// As [`new`](Self::new), fed by `feed` (a timer channel) and, for
+    /// `never`, marked as the one channel every `never` receiver shares.
+    pub(crate) fn with_feed(
+        cap: usize,
+        senders: usize,
+        feed: Option<Feed<T>>,
+        never: bool,
+    ) -> Channel<T> {
         let buf = match cap {
             UNBOUNDED => VecDeque::new(),
             _ => VecDeque::with_capacity(cap.min(PREALLOC)),
@@ -118,9 +218,12 @@ impl<T> Channel<T> {
                 disconnected: false,
                 recvq: WaitQueue::new(),
                 sendq: WaitQueue::new(),
+                watchq: WaitQueue::new(),
+                feed,
             }),
             senders: AtomicUsize::new(senders),
             receivers: AtomicUsize::new(1),
+            never,
         }
     }
 
@@ -179,17 +282,28 @@ impl<T> Channel<T> {
     pub(crate) fn drop_receiver(&self) {
         if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             let (dropped, wake) = self.with(State::disconnect);
-            drop(dropped);
             for who in wake {
                 who.unpark();
             }
+            drop_in_order(dropped);
         }
     }
 
-    /// Whether any receiver handle is left.
-    pub(crate) fn has_receivers(&self) -> bool {
-        self.receivers.load(Ordering::Relaxed) > 0
+    /// Whether this is a `never` channel.
+    pub(crate) fn is_never(&self) -> bool {
+        self.never
     }
+}
+
+/// Drops `msgs` oldest first. If one's destructor panics, the panic goes
+/// on and the ones after it are leaked, not dropped during the unwinding
+/// (a second panic there would abort), as crossbeam-channel does.
+fn drop_in_order<T>(msgs: VecDeque<T>) {
+    let mut rest = std::mem::ManuallyDrop::new(msgs.into_iter());
+    for msg in &mut *rest {
+        drop(msg);
+    }
+    drop(std::mem::ManuallyDrop::into_inner(rest));
 }
 
 impl<T> State<T> {
@@ -208,6 +322,7 @@ impl<T> State<T> {
         if self.buf.len() < self.cap {
             self.buf
                 .push_back(slot.take().expect("a send has a message"));
+            self.notify();
             return Poll::Ready(None);
         }
         Poll::Pending
@@ -216,22 +331,42 @@ impl<T> State<T> {
     /// Tries to receive into `slot` (which must be `None`). On `Ready`, the
     /// slot holds the message, or is still empty if the channel is closed.
     #[inline]
-    pub(crate) fn recv(&mut self, slot: &mut Option<T>) -> Poll {
+    pub(crate) fn recv(&mut self, slot: &mut Option<T>, handoff: &Handoff) -> Poll {
         if let Some(msg) = self.buf.pop_front() {
             *slot = Some(msg);
             self.shrink();
+            self.notify();
             // Not past the capacity: a message given back (`give_back`)
             // may have filled the buffer beyond it.
             let refill = if self.buf.len() < self.cap {
-                self.sendq.claim().map(|sender| self.refill(sender))
+                self.sendq.claim().and_then(|sender| self.refill(sender))
             } else {
                 None
             };
             return Poll::Ready(refill);
         }
         if let Some(mut sender) = self.sendq.claim() {
-            *slot = sender.slot().take();
-            return Poll::Ready(Some(sender.finish()));
+            if let Some(msg) = sender.slot().take() {
+                *slot = Some(msg);
+                return Poll::Ready(Some(sender.finish()));
+            }
+            // A send whose value comes later (a `Select` send case): we
+            // are its receiver, and it hands its value to our slot.
+            // SAFETY: a waiting send with an empty slot is a probe's
+            // (other sends never wait without a value), whose slot is the
+            // head of a `ProbeSlot`; the probe's owner is blocked until the
+            // finish below, and reads the partner only after it.
+            let partner: Partner<T> = (slot, handoff, Unparker::current());
+            unsafe { ProbeSlot::partner_of(sender.slot_ptr()) }.set(Some(partner));
+            handoff.arm();
+            sender.finish().unpark();
+            return Poll::Ready(None);
+        }
+        if self.feed.is_some() {
+            if let Some(msg) = self.fire() {
+                *slot = Some(msg);
+                return Poll::Ready(None);
+            }
         }
         if self.closed {
             return Poll::Ready(None);
@@ -250,14 +385,77 @@ impl<T> State<T> {
             return Some(receiver.finish());
         }
         self.buf.push_front(msg);
+        self.notify();
         None
     }
 
+    /// Wakes every watcher: something changed that may make an operation
+    /// ready. Inlined down to the emptiness check.
+    #[inline]
+    pub(crate) fn notify(&mut self) {
+        if !self.watchq.is_empty() {
+            self.notify_except(std::ptr::null());
+        }
+    }
+
+    /// Wakes every watcher but those of `except` (the operation that is
+    /// queueing a waiter now must not wake itself). The wakeups happen here,
+    /// under the lock: watchers are rare, and carrying their handles out
+    /// to every unlock would cost every operation.
+    #[cold]
+    pub(crate) fn notify_except(&mut self, except: *const BlockedOp) {
+        self.watchq.claim_all_except(except, Unparker::unpark);
+    }
+
+    /// Takes a timer channel's message if it is due, and schedules the
+    /// next one (a tick: one period after the later of the due time and
+    /// now, as crossbeam-channel's tick does).
+    #[inline(never)]
+    fn fire(&mut self) -> Option<T> {
+        let feed = self.feed.as_mut()?;
+        let now = Instant::now();
+        if now < feed.due {
+            return None;
+        }
+        let due = feed.due;
+        let msg = (feed.make)(due);
+        match feed.period {
+            Some(period) => match now.checked_add(period) {
+                Some(next) => feed.due = next,
+                None => self.feed = None,
+            },
+            None => self.feed = None,
+        }
+        Some(msg)
+    }
+
+    /// When a timer channel's next message falls due, if it has one: a
+    /// receiver waits no longer than that.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.feed.as_ref().map(|feed| feed.due)
+    }
+
+    /// Whether a timer channel's message is due now.
+    fn feed_ready(&self) -> bool {
+        self.feed
+            .as_ref()
+            .is_some_and(|feed| Instant::now() >= feed.due)
+    }
+
     /// Moves a blocked sender's value into the place a receive freed.
-    fn refill(&mut self, mut sender: Claimed<T>) -> Unparker {
-        let msg = sender.slot().take().expect("a send has a message");
-        self.buf.push_back(msg);
-        sender.finish()
+    /// A send whose value comes later is chosen instead: the place is for
+    /// it to fill (it is woken here, and `None` returned).
+    fn refill(&mut self, mut sender: Claimed<T>) -> Option<Unparker> {
+        match sender.slot().take() {
+            Some(msg) => {
+                self.buf.push_back(msg);
+                Some(sender.finish())
+            }
+            None => {
+                sender.finish().unpark();
+                None
+            }
+        }
     }
 
     /// Gives an unbounded channel's memory back once it is drained.
@@ -282,6 +480,7 @@ impl<T> State<T> {
             return (false, Vec::new());
         }
         self.closed = true;
+        self.notify();
         (true, self.fail_waiters())
     }
 
@@ -289,6 +488,7 @@ impl<T> State<T> {
     /// to drop outside the lock.
     fn disconnect(&mut self) -> (VecDeque<T>, Vec<Unparker>) {
         self.disconnected = true;
+        self.notify();
         let wake = self.fail_waiters();
         (std::mem::take(&mut self.buf), wake)
     }
@@ -308,6 +508,18 @@ impl<T> State<T> {
         wake
     }
 
+    /// Whether a receive could complete now (with a message, or failing
+    /// on a closed channel), without taking anything.
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.sendq.has_waiting() || self.feed_ready() || self.closed
+    }
+
+    /// Whether a send could complete now (or fail on a closed channel),
+    /// without sending anything.
+    pub(crate) fn send_ready(&self) -> bool {
+        self.closed || self.disconnected || self.recvq.has_waiting() || self.buf.len() < self.cap
+    }
+
     /// The wait queue of receivers (`recv`) or senders.
     pub(crate) fn queue(&mut self, recv: bool) -> &mut WaitQueue<T> {
         if recv {
@@ -317,9 +529,14 @@ impl<T> State<T> {
         }
     }
 
-    /// Messages buffered.
+    /// The queue of watchers.
+    pub(crate) fn watchers(&mut self) -> &mut WaitQueue<T> {
+        &mut self.watchq
+    }
+
+    /// Messages buffered (for a timer channel, whether one is due).
     pub(crate) fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + usize::from(self.feed_ready())
     }
 
     /// The capacity ([`UNBOUNDED`] for unbounded).

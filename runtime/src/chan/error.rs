@@ -79,6 +79,16 @@ pub struct TrySelectError;
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct SelectTimeoutError;
 
+/// No operation of a [`Select`](super::Select) was ready
+/// ([`try_ready`](super::Select::try_ready)).
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TryReadyError;
+
+/// No operation of a [`Select`](super::Select) became ready in time
+/// ([`ready_timeout`](super::Select::ready_timeout)).
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ReadyTimeoutError;
+
 impl<T> SendError<T> {
     /// The message that was not sent.
     pub fn into_inner(self) -> T {
@@ -229,6 +239,18 @@ impl fmt::Display for TrySelectError {
     }
 }
 
+impl fmt::Display for TryReadyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("all operations in select would block")
+    }
+}
+
+impl fmt::Display for ReadyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("timed out waiting on ready")
+    }
+}
+
 impl fmt::Display for SelectTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad("timed out waiting on select")
@@ -243,6 +265,8 @@ impl Error for TryRecvError {}
 impl Error for RecvTimeoutError {}
 impl Error for TrySelectError {}
 impl Error for SelectTimeoutError {}
+impl Error for TryReadyError {}
+impl Error for ReadyTimeoutError {}
 
 impl<T> From<SendError<T>> for TrySendError<T> {
     fn from(err: SendError<T>) -> TrySendError<T> {

@@ -47,7 +47,7 @@
 
 use super::channel::{Channel, Poll as ChanPoll};
 use super::op::{Case, Op};
-use super::waiter::Context as WaitContext;
+use super::waiter::BlockedOp;
 use super::{Receiver, RecvError, SendError, Sender};
 use crate::park::Unparker;
 use std::fmt;
@@ -59,7 +59,7 @@ use std::task::{Context, Poll, Waker};
 /// An operation that waits: its op and context, on the heap.
 struct Pending<'a, T> {
     op: Op<'a, T>,
-    ctx: WaitContext,
+    ctx: BlockedOp,
     /// The waker the context's unparker wakes (a copy, read without the
     /// lock to see whether a new poll's waker differs).
     waker: Waker,
@@ -70,7 +70,7 @@ impl<'a, T> Pending<'a, T> {
     /// still wait. Returns the op's message slot's content when it
     /// completed, or the heap `Pending` now queued.
     fn start(op: Op<'a, T>, waker: &Waker) -> Result<Option<T>, NonNull<Pending<'a, T>>> {
-        let ctx = WaitContext::for_parked();
+        let ctx = BlockedOp::for_parked();
         ctx.set_unparker(Unparker::waker(waker));
         let pending = Box::new(Pending {
             op,

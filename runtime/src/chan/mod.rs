@@ -58,12 +58,16 @@ mod waiter;
 pub(crate) use timer::next_tick;
 
 pub use error::{
-    RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
-    TrySelectError, TrySendError,
+    ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use future::{RecvFuture, SendFuture};
 pub use select::{Select, SelectedOperation};
-pub use timer::{after, never, tick};
+pub use timer::{after, at, never, tick};
+
+/// The macros, here too so that `use goro::chan::{select, ...}` works as
+/// `use crossbeam_channel::{select, ...}` does.
+pub use crate::{select, select_biased};
 
 #[doc(hidden)]
 pub use select::__private;
@@ -71,6 +75,7 @@ pub use select::__private;
 use channel::{Channel, UNBOUNDED};
 use op::{run_blocking, run_one, Op};
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use waiter::Deadline;
@@ -275,7 +280,7 @@ impl<T> Sender<T> {
     /// assert!(s.same_channel(&s.clone()));
     /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        same_channel(&self.chan, &other.chan)
     }
 
     pub(crate) fn channel(&self) -> &Channel<T> {
@@ -446,7 +451,7 @@ impl<T> Receiver<T> {
     /// assert!(r.same_channel(&r.clone()));
     /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
-        Arc::ptr_eq(&self.chan, &other.chan)
+        same_channel(&self.chan, &other.chan)
     }
 
     pub(crate) fn channel(&self) -> &Channel<T> {
@@ -457,6 +462,10 @@ impl<T> Receiver<T> {
     pub(crate) fn from_arc(chan: Arc<Channel<T>>) -> Receiver<T> {
         Receiver { chan }
     }
+}
+
+fn same_channel<T>(a: &Arc<Channel<T>>, b: &Arc<Channel<T>>) -> bool {
+    Arc::ptr_eq(a, b) || (a.is_never() && b.is_never())
 }
 
 fn len<T>(chan: &Channel<T>) -> usize {
@@ -501,6 +510,14 @@ impl<T> Drop for Receiver<T> {
         self.chan.drop_receiver();
     }
 }
+
+// A panic can never leave a channel half-updated for its other users: no
+// user code runs under its lock (`channel`), so every unlock leaves the
+// state consistent. So handles may cross `catch_unwind`, as crossbeam's do.
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -15,10 +15,20 @@
 //!    order (each once), poll again in the same order (something may have
 //!    become ready since pass 1), and if still nothing, enqueue one waiter
 //!    per case in that order (two cases on one channel are then served in
-//!    random order too), all sharing one [`Context`], then unlock and park.
+//!    random order too), all sharing one [`BlockedOp`], then unlock and park.
 //! 3. Woken: the waker already completed one case and unlinked its waiter
 //!    (see `waiter`); unlink the others, each under its channel's lock.
 //!    On timeout, withdraw first (or find that a waker won the race).
+//!
+//! A select that must not wait skips pass 1 and decides with every channel
+//! locked at once, as Go's `selectgo` does: looking at the cases one at a
+//! time, it could find each empty at its own moment although at every
+//! moment one of them held a message (not linearizable).
+//!
+//! A receive from a timer channel (see `timer`) is ready once the clock
+//! reaches the channel's due instant, which nobody announces: a wait that
+//! includes one ends at the earliest due instant at the latest (the
+//! context's deadline), withdraws, and goes round again.
 //!
 //! A single op skips pass 2's re-poll: it polls and enqueues under one
 //! acquisition of its lock, and a goroutine with no deadline then parks
@@ -41,10 +51,11 @@
 //! everything (see `channel` and `waiter`). The random state is a plain
 //! thread-local.
 
-use super::channel::{Channel, Poll, SpinLock};
-use super::waiter::{Context, Deadline, Waiter};
+use super::channel::{Channel, Poll, ProbeSlot, SpinLock};
+use super::waiter::{BlockedOp, Deadline, Handoff, Waiter};
 use crate::park::WaitReason;
 use std::cell::{Cell, UnsafeCell};
+use std::time::Instant;
 
 /// One operation of a select, with its type erased.
 pub(crate) trait Case {
@@ -74,12 +85,43 @@ pub(crate) trait Case {
     /// The caller holds the channel's lock; the op and `ctx` stay unmoved
     /// and alive until [`dequeue`](Case::dequeue) (or a claim) and the
     /// synchronisation the `waiter` module describes.
-    unsafe fn enqueue(&self, ctx: &Context, index: usize);
+    unsafe fn enqueue(&self, ctx: &BlockedOp, index: usize);
+    /// When a timer channel's message falls due, for a receive from one:
+    /// a wait on this op must end then to poll it again.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn due(&self) -> Option<Instant>;
+    /// Queues the op's waiter as a watcher for case `index` of `ctx`:
+    /// woken by any change of the channel, completing nothing.
+    ///
+    /// # Safety
+    /// As for [`enqueue`](Case::enqueue), and the op is not enqueued.
+    unsafe fn watch(&self, ctx: &BlockedOp, index: usize);
+    /// Unlinks the op's watcher if still queued.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn unwatch(&self);
+    /// Whether the op could complete now, without completing it.
+    ///
+    /// # Safety
+    /// The caller holds the channel's lock.
+    unsafe fn is_ready(&self) -> bool;
     /// Unlinks the op's waiter if still queued.
     ///
     /// # Safety
     /// The caller holds the channel's lock.
     unsafe fn dequeue(&self);
+    /// Called once a poll completed the op, with no lock held: a receive
+    /// that chose a [`SendProbe`] waits here, still in place, for the
+    /// chosen sender to write its message (see `waiter::Handoff`).
+    #[inline]
+    fn settle(&self) {}
+    /// Gives up a selected op without completing it: a [`SendProbe`]
+    /// chosen by a receiver tells it that no value comes (the receiver
+    /// then finds its slot empty, as on a closed channel).
+    fn abandon(&self) {}
     /// Readies the op for another run: clears a receive's old message.
     /// Called with no lock held, never while enqueued.
     fn reset(&self);
@@ -109,6 +151,10 @@ pub(crate) struct Op<'a, T> {
     recv: bool,
     slot: UnsafeCell<Option<T>>,
     waiter: Waiter<T>,
+    /// A receive that chose a [`SendProbe`] waits here for its message
+    /// ([`Case::settle`]) before the engine returns, so before the op is
+    /// moved, read or dropped.
+    handoff: Handoff,
 }
 
 impl<'a, T> Op<'a, T> {
@@ -128,6 +174,7 @@ impl<'a, T> Op<'a, T> {
             recv,
             slot: UnsafeCell::new(slot),
             waiter: Waiter::new(),
+            handoff: Handoff::new(),
         }
     }
 
@@ -155,20 +202,20 @@ impl<T> Case for Op<'_, T> {
         self.chan.raw_lock()
     }
 
-    #[inline]
+    #[inline(always)] // into `run_one` and `run_blocking`: the fast path
     unsafe fn poll(&self) -> Poll {
         // SAFETY: the caller holds the lock; the slot is ours while the op
         // is not enqueued.
         let (state, slot) = unsafe { (self.chan.state(), &mut *self.slot.get()) };
         match (self.recv, slot.is_some()) {
-            (true, _) => state.recv(slot),
+            (true, _) => state.recv(slot, &self.handoff),
             (false, true) => state.send(slot),
             (false, false) => Poll::Pending,
         }
     }
 
     #[inline]
-    unsafe fn enqueue(&self, ctx: &Context, index: usize) {
+    unsafe fn enqueue(&self, ctx: &BlockedOp, index: usize) {
         // SAFETY: the caller holds the lock.
         let state = unsafe { self.chan.state() };
         // SAFETY: as above; reading our own slot, not yet shared.
@@ -181,6 +228,46 @@ impl<T> Case for Op<'_, T> {
                 .queue(self.recv)
                 .push(&self.waiter, ctx, index, self.slot.get())
         };
+        // A queued waiter is something a counterpart could complete with.
+        if !state.watchers().is_empty() {
+            state.notify_except(ctx);
+        }
+    }
+
+    unsafe fn watch(&self, ctx: &BlockedOp, index: usize) {
+        // SAFETY: the caller holds the lock and keeps the op and `ctx` in
+        // place until unwatched.
+        unsafe {
+            self.chan
+                .state()
+                .watchers()
+                .push(&self.waiter, ctx, index, self.slot.get())
+        };
+    }
+
+    unsafe fn unwatch(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is in
+        // the watchers' queue (an op watches only when not enqueued).
+        unsafe { self.chan.state().watchers().remove(&self.waiter) };
+    }
+
+    #[inline]
+    unsafe fn due(&self) -> Option<Instant> {
+        // SAFETY: the caller holds the lock.
+        self.recv
+            .then(|| unsafe { self.chan.state() }.due())
+            .flatten()
+    }
+
+    unsafe fn is_ready(&self) -> bool {
+        // SAFETY: the caller holds the lock; the slot is ours while the op
+        // is not enqueued.
+        let (state, slot) = unsafe { (self.chan.state(), &*self.slot.get()) };
+        match (self.recv, slot.is_some()) {
+            (true, _) => state.recv_ready(),
+            (false, true) => state.send_ready(),
+            (false, false) => false,
+        }
     }
 
     #[inline]
@@ -190,12 +277,210 @@ impl<T> Case for Op<'_, T> {
         unsafe { self.chan.state().queue(self.recv).remove(&self.waiter) };
     }
 
+    #[inline]
+    fn settle(&self) {
+        self.handoff.wait();
+    }
+
     fn reset(&self) {
         if self.recv {
-            // SAFETY: not enqueued, so nobody else touches the slot.
+            // SAFETY: not enqueued, and settled, so nobody else touches the
+            // slot.
             drop(unsafe { (*self.slot.get()).take() });
         }
     }
+}
+
+/// A send that is given its value only after a select chose it
+/// ([`Select::send`](super::Select::send), crossbeam's form): the select
+/// completes it by finding that the channel can take a value now, and the
+/// caller then sends. Waiting, it sits in the channel's queue of senders
+/// with an empty slot: a receiver that claims it chooses it (see
+/// `channel`), and the caller's send then meets that receiver or takes the
+/// place it freed (unless another sender was quicker).
+pub(crate) struct SendProbe<'a, T> {
+    chan: &'a Channel<T>,
+    /// Empty, and where a receiver that chose the probe is recorded.
+    slot: UnsafeCell<ProbeSlot<T>>,
+    waiter: Waiter<T>,
+}
+
+impl<'a, T> SendProbe<'a, T> {
+    /// A send on `chan` whose value comes later.
+    pub(crate) fn new(chan: &'a Channel<T>) -> SendProbe<'a, T> {
+        SendProbe {
+            chan,
+            slot: UnsafeCell::new(ProbeSlot::new()),
+            waiter: Waiter::new(),
+        }
+    }
+
+    /// Sends `msg` now that the probe was selected: straight into the slot
+    /// of the receiver that chose it, if one did; else as a plain send
+    /// (which may wait, should another sender have taken the place).
+    /// Returns the message if the channel is closed.
+    pub(crate) fn complete(&self, msg: T) -> Option<T> {
+        // SAFETY: the probe is not queued (its select returned), so only we
+        // touch its slot.
+        match unsafe { (*self.slot.get()).take_partner() } {
+            Some((slot, handoff, receiver)) => {
+                // SAFETY: the receiver that recorded itself waits in its
+                // handoff, keeping its slot alive and untouched, until we
+                // deliver; we are the sender it chose.
+                unsafe {
+                    *slot = Some(msg);
+                    Handoff::deliver(handoff);
+                }
+                receiver.unpark();
+                None
+            }
+            None => {
+                let op = Op::send(self.chan, msg);
+                run_blocking(&op);
+                op.into_msg()
+            }
+        }
+    }
+}
+
+impl<T> Case for SendProbe<'_, T> {
+    fn channel_id(&self) -> usize {
+        self.chan as *const Channel<T> as usize
+    }
+
+    fn is_recv(&self) -> bool {
+        false
+    }
+
+    fn raw_lock(&self) -> &SpinLock {
+        self.chan.raw_lock()
+    }
+
+    unsafe fn poll(&self) -> Poll {
+        // SAFETY: the caller holds the lock.
+        if unsafe { self.is_ready() } {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    unsafe fn enqueue(&self, ctx: &BlockedOp, index: usize) {
+        // SAFETY: the caller holds the lock.
+        let state = unsafe { self.chan.state() };
+        // SAFETY: the caller keeps the probe and `ctx` in place until
+        // dequeued; a claimer finds the slot empty and records itself in it
+        // (see `channel`).
+        unsafe {
+            state.queue(false).push(
+                &self.waiter,
+                ctx,
+                index,
+                ProbeSlot::as_slot(self.slot.get()),
+            )
+        };
+        if !state.watchers().is_empty() {
+            state.notify_except(ctx);
+        }
+    }
+
+    unsafe fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn watch(&self, ctx: &BlockedOp, index: usize) {
+        // SAFETY: the caller holds the lock and keeps the probe and `ctx`
+        // in place until unwatched.
+        unsafe {
+            self.chan.state().watchers().push(
+                &self.waiter,
+                ctx,
+                index,
+                ProbeSlot::as_slot(self.slot.get()),
+            )
+        };
+    }
+
+    unsafe fn unwatch(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is a
+        // watcher (a probe watches only when not enqueued).
+        unsafe { self.chan.state().watchers().remove(&self.waiter) };
+    }
+
+    unsafe fn is_ready(&self) -> bool {
+        // SAFETY: the caller holds the lock.
+        unsafe { self.chan.state() }.send_ready()
+    }
+
+    unsafe fn dequeue(&self) {
+        // SAFETY: the caller holds the lock; our waiter, if linked, is in
+        // the senders' queue.
+        unsafe { self.chan.state().queue(false).remove(&self.waiter) };
+    }
+
+    fn abandon(&self) {
+        // SAFETY: as in `complete`.
+        if let Some((_, handoff, receiver)) = unsafe { (*self.slot.get()).take_partner() } {
+            // SAFETY: as in `complete`; the receiver's slot stays empty.
+            unsafe { Handoff::deliver(handoff) };
+            receiver.unpark();
+        }
+    }
+
+    fn reset(&self) {
+        self.abandon();
+    }
+}
+
+/// Waits until one of `cases` could complete, without completing it
+/// (crossbeam's `Select::ready`): returns its index, or `None` if
+/// `deadline` passed first. Each look locks every channel at once, as a
+/// select that must not wait does; between looks every case watches its
+/// channel, and any change there wakes it to look again.
+pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
+    let n = cases.len();
+    with_scratch(n, |scratch| {
+        let (order, locks) = scratch.split_at_mut(n);
+        sort_locks(cases, locks);
+        loop {
+            shuffle(order, biased);
+            lock_all(cases, locks);
+            let mut due: Option<Instant> = None;
+            for &i in order.iter() {
+                // SAFETY: every channel is locked.
+                if unsafe { cases[i].0.is_ready() } {
+                    unlock_all(cases, locks);
+                    return Some(i);
+                }
+                // SAFETY: locked.
+                if let Some(at) = unsafe { cases[i].0.due() } {
+                    due = Some(due.map_or(at, |d| d.min(at)));
+                }
+            }
+            if deadline == Deadline::Now {
+                unlock_all(cases, locks);
+                return None;
+            }
+            let until = earlier(deadline, due);
+            let ctx = BlockedOp::new(true);
+            for &i in order.iter() {
+                // SAFETY: locked; the cases and `ctx` outlive the
+                // unwatching below.
+                unsafe { cases[i].0.watch(&ctx, i) };
+            }
+            unlock_all(cases, locks);
+            let woken = ctx.wait(until, WaitReason::Select);
+            for case in cases {
+                case.0.lock();
+                // SAFETY: locked.
+                unsafe { case.0.unwatch() };
+                case.0.unlock();
+            }
+            if woken.is_none() && until == deadline {
+                return None;
+            }
+        }
+    })
 }
 
 /// Runs one op until it completes, however long that takes: a plain
@@ -209,6 +494,7 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
     if let Poll::Ready(wake) = unsafe { op.poll() } {
         op.unlock();
         wake_up(wake);
+        op.settle();
         return;
     }
     // SAFETY: locked, and not enqueued: the poll found nothing.
@@ -227,6 +513,7 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     if let Poll::Ready(wake) = unsafe { op.poll() } {
         op.unlock();
         wake_up(wake);
+        op.settle();
         return true;
     }
     if deadline == Deadline::Now {
@@ -248,13 +535,18 @@ fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
 /// A goroutine's wait with no deadline: enqueues `op` and parks holding
 /// its channel lock (see `park::park_unlocking`); returns once a
 /// waker completed it. False, with the lock still held and nothing
-/// enqueued, when the caller is a plain thread.
+/// enqueued, when the caller is a plain thread or the channel a timer's.
 ///
 /// # Safety
 /// The caller holds `op`'s lock and `op` is not enqueued.
 #[inline(always)]
 unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
-    let ctx = Context::for_parked();
+    // SAFETY: we hold the lock. A timer channel's wait is bounded by its
+    // due instant, which this untimed park cannot do.
+    if unsafe { op.due() }.is_some() {
+        return false;
+    }
+    let ctx = BlockedOp::for_parked();
     // SAFETY: we hold the channel lock. The handle goes into `ctx`, whose
     // waiter only a holder of the lock takes out, claiming it (it is the
     // context's one waiter and has no deadline), and the claimer wakes it
@@ -286,23 +578,48 @@ fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     wait_queued(op, deadline)
 }
 
-/// The general wait, for a plain thread or a deadline: called with the
-/// lock held (the op not enqueued), enqueues the op, releases the lock and
-/// waits; withdraws the op if `deadline` passes first.
+/// The general wait, for a plain thread, a deadline or a timer channel:
+/// called with the lock held (the op not enqueued), enqueues the op,
+/// releases the lock and waits; withdraws the op if `deadline` passes
+/// first. A receive from a timer channel also wakes when the timer falls
+/// due, and polls again.
 #[inline(never)]
 fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
-    let ctx = Context::new(deadline != Deadline::Never);
-    // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue below.
-    unsafe { op.enqueue(&ctx, 0) };
-    op.unlock();
-    if ctx.wait(deadline, wait_reason(op)).is_some() {
-        return true;
+    loop {
+        // SAFETY: locked.
+        let until = earlier(deadline, unsafe { op.due() });
+        let ctx = BlockedOp::new(until != Deadline::Never);
+        // SAFETY: locked; `op` and `ctx` outlive the wait and the dequeue
+        // below.
+        unsafe { op.enqueue(&ctx, 0) };
+        op.unlock();
+        if ctx.wait(until, wait_reason(op)).is_some() {
+            return true;
+        }
+        op.lock();
+        // SAFETY: locked.
+        unsafe { op.dequeue() };
+        // SAFETY: locked; no longer enqueued.
+        if let Poll::Ready(wake) = unsafe { op.poll() } {
+            op.unlock();
+            wake_up(wake);
+            op.settle();
+            return true;
+        }
+        if until == deadline {
+            op.unlock();
+            return false;
+        }
     }
-    op.lock();
-    // SAFETY: locked.
-    unsafe { op.dequeue() };
-    op.unlock();
-    false
+}
+
+/// The earlier of `deadline` and a timer's `due` instant.
+fn earlier(deadline: Deadline, due: Option<Instant>) -> Deadline {
+    match (deadline, due) {
+        (Deadline::At(at), Some(due)) if at <= due => deadline,
+        (Deadline::Now, _) | (_, None) => deadline,
+        (_, Some(due)) => Deadline::At(due),
+    }
 }
 
 #[inline]
@@ -324,15 +641,52 @@ pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opt
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
+        if deadline == Deadline::Now {
+            shuffle(order, biased);
+            return poll_locked(cases, order, locks);
+        }
         if let Some(i) = poll_each(cases, order, biased) {
             return Some(i);
         }
         match deadline {
-            Deadline::Now => None,
             _ if n == 0 => sleep_until(deadline),
             _ => block(cases, order, locks, deadline),
         }
     })
+}
+
+/// Fills `order` with the cases' indices, shuffled unless `biased`.
+fn shuffle(order: &mut [usize], biased: bool) {
+    for (k, slot) in order.iter_mut().enumerate() {
+        *slot = k;
+    }
+    if !biased {
+        for k in 0..order.len().saturating_sub(1) {
+            let j = k + random_below(order.len() - k);
+            order.swap(k, j);
+        }
+    }
+}
+
+/// A select that must not wait, Go's way: with every channel locked at
+/// once, poll in `order` and complete the first ready case. Polling each
+/// under its own lock instead would not be linearizable: a case found
+/// empty may fill before the last is polled, and the select report
+/// nothing ready although at every moment something was.
+fn poll_locked(cases: &[Arm<'_>], order: &[usize], locks: &mut [usize]) -> Option<usize> {
+    sort_locks(cases, locks);
+    lock_all(cases, locks);
+    for &i in order {
+        // SAFETY: every channel is locked; nothing is enqueued.
+        if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
+            unlock_all(cases, locks);
+            wake_up(wake);
+            cases[i].0.settle();
+            return Some(i);
+        }
+    }
+    unlock_all(cases, locks);
+    None
 }
 
 /// Pass 1: each case under its own lock, in random (or given) order.
@@ -349,50 +703,70 @@ fn poll_each(cases: &[Arm<'_>], order: &mut [usize], biased: bool) -> Option<usi
         // SAFETY: nothing is enqueued yet.
         if let Poll::Ready(wake) = unsafe { cases[order[k]].0.poll_now() } {
             wake_up(wake);
+            cases[order[k]].0.settle();
             return Some(order[k]);
         }
     }
     None
 }
 
-/// Passes 2 and 3: lock all, re-poll, enqueue, wait, withdraw.
+/// Passes 2 and 3: lock all, re-poll, enqueue, wait, withdraw. A wait
+/// that ends because a timer channel's message fell due (not the
+/// caller's deadline) goes round again.
 fn block(
     cases: &[Arm<'_>],
     order: &[usize],
     locks: &mut [usize],
     deadline: Deadline,
 ) -> Option<usize> {
+    sort_locks(cases, locks);
+    loop {
+        lock_all(cases, locks);
+        let mut due: Option<Instant> = None;
+        for &i in order {
+            // SAFETY: every channel is locked; nothing enqueued yet.
+            if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
+                unlock_all(cases, locks);
+                wake_up(wake);
+                cases[i].0.settle();
+                return Some(i);
+            }
+            // SAFETY: locked.
+            if let Some(at) = unsafe { cases[i].0.due() } {
+                due = Some(due.map_or(at, |d| d.min(at)));
+            }
+        }
+        let until = earlier(deadline, due);
+        let ctx = BlockedOp::new(true);
+        // In poll order: when two cases share a channel, the one queued
+        // first is served first, so that must be random too.
+        for &i in order {
+            // SAFETY: locked; the cases and `ctx` outlive the withdrawal
+            // below.
+            unsafe { cases[i].0.enqueue(&ctx, i) };
+        }
+        unlock_all(cases, locks);
+        let won = ctx.wait(until, WaitReason::Select);
+        for (i, case) in cases.iter().enumerate() {
+            if won != Some(i) {
+                case.0.lock();
+                // SAFETY: locked.
+                unsafe { case.0.dequeue() };
+                case.0.unlock();
+            }
+        }
+        if won.is_some() || until == deadline {
+            return won;
+        }
+    }
+}
+
+/// Fills `locks` with the cases' indices in lock (address) order.
+fn sort_locks(cases: &[Arm<'_>], locks: &mut [usize]) {
     for (k, slot) in locks.iter_mut().enumerate() {
         *slot = k;
     }
     locks.sort_unstable_by_key(|&i| cases[i].0.channel_id());
-    lock_all(cases, locks);
-    for &i in order {
-        // SAFETY: every channel is locked; nothing enqueued yet.
-        if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
-            unlock_all(cases, locks);
-            wake_up(wake);
-            return Some(i);
-        }
-    }
-    let ctx = Context::new(true);
-    // In poll order: when two cases share a channel, the one queued first
-    // is served first, so that must be random too.
-    for &i in order {
-        // SAFETY: locked; the cases and `ctx` outlive the withdrawal below.
-        unsafe { cases[i].0.enqueue(&ctx, i) };
-    }
-    unlock_all(cases, locks);
-    let won = ctx.wait(deadline, WaitReason::Select);
-    for (i, case) in cases.iter().enumerate() {
-        if won != Some(i) {
-            case.0.lock();
-            // SAFETY: locked.
-            unsafe { case.0.dequeue() };
-            case.0.unlock();
-        }
-    }
-    won
 }
 
 /// Locks the channels of `cases` in the sorted order `locks`, each once.

@@ -1,48 +1,51 @@
-//! Callback channels: [`after`], [`tick`] and [`never`](fn@never).
+//! Timer channels: [`after`], [`at`], [`tick`] and [`never`](fn@never).
 //!
 //! # Design
 //! Each is an ordinary channel whose sender count starts at one with no
 //! [`Sender`](super::Sender) handle behind it (a *phantom sender*), so it is
 //! never closed: as in Go and crossbeam, a receive after the last message
-//! blocks rather than failing. `after` and `tick` feed their channel from
-//! a runtime timer callback (`Callback::call_at`), which costs a heap entry and
-//! no thread; the callback only ever `try_send`s, so it never blocks the
-//! worker that runs it. A tick channel holds one message: ticks a slow
-//! receiver misses are dropped (Go's `Ticker`), and the next tick stays on
-//! the original schedule. The tick timer stops re-arming once every
-//! receiver is gone.
+//! blocks rather than failing. A timer channel knows its deadline (a
+//! `Feed` in the channel state, see `channel`): whoever polls it under its
+//! lock at or after the due instant takes the message, so an expired timer
+//! is ready to `try_recv`, to a `select!` with `default`, and to a blocking
+//! select at once, as crossbeam's `at` and `tick` flavours and Go's timers
+//! (since Go 1.23) are. Nothing runs in the background: a receiver that
+//! must wait bounds its park by the due instant and polls again then
+//! (`op`), so a timer nobody waits on costs nothing.
 //!
-//! # Orderings
-//! None of its own: the channel's lock orders the messages, and the
-//! receiver count is read `Relaxed` (a stale read costs one more tick).
+//! The message is the instant the timer was due (crossbeam's choice; Go
+//! sends the time it fired). A tick channel holds one message: once a tick
+//! is taken the next falls due one period after the later of the taken
+//! tick's due time and the moment it was taken, so ticks a slow receiver
+//! misses are dropped.
 
-use super::channel::Channel;
-use super::op::{run_one, Op};
-use super::waiter::Deadline;
+use super::channel::{Channel, Feed};
 use super::Receiver;
-use crate::timers::Callback;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A channel that never delivers and never closes: a receive blocks
 /// forever, and in a select the case is never ready (Go's nil channel).
+/// All of them are the same channel for
+/// [`same_channel`](Receiver::same_channel), as all nil channels are equal.
 ///
 /// ```
 /// use goro::{chan, select};
 /// use std::time::Duration;
 ///
 /// let r = chan::never::<i32>();
+/// assert!(r.same_channel(&chan::never()));
 /// select! {
 ///     recv(r) -> _ => unreachable!(),
 ///     default(Duration::from_millis(5)) => {}
 /// }
 /// ```
 pub fn never<T>() -> Receiver<T> {
-    Receiver::from_arc(Arc::new(Channel::new(0, 1)))
+    Receiver::from_arc(Arc::new(Channel::with_feed(0, 1, None, true)))
 }
 
-/// A channel that delivers the current time once, after `duration` (Go's
-/// `time.After`). It is never closed; it holds no thread while waiting.
+/// A channel that delivers one message after `duration`: the instant it
+/// was due (Go's `time.After`). It is never closed.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -50,22 +53,36 @@ pub fn never<T>() -> Receiver<T> {
 /// let start = Instant::now();
 /// let fired = goro::chan::after(Duration::from_millis(10)).recv().unwrap();
 /// assert!(fired >= start + Duration::from_millis(10));
+///
+/// // An expired timer is ready at once.
+/// assert!(goro::chan::after(Duration::ZERO).try_recv().is_ok());
 /// ```
 pub fn after(duration: Duration) -> Receiver<Instant> {
-    let chan = Arc::new(Channel::new(1, 1));
-    if let Some(at) = Instant::now().checked_add(duration) {
-        let feed = chan.clone();
-        Callback::call_at(at, move || offer(&feed));
+    match Instant::now().checked_add(duration) {
+        Some(when) => at(when),
+        None => never(),
     }
-    Receiver::from_arc(chan)
 }
 
-/// A channel that delivers the current time every `period` (Go's
-/// `time.Tick`). It holds one message: ticks a slow receiver misses are
-/// dropped. The timer stops once every receiver is gone.
+/// A channel that delivers one message at `when`: that instant. It is
+/// never closed.
 ///
-/// # Panics
-/// If `period` is zero.
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let when = Instant::now() + Duration::from_millis(10);
+/// assert_eq!(goro::chan::at(when).recv(), Ok(when));
+/// ```
+pub fn at(when: Instant) -> Receiver<Instant> {
+    timer(when, None)
+}
+
+/// A channel that delivers a message every `period`: the instant each
+/// tick was due (Go's `time.Tick`). It holds one message: ticks a slow
+/// receiver misses are dropped, and the next tick falls due one period
+/// after the one it takes. A zero period makes a tick ready whenever it
+/// is polled. (Go's [`time::Ticker`](crate::time::Ticker) keeps a fixed
+/// schedule and rejects a zero period.)
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -78,25 +95,16 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 /// assert!(start.elapsed() >= Duration::from_millis(15));
 /// ```
 pub fn tick(period: Duration) -> Receiver<Instant> {
-    assert!(!period.is_zero(), "goro::chan::tick: zero period");
-    let chan = Arc::new(Channel::new(1, 1));
-    if let Some(first) = Instant::now().checked_add(period) {
-        arm_tick(chan.clone(), first, period);
+    match Instant::now().checked_add(period) {
+        Some(first) => timer(first, Some(period)),
+        None => never(),
     }
-    Receiver::from_arc(chan)
 }
 
-/// Schedules the tick due at `at` and, when it fires, the next one.
-fn arm_tick(chan: Arc<Channel<Instant>>, at: Instant, period: Duration) {
-    Callback::call_at(at, move || {
-        if !chan.has_receivers() {
-            return;
-        }
-        offer(&chan);
-        if let Some(next) = next_tick(at, period, Instant::now()) {
-            arm_tick(chan, next, period);
-        }
-    });
+/// A timer channel: never closed, fed at `due` (and every `period`).
+fn timer(due: Instant, period: Option<Duration>) -> Receiver<Instant> {
+    let feed = Feed::new(due, period, std::convert::identity);
+    Receiver::from_arc(Arc::new(Channel::with_feed(1, 1, Some(feed), false)))
 }
 
 /// The first tick of the schedule `at + k * period` that is after `now`.
@@ -104,10 +112,4 @@ pub(crate) fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<I
     let late = now.saturating_duration_since(at).as_nanos();
     let periods = u32::try_from(late / period.as_nanos() + 1).ok()?;
     at.checked_add(period.checked_mul(periods)?)
-}
-
-/// Sends the current time if there is room; never blocks.
-fn offer(chan: &Channel<Instant>) {
-    let op = Op::send(chan, Instant::now());
-    run_one(&op, Deadline::Now);
 }

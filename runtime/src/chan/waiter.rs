@@ -3,7 +3,7 @@
 //!
 //! # Design
 //! A blocked operation (a plain `send`/`recv`, or a whole `select`) owns one
-//! [`Context`] and one [`Waiter`] per channel operation, all living on the
+//! [`BlockedOp`] and one [`Waiter`] per channel operation, all living on the
 //! blocked goroutine's (or thread's) stack: the owner cannot return before
 //! every waiter is out of its queue, so the nodes need no allocation. A
 //! waiter sits in its channel's [`WaitQueue`] (an intrusive FIFO list guarded
@@ -26,7 +26,7 @@
 //! by the one CAS of the claim, under the lock of the channel they meet on.
 //!
 //! A goroutine's plain blocking `send`/`recv` makes its context with
-//! [`Context::for_parked`] and parks holding the channel lock
+//! [`BlockedOp::for_parked`] and parks holding the channel lock
 //! (`park::park_unlocking`): its unparker is an
 //! [`Unparker::Parked`], which the claimer moves out in `finish` exactly as
 //! any other, and waking it readies it directly.
@@ -93,7 +93,7 @@ impl Deadline {
 }
 
 /// The shared state of one blocked operation (all cases of a select).
-pub(crate) struct Context {
+pub(crate) struct BlockedOp {
     state: AtomicUsize,
     /// Taken by the claimer (under the channel lock) to wake the owner.
     unparker: UnsafeCell<Option<Unparker>>,
@@ -104,11 +104,11 @@ pub(crate) struct Context {
     contended: bool,
 }
 
-impl Context {
+impl BlockedOp {
     /// A context for the current goroutine or thread, waiting; `contended`
     /// as described on the field.
-    pub(crate) fn new(contended: bool) -> Context {
-        Context {
+    pub(crate) fn new(contended: bool) -> BlockedOp {
+        BlockedOp {
             state: AtomicUsize::new(WAITING),
             unparker: UnsafeCell::new(Some(Unparker::current())),
             contended,
@@ -119,8 +119,8 @@ impl Context {
     /// waiter's channel lock (`park::park_unlocking`); its handle is
     /// given with [`set_unparker`](Self::set_unparker) before it is queued.
     /// Uncontended: no deadline, one queue.
-    pub(crate) fn for_parked() -> Context {
-        Context {
+    pub(crate) fn for_parked() -> BlockedOp {
+        BlockedOp {
             state: AtomicUsize::new(WAITING),
             unparker: UnsafeCell::new(None),
             contended: false,
@@ -206,11 +206,11 @@ impl Context {
     }
 }
 
-impl Drop for Context {
+impl Drop for BlockedOp {
     /// A claimer always takes a parked goroutine's handle out before the
     /// goroutine runs again to drop its context. Should a bug ever leave
     /// one here, dropping it would give back a reference nobody counted
-    /// (see [`Context::for_parked`]): the goroutine is leaked instead, the
+    /// (see [`BlockedOp::for_parked`]): the goroutine is leaked instead, the
     /// failure that cannot corrupt memory.
     fn drop(&mut self) {
         let unparker = self.unparker.get_mut();
@@ -224,7 +224,7 @@ impl Drop for Context {
 /// One operation's node in a channel's wait queue. Lives in the blocked
 /// operation's frame; all fields are touched only under the channel lock.
 pub(crate) struct Waiter<T> {
-    ctx: Cell<*const Context>,
+    ctx: Cell<*const BlockedOp>,
     case: Cell<usize>,
     slot: Cell<*mut Option<T>>,
     prev: Cell<*const Waiter<T>>,
@@ -271,6 +271,63 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// Whether no waiter is linked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// Claims and completes every waiter whose operation is still
+    /// waiting, except those of `except`, handing each one's handle to
+    /// `wake`; unlinks them and the stale ones. For watchers: their owner
+    /// only learns that something changed.
+    pub(crate) fn claim_all_except(
+        &mut self,
+        except: *const BlockedOp,
+        mut wake: impl FnMut(Unparker),
+    ) {
+        let mut next = self.head;
+        // SAFETY: a linked waiter is valid; the owner of one we complete
+        // takes this channel's lock, which we hold, before it returns, so
+        // the next waiter (maybe of the same owner) is still valid too.
+        while let Some(w) = unsafe { next.as_ref() } {
+            next = w.next.get();
+            let ctx = w.ctx.get();
+            if ptr::eq(ctx, except) {
+                continue;
+            }
+            // SAFETY: linked in this queue.
+            unsafe { self.remove(w) };
+            // SAFETY: as above, the context is alive.
+            if unsafe { (*ctx).try_claim(w.case.get()) } {
+                let claimed = Claimed {
+                    ctx,
+                    case: w.case.get(),
+                    slot: w.slot.get(),
+                };
+                wake(claimed.finish());
+            }
+        }
+    }
+
+    /// Whether a waiter whose operation is still waiting is linked (stale
+    /// waiters of a select that already won elsewhere, or timed out, do
+    /// not count): a counterpart could complete with it now.
+    pub(crate) fn has_waiting(&self) -> bool {
+        let mut next = self.head;
+        // SAFETY: linked waiters, and the contexts they point at, are alive
+        // while linked, and we hold the queue's lock (`&self` is only had
+        // through it).
+        while let Some(w) = unsafe { next.as_ref() } {
+            // SAFETY: as above.
+            if unsafe { (*w.ctx.get()).state.load(Ordering::Relaxed) } == WAITING {
+                return true;
+            }
+            next = w.next.get();
+        }
+        false
+    }
+
     /// Appends `waiter` for case `case` of `ctx`, with message slot `slot`.
     ///
     /// # Safety
@@ -281,7 +338,7 @@ impl<T> WaitQueue<T> {
     pub(crate) unsafe fn push(
         &mut self,
         waiter: &Waiter<T>,
-        ctx: &Context,
+        ctx: &BlockedOp,
         case: usize,
         slot: *mut Option<T>,
     ) {
@@ -360,12 +417,17 @@ impl<T> WaitQueue<T> {
 /// [`finish`](Claimed::finish).
 #[must_use = "a claimed waiter stays blocked until finished"]
 pub(crate) struct Claimed<T> {
-    ctx: *const Context,
+    ctx: *const BlockedOp,
     case: usize,
     slot: *mut Option<T>,
 }
 
 impl<T> Claimed<T> {
+    /// The claimed operation's message slot, as a pointer.
+    pub(crate) fn slot_ptr(&self) -> *mut Option<T> {
+        self.slot
+    }
+
     /// The claimed operation's message slot.
     pub(crate) fn slot(&mut self) -> &mut Option<T> {
         // SAFETY: the owner is blocked until `finish` (it cannot abort a
@@ -388,6 +450,73 @@ impl<T> Claimed<T> {
     }
 }
 
+const IDLE: usize = 0;
+const AWAITING: usize = 1;
+const DELIVERED: usize = 2;
+
+/// Where a receive that chose a waiting send whose value comes later (a
+/// `Select` send case, see `op::SendProbe`) waits for that value: the
+/// receive has completed, as far as every channel is concerned, and only
+/// its message is still on its way from the chosen sender. The receiver's
+/// handle to wake it is kept by the sender (in its probe slot), so this is
+/// one word, which costs every operation nothing to carry.
+///
+/// ```text
+///   IDLE --the receiver, under the channel lock--> AWAITING
+///   AWAITING --the sender, after writing the slot--> DELIVERED
+///   DELIVERED --the receiver, once it has seen it--> IDLE
+/// ```
+/// Orderings: the receiver's `arm` is published to the sender by the
+/// sender's claim (`DONE` store, `Release`; the sender's `Acquire` load);
+/// the `DELIVERED` store (`Release`) and the receiver's load (`Acquire`)
+/// publish the message. The sender touches nothing of the receiver's after
+/// that store.
+pub(crate) struct Handoff(AtomicUsize);
+
+impl Handoff {
+    /// Nothing awaited.
+    pub(crate) const fn new() -> Handoff {
+        Handoff(AtomicUsize::new(IDLE))
+    }
+
+    /// Awaits a message. Called under the lock of the channel whose sender
+    /// is chosen, before that sender is woken.
+    pub(crate) fn arm(&self) {
+        self.0.store(AWAITING, Ordering::Relaxed);
+    }
+
+    /// Waits until an awaited message has been delivered (at once if none
+    /// is awaited).
+    #[inline]
+    pub(crate) fn wait(&self) {
+        if self.0.load(Ordering::Acquire) != IDLE {
+            self.wait_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait_slow(&self) {
+        while self.0.load(Ordering::Acquire) != DELIVERED {
+            park::park(WaitReason::ChanReceive);
+        }
+        self.0.store(IDLE, Ordering::Relaxed);
+    }
+
+    /// Marks the awaited message delivered (the caller has written it into
+    /// the receiver's slot, or left it empty); the caller then wakes the
+    /// receiver with the handle it kept.
+    ///
+    /// # Safety
+    /// The handoff is `AWAITING`, and the caller is the sender it was
+    /// armed for. The receiver may be gone once this returns.
+    pub(crate) unsafe fn deliver(this: *const Handoff) {
+        // SAFETY: the receiver waits for this store before it returns, so
+        // the handoff is alive until it.
+        unsafe { (*this).0.store(DELIVERED, Ordering::Release) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,7 +527,7 @@ mod tests {
     #[test]
     fn len_counts_linked_waiters() {
         let mut queue = WaitQueue::<u8>::new();
-        let (fresh, stale) = (Context::new(true), Context::new(true));
+        let (fresh, stale) = (BlockedOp::new(true), BlockedOp::new(true));
         assert!(stale.try_claim(0), "nothing else claims it here");
         let waiters: Vec<Waiter<u8>> = (0..4).map(|_| Waiter::new()).collect();
         let mut slots = [None, None, None, None];
