@@ -66,7 +66,7 @@
 //! existing one, as `Arc` does) and `AcqRel` decrements, so the handle that
 //! drops the count to zero sees every earlier handle's work before closing.
 
-use super::waiter::{Claimed, BlockedOp, Handoff, WaitQueue};
+use super::waiter::{BlockedOp, Claimed, Handoff, WaitQueue};
 use crate::park::Unparker;
 pub(crate) use crate::spin::SpinLock;
 use std::cell::Cell;

@@ -47,23 +47,23 @@
 //! their invariants and every atomic ordering.
 
 mod channel;
+mod deadline;
 mod error;
 mod future;
 mod macros;
 mod op;
 mod select;
-mod timer;
 mod waiter;
 
-pub(crate) use timer::next_tick;
+pub(crate) use deadline::next_tick;
 
+pub use deadline::{after, at, never, tick};
 pub use error::{
     ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
     SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use future::{RecvFuture, SendFuture};
 pub use select::{Select, SelectedOperation};
-pub use timer::{after, at, never, tick};
 
 /// The macros, here too so that `use goro::chan::{select, ...}` works as
 /// `use crossbeam_channel::{select, ...}` does.
