@@ -29,7 +29,7 @@
 //!   goroutine waiting for a socket parks, and its thread runs others;
 //!   [`fs`] is `std::fs` whose file I/O never stalls a worker thread, and
 //!   [`blocking`](fn@blocking) runs any blocking call that way.
-//! - [`scope`] spawns goroutines that borrow the caller's locals, as
+//! - [`scope`](fn@scope) spawns goroutines that borrow the caller's locals, as
 //!   `std::thread::scope`; [`sync::ErrGroup`] is Go's errgroup.
 //! - [`block_on`] runs a future in a goroutine (parking it, not its
 //!   thread); channels, [`JoinHandle`], [`time::sleep_async`] and

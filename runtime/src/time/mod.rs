@@ -4,7 +4,7 @@
 //! | here | Go |
 //! |---|---|
 //! | [`sleep`], [`sleep_until`] | `time.Sleep` |
-//! | [`sleep_async`], [`sleep_until_async`] (futures) | |
+//! | [`sleep_async`](fn@sleep_async), [`sleep_until_async`] (futures) | |
 //! | [`after`], [`tick`] (the [`chan`](crate::chan) ones) | `time.After`, `time.Tick` |
 //! | [`Timer`] (`new`, `receiver`, `stop`, `reset`) | `time.Timer` (`NewTimer`, `C`, `Stop`, `Reset`) |
 //! | [`after_func`] | `time.AfterFunc` |
