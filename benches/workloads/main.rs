@@ -34,6 +34,11 @@ fn workloads() -> Vec<(&'static str, Workload)> {
 
 #[goro::main]
 fn main() {
+    if std::env::var_os("GORO_BENCH_MIGRATE").is_some() {
+        // SAFETY: no workload holds anything thread-bound across a park,
+        // which is the opt-in's contract (measuring Go's model).
+        unsafe { goro::enable_migration() };
+    }
     let name = std::env::args().nth(1).unwrap_or_default();
     let all = workloads();
     let implemented: Vec<_> = all.iter().map(|(n, _)| *n).collect();

@@ -56,7 +56,6 @@
 //! `Send` data across a switch (see the `unsafe impl`s below); what users hold
 //! across a blocking call is the subject of `docs/safety.md`.
 
-use crate::local::LocalMap;
 use crate::park::{Unparker, WaitReason};
 use crate::registry::{self, Links};
 use crate::scheduler;
@@ -619,6 +618,45 @@ impl RunState {
             }
         }));
         Ok(())
+    }
+}
+
+/// One goroutine's (or thread's) values, by key address. Boxed, and only
+/// once a value is made: every goroutine record carries a map and few use
+/// it, so it takes one word there, not three (see [`G`]).
+#[derive(Default)]
+pub(crate) struct LocalMap {
+    entries: Option<Box<Entries>>,
+}
+
+/// The values of a [`LocalMap`], each with its key's address.
+type Entries = Vec<(usize, Box<dyn Any>)>;
+
+impl LocalMap {
+    /// The value for `key`, made with `init` on first use.
+    pub(crate) fn get_or_init<T: 'static>(&mut self, key: usize, init: fn() -> T) -> *const T {
+        if let Some(value) = self.find::<T>(key) {
+            return value;
+        }
+        // `init` may use other keys (growing the map), so run it first.
+        let value = Box::new(init());
+        assert!(
+            self.find::<T>(key).is_none(),
+            "a goroutine_local! initialiser used its own key"
+        );
+        let ptr: *const T = &*value;
+        self.entries
+            .get_or_insert_with(Box::default)
+            .push((key, value));
+        ptr
+    }
+
+    fn find<T: 'static>(&self, key: usize) -> Option<*const T> {
+        self.entries
+            .iter()
+            .flat_map(|entries| entries.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.downcast_ref::<T>().expect("one type per key") as *const T)
     }
 }
 

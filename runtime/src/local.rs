@@ -15,8 +15,7 @@
 //! [`LocalKey::with`] stays valid when a nested `with` on another key grows
 //! the map.
 
-use crate::goroutine;
-use std::any::Any;
+use crate::goroutine::{self, LocalMap};
 use std::cell::UnsafeCell;
 
 /// A key for goroutine-local values; declare one with
@@ -82,43 +81,4 @@ impl<T: 'static> LocalKey<T> {
 
 thread_local! {
     static THREAD_LOCALS: UnsafeCell<LocalMap> = UnsafeCell::new(LocalMap::default());
-}
-
-/// One goroutine's (or thread's) values, by key address. Boxed, and only
-/// once a value is made: every goroutine record carries a map and few use
-/// it, so it takes one word there, not three (see `goroutine::G`).
-#[derive(Default)]
-pub(crate) struct LocalMap {
-    entries: Option<Box<Entries>>,
-}
-
-/// The values of a [`LocalMap`], each with its key's address.
-type Entries = Vec<(usize, Box<dyn Any>)>;
-
-impl LocalMap {
-    /// The value for `key`, made with `init` on first use.
-    fn get_or_init<T: 'static>(&mut self, key: usize, init: fn() -> T) -> *const T {
-        if let Some(value) = self.find::<T>(key) {
-            return value;
-        }
-        // `init` may use other keys (growing the map), so run it first.
-        let value = Box::new(init());
-        assert!(
-            self.find::<T>(key).is_none(),
-            "a goroutine_local! initialiser used its own key"
-        );
-        let ptr: *const T = &*value;
-        self.entries
-            .get_or_insert_with(Box::default)
-            .push((key, value));
-        ptr
-    }
-
-    fn find<T: 'static>(&self, key: usize) -> Option<*const T> {
-        self.entries
-            .iter()
-            .flat_map(|entries| entries.iter())
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.downcast_ref::<T>().expect("one type per key") as *const T)
-    }
 }

@@ -9,30 +9,13 @@
 
 mod common;
 
-use common::{child, run_at, with_procs};
+use common::{child, ring_of_goroutines, run_at, with_procs};
 use goro::chan::{bounded, unbounded};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, BarrierWaitResult};
 use std::time::Duration;
-
-/// Goroutines passing a token round a ring: work that needs a worker.
-fn ring_of_goroutines(n: usize, laps: usize) -> usize {
-    let (first_tx, mut rx) = bounded::<usize>(0);
-    for _ in 0..n {
-        let (tx, next_rx) = bounded::<usize>(0);
-        let prev = rx;
-        goro::go!(move || prev.iter().for_each(|v| tx.send(v + 1).unwrap()));
-        rx = next_rx;
-    }
-    let mut total = 0;
-    for _ in 0..laps {
-        first_tx.send(0).unwrap();
-        total += rx.recv().unwrap();
-    }
-    total
-}
 
 #[test]
 fn blocking_returns_the_value_and_the_goroutine_goes_on() {

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::run_at as run_pinned_at;
+use common::{ring_of_goroutines, run_at as run_pinned_at};
 use goro::chan::{bounded, unbounded};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -25,23 +25,6 @@ fn run_at(procs: usize, body: impl FnOnce() + Send + 'static) {
     // park (see the module note).
     unsafe { goro::enable_migration() };
     run_pinned_at(procs, body);
-}
-
-/// Goroutines passing a token round a ring: work that needs a worker.
-fn ring_of_goroutines(n: usize, laps: usize) -> usize {
-    let (first_tx, mut rx) = bounded::<usize>(0);
-    for _ in 0..n {
-        let (tx, next_rx) = bounded::<usize>(0);
-        let prev = rx;
-        goro::go!(move || prev.iter().for_each(|v| tx.send(v + 1).unwrap()));
-        rx = next_rx;
-    }
-    let mut total = 0;
-    for _ in 0..laps {
-        first_tx.send(0).unwrap();
-        total += rx.recv().unwrap();
-    }
-    total
 }
 
 /// A server goroutine accepts `clients` connections and echoes a line on

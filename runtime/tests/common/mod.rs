@@ -278,3 +278,20 @@ pub fn threads_used(n: usize, spin: u64) -> HashSet<std::thread::ThreadId> {
     let seen = seen.lock().unwrap().clone();
     seen
 }
+
+/// Goroutines passing a token round a ring: work that needs a worker.
+pub fn ring_of_goroutines(n: usize, laps: usize) -> usize {
+    let (first_tx, mut rx) = goro::chan::bounded::<usize>(0);
+    for _ in 0..n {
+        let (tx, next_rx) = goro::chan::bounded::<usize>(0);
+        let prev = rx;
+        goro::go!(move || prev.iter().for_each(|v| tx.send(v + 1).unwrap()));
+        rx = next_rx;
+    }
+    let mut total = 0;
+    for _ in 0..laps {
+        first_tx.send(0).unwrap();
+        total += rx.recv().unwrap();
+    }
+    total
+}
