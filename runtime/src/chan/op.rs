@@ -643,9 +643,12 @@ pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opt
         let (order, locks) = scratch.split_at_mut(n);
         if deadline == Deadline::Now {
             shuffle(order, biased);
-            return poll_locked(cases, order, locks);
+            let chosen = poll_locked(cases, order, locks);
+            crate::scheduler::preempt_point();
+            return chosen;
         }
         if let Some(i) = poll_each(cases, order, biased) {
+            crate::scheduler::preempt_point();
             return Some(i);
         }
         match deadline {

@@ -687,6 +687,26 @@ pub(crate) fn helper_allowed(helpers: usize) -> bool {
     rt.threads.load(Ordering::Relaxed) + helpers < rt.max_threads.load(Ordering::Relaxed)
 }
 
+/// A preemption point: if the monitor asked the running goroutine's worker
+/// to let the goroutines pinned there run (see `sysmon`), yield. Called
+/// where a goroutine may loop without ever parking: a `select!` that
+/// completes (or takes its `default`) without waiting. Goroutines are not
+/// preempted otherwise, and a pinned goroutine cannot move to another
+/// thread, so without it a self-feeding select loop would starve them.
+#[inline]
+pub(crate) fn preempt_point() {
+    let w = current_worker();
+    if w.is_null() {
+        return;
+    }
+    // SAFETY: WORKER points at the live Worker of this thread.
+    let shared = unsafe { (*w).shared };
+    if shared.preempt.load(Ordering::Relaxed) {
+        shared.preempt.store(false, Ordering::Relaxed);
+        crate::goroutine::yield_now();
+    }
+}
+
 /// Go's full model for every goroutine spawned from now on (see
 /// [`enable_migration`]). Relaxed: read at spawn; the call that sets it
 /// happens before the spawns it governs.

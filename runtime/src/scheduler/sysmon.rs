@@ -194,6 +194,10 @@ impl Runtime {
                 continue;
             }
             let stuck_for = now.saturating_duration_since(sample.since);
+            let phase = status & ((1 << PHASE_BITS) - 1);
+            if stuck_for >= HANDOFF_DELAY && phase == RUNNING && ask_to_preempt(shared) {
+                acted += 1;
+            }
             let retake = match status & ((1 << PHASE_BITS) - 1) {
                 RUNNING if stuck_for >= FORCE_RETAKE => {
                     warn_if_pinned_wait(shared, stuck_for);
@@ -287,6 +291,24 @@ impl Runtime {
 /// waiting, before the monitor names it: longer than a revocation's 10 ms,
 /// so that a thread the OS merely preempted is not blamed.
 const BLOCKWARN_AFTER: Duration = Duration::from_millis(50);
+
+/// A goroutine has run on `shared`'s worker since the monitor's last look,
+/// [`HANDOFF_DELAY`] or more, while goroutines that can run only there
+/// wait: asks it to yield at its next preemption point
+/// (`scheduler::preempt_point`). Returns whether it asked.
+fn ask_to_preempt(shared: &Shared) -> bool {
+    let ask = pinned_waiting(shared) > 0 && !shared.preempt.load(Ordering::Relaxed);
+    if ask {
+        shared.preempt.store(true, Ordering::Relaxed);
+    }
+    ask
+}
+
+/// Goroutines runnable only on this worker's thread (its inbox, local
+/// queue and `runnext`; relaxed snapshots).
+fn pinned_waiting(shared: &Shared) -> usize {
+    shared.inbox.len() + shared.local_len.len() + usize::from(shared.runnext.is_occupied())
+}
 
 /// Whether `GODEBUG=blockwarn=0` silenced the stuck-thread warning.
 fn blockwarn_silenced() -> bool {

@@ -106,6 +106,11 @@ pub(super) struct Shared {
     /// The id of the goroutine it runs now, for the monitor's warning
     /// (relaxed: a hint, looked up in the registry).
     pub(super) running: AtomicU64,
+    /// Set by the monitor when the running goroutine has held the thread
+    /// long while goroutines pinned here wait: the next preemption point
+    /// (a `select!` that completes without waiting) yields. Relaxed: a
+    /// hint; a stale `true` costs one yield.
+    pub(super) preempt: AtomicBool,
     pub(super) thread: Mutex<Option<Thread>>,
     /// Set by a waker before it unparks the thread.
     pub(super) wake: AtomicBool,
@@ -257,6 +262,7 @@ impl Runtime {
             asleep: AtomicBool::new(false),
             wants_token: AtomicBool::new(false),
             running: AtomicU64::new(0),
+            preempt: AtomicBool::new(false),
             queue: Mutex::new(Some(queues)),
             runnext: RunNext::new(),
             thread: Mutex::new(None),
