@@ -38,6 +38,10 @@ use std::time::Duration;
 /// How long a helper thread waits for a call before it exits.
 const HELPER_IDLE: Duration = Duration::from_secs(10);
 
+/// How long a helper that finished a call looks for the next before it
+/// sleeps.
+const HELPER_SPIN: Duration = Duration::from_micros(50);
+
 /// Runs `f`, which may block its OS thread (a file read, a DNS lookup, a
 /// lock of a C library), without stalling other goroutines: `f` runs on a
 /// helper thread while the calling goroutine parks, and the goroutine's
@@ -148,12 +152,18 @@ struct Job(Arc<dyn Run + Send + Sync>);
 /// The helper threads and the calls waiting for one.
 struct Pool {
     queue: Mutex<Queue>,
+    /// `queue.jobs.len()`, written under the lock, read by spinning
+    /// helpers without it (`Release`/`Acquire`: a hint; the job itself is
+    /// taken under the lock).
+    queued: AtomicUsize,
     ready: Condvar,
 }
 
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
+    /// Helpers looking for a call without sleeping (see [`HELPER_SPIN`]).
+    spinning: usize,
     /// Helpers waiting for a call.
     idle: usize,
     /// Helpers alive.
@@ -164,6 +174,7 @@ fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
         queue: Mutex::new(Queue::default()),
+        queued: AtomicUsize::new(0),
         ready: Condvar::new(),
     })
 }
@@ -184,7 +195,11 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let mut queue = self.lock();
         queue.jobs.push_back(job);
-        if queue.jobs.len() <= queue.idle {
+        self.queued.store(queue.jobs.len(), Ordering::Release);
+        if queue.jobs.len() <= queue.spinning {
+            return; // a spinning helper takes it
+        }
+        if queue.jobs.len() <= queue.spinning + queue.idle {
             drop(queue);
             self.ready.notify_one();
             return;
@@ -211,14 +226,34 @@ impl Pool {
     /// A helper's loop: runs calls until none comes for [`HELPER_IDLE`].
     fn serve(&self) {
         let mut queue = self.lock();
+        let mut spun = false;
         loop {
             if let Some(job) = queue.jobs.pop_front() {
+                self.queued.store(queue.jobs.len(), Ordering::Release);
                 drop(queue);
                 job.0.run();
                 drop(job);
                 queue = self.lock();
+                spun = false;
                 continue;
             }
+            if !spun {
+                // Calls often come in a run (a goroutine reading a file
+                // piece by piece): look for the next for a moment before
+                // sleeping, since a futex wake costs both sides far more.
+                queue.spinning += 1;
+                drop(queue);
+                let until = std::time::Instant::now() + HELPER_SPIN;
+                while self.queued.load(Ordering::Acquire) == 0 && std::time::Instant::now() < until
+                {
+                    std::hint::spin_loop();
+                }
+                queue = self.lock();
+                queue.spinning -= 1;
+                spun = true;
+                continue;
+            }
+            spun = false;
             queue.idle += 1;
             let (woken, timeout) = self
                 .ready
