@@ -8,7 +8,9 @@
 //!   and the public knobs (`gomaxprocs`, `set_max_threads`, ...).
 //! - `worker.rs`: a worker thread's loop: run a goroutine, file it where
 //!   it belongs when it switches out, find the next (timers, `runnext`,
-//!   local queue, global queue, stealing), idle, and wait in the pool.
+//!   its pinned goroutines, local queue, global queue, stealing).
+//! - `idle.rs`: a worker with nothing to run: the idle list, the poller
+//!   and timer-watcher roles, and the pool of tokenless threads.
 //! - `queues.rs`: the run queues: a worker's local queue and spill, their
 //!   stealers, the `runnext` slot, the lists of idle and pooled workers,
 //!   and the lists of finished goroutines handed back for freeing.
@@ -105,6 +107,7 @@
 //! skipped the wakeup because it saw the searcher).
 
 mod counters;
+mod idle;
 mod queues;
 pub(crate) mod sysmon;
 mod worker;

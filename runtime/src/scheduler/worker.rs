@@ -30,13 +30,10 @@ use crate::timers::TimerHeap;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread::Thread;
-use std::time::{Duration, Instant};
-
-/// How long a thread without a token waits for one before it exits.
-pub(super) const POOL_IDLE: Duration = Duration::from_secs(10);
+use std::time::Duration;
 
 /// Rounds between fairness checks of the global queue (Go's 61).
 pub(super) const FAIRNESS_TICK: u32 = 61;
@@ -72,9 +69,6 @@ const INJECTOR_BATCH: usize = 64;
 /// to run its pinned goroutines (Go's time slice): turns are taken at
 /// least this often.
 const TOKEN_TURN: u64 = 10_000_000;
-
-/// How long a worker idles before it releases its cached stacks' deep pages.
-pub(super) const TRIM_DELAY: Duration = Duration::from_millis(10);
 
 /// Which worker slots are in use.
 #[derive(Default)]
@@ -346,7 +340,7 @@ impl Runtime {
 
 impl Worker {
     /// Schedules while this worker holds a token; without one, waits in
-    /// the pool. Returns when the thread has waited there [`POOL_IDLE`].
+    /// the pool. Returns when the thread has waited there `POOL_IDLE` (see `idle`).
     pub(super) fn run_loop(&self) {
         loop {
             if !self.keep_token() {
@@ -938,223 +932,6 @@ impl Worker {
             // so pass the baton on, as Go's resetspinning does.
             if self.rt.searching.fetch_sub(1, Ordering::SeqCst) == 1 {
                 self.rt.notify_work();
-            }
-        }
-    }
-
-    /// No work found: sleep until woken or the next timer is due.
-    pub(super) fn idle(&self) {
-        if self.searching.replace(false) {
-            self.rt.searching.fetch_sub(1, Ordering::SeqCst);
-            // A producer may have skipped waking anyone because it saw us
-            // searching: look once more.
-            if self.has_work() {
-                return;
-            }
-        }
-        if self.rt.token_wanted() && self.rt.pass_token(self.shared) {
-            // A pooled worker has pinned goroutines to run: our turn ends.
-            return;
-        }
-        self.rt.idle.push(self.index);
-        self.shared.asleep.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if !(self.has_work() && self.leave_idle_list()) {
-            if self.rt.all_idle() {
-                crate::inspect::check_deadlock(self.rt);
-            }
-            self.sleep();
-        }
-        self.shared.asleep.store(false, Ordering::Relaxed);
-    }
-
-    /// Whether work waits that this worker may run: its own pinned
-    /// goroutines, or goroutines anyone may run.
-    fn has_work(&self) -> bool {
-        self.has_pinned_work() || self.rt.has_visible_work()
-    }
-
-    /// Takes this worker off the idle list; false if a waker already did
-    /// (then a wake is on its way and we are counted as searching).
-    pub(super) fn leave_idle_list(&self) -> bool {
-        let left = self.rt.idle.remove(self.index);
-        if left {
-            self.rt.wake_sysmon();
-        }
-        left
-    }
-
-    /// Whether a sleeping worker must go back to its loop to give up its
-    /// token: the monitor revoked it, or GOMAXPROCS shrank.
-    pub(super) fn token_in_doubt(&self) -> bool {
-        self.shared.revoked.load(Ordering::Relaxed)
-            || self.rt.holders.load(Ordering::Relaxed) > self.rt.nprocs.load(Ordering::Relaxed)
-    }
-
-    /// Blocks the thread until a waker sets our flag. Meanwhile: if we are
-    /// the timer watcher, fire timers when due; after [`TRIM_DELAY`] idle,
-    /// release the deep pages of our cached stacks.
-    pub(super) fn sleep(&self) {
-        let shared = self.shared();
-        let mut trim_at = Some(Instant::now() + TRIM_DELAY);
-        loop {
-            // `SeqCst`: a waker that found us as the poller wrote the
-            // eventfd instead of unparking us; its `wake` store comes before
-            // our `poller` store of 0 in the `SeqCst` order, so this sees it.
-            if shared.wake.swap(false, Ordering::SeqCst) {
-                self.searching.set(true);
-                self.rt.wake_sysmon();
-                return;
-            }
-            let leave = self.token_in_doubt() || self.rt.token_wanted() || self.has_pinned_work();
-            if leave && self.leave_idle_list() {
-                return;
-            }
-            // Taken before the timers are read: whoever adds a timer and
-            // rechecks us before this sees no poller and unparks our thread
-            // instead, but then `watch_timers` below sees the timer.
-            let polling = self.become_poller();
-            let watching = self
-                .rt
-                .watcher
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok();
-            let timer_due = if watching { self.watch_timers() } else { NEVER };
-            let wake_at = trim_at.map_or(NEVER, crate::clock::to_nanos).min(timer_due);
-            let polled = if polling {
-                self.block_in_poller(wake_at)
-            } else {
-                if wake_at == NEVER {
-                    std::thread::park();
-                } else {
-                    std::thread::park_timeout(crate::clock::until(wake_at));
-                }
-                0
-            };
-            // Goroutines woken now will stamp their next park with this.
-            crate::clock::tick_clock();
-            if self.rt.check_requested.swap(false, Ordering::SeqCst) && self.rt.all_idle() {
-                crate::inspect::check_deadlock(self.rt);
-            }
-            if trim_at.is_some_and(|t| Instant::now() >= t) {
-                shared
-                    .stacks
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .trim();
-                trim_at = None;
-            }
-            if watching {
-                self.rt.watch_deadline.store(NEVER, Ordering::SeqCst);
-                self.rt.watcher.store(false, Ordering::SeqCst);
-                if self.rt.fire_all_timers() > 0 && self.leave_idle_list() {
-                    // Timers woke goroutines into our runnext: run them.
-                    return;
-                }
-            }
-            if polled > 0 && self.leave_idle_list() {
-                // Sockets woke goroutines into our runnext and queue: we
-                // leave to run them. The poller's role stays vacant until
-                // a worker idles again (see the module note).
-                return;
-            }
-        }
-    }
-
-    /// Takes the poller's role if the netpoller exists and no other worker
-    /// blocks in it.
-    pub(super) fn become_poller(&self) -> bool {
-        crate::netpoll::initialized()
-            && self
-                .rt
-                .poller
-                .compare_exchange(0, self.index + 1, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    /// As the poller: blocks in `netpoll::poll` until `wake_at` (unless a
-    /// waker already set our flag), then gives the role up. Returns how many
-    /// goroutines became runnable here.
-    ///
-    /// Dekker pair with [`Runtime::wake_thread`]: we stored `poller` before
-    /// this `SeqCst` load of `wake`; a waker stores `wake` before its
-    /// `SeqCst` load of `poller`. So either we see the flag and do not
-    /// block, or the waker sees us and writes the poller's eventfd (a
-    /// `thread.unpark` would not end `epoll_wait`).
-    pub(super) fn block_in_poller(&self, wake_at: u64) -> usize {
-        let woken = if self.shared().wake.load(Ordering::SeqCst) {
-            0
-        } else {
-            self.poll_quietly((wake_at != NEVER).then(|| crate::clock::until(wake_at)))
-        };
-        self.rt.poller.store(0, Ordering::SeqCst);
-        woken
-    }
-
-    /// As the timer watcher: publishes and returns the deadline to sleep to.
-    pub(super) fn watch_timers(&self) -> u64 {
-        let when = self.rt.earliest_timer();
-        self.rt.watch_deadline.store(when, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        // A timer added before our store may have seen no watcher: re-read.
-        when.min(self.rt.earliest_timer())
-    }
-
-    /// Without a token: hands this worker's goroutines to the others.
-    /// Goroutines pinned here stay, for this thread to run when it has a
-    /// token again.
-    pub(super) fn give_up_work(&self) {
-        self.shared.active.store(false, Ordering::Relaxed);
-        self.free_returned();
-        if let Some(g) = self.shared.runnext.take() {
-            self.requeue(g);
-        }
-        while let Some(g) = self.queue.pop().or_else(|| self.spill.pop()) {
-            self.rt.injector.push(g);
-        }
-        self.stop_searching();
-        self.rt.notify_work();
-    }
-
-    /// Waits in the pool until granted a token (true), or for [`POOL_IDLE`]
-    /// (false: the thread is not needed and exits).
-    ///
-    /// While goroutines pinned here wait to run, it asks for a token (see
-    /// `Runtime::want_token`); while any goroutine pinned here is alive,
-    /// the thread does not exit, so the thread-locals those goroutines may
-    /// use outlive them.
-    pub(super) fn wait_in_pool(&self) -> bool {
-        let shared = self.shared;
-        self.rt.pool.push(self.index);
-        shared.asleep.store(true, Ordering::SeqCst);
-        let mut deadline = Some(Instant::now() + POOL_IDLE);
-        loop {
-            if shared.granted.swap(false, Ordering::Acquire) {
-                shared.active.store(true, Ordering::Relaxed);
-                shared.asleep.store(false, Ordering::Relaxed);
-                self.rt.no_longer_wants_token(shared);
-                self.took_token();
-                return true;
-            }
-            fence(Ordering::SeqCst);
-            if self.has_pinned_work() {
-                self.rt.want_token(self.index);
-            }
-            match deadline {
-                Some(at) if Instant::now() >= at && self.pinned_live.get() > 0 => {
-                    deadline = Some(Instant::now() + POOL_IDLE);
-                }
-                Some(at) if Instant::now() >= at => {
-                    if self.rt.pool.remove(self.index) {
-                        shared.asleep.store(false, Ordering::Relaxed);
-                        return false;
-                    }
-                    // A granter took us off the list (false above): its
-                    // grant is coming.
-                    deadline = None;
-                }
-                Some(at) => std::thread::park_timeout(at - Instant::now()),
-                None => std::thread::park(),
             }
         }
     }
