@@ -19,6 +19,14 @@
 //! - `sysmon.rs`: the monitor thread and its decisions (Go's `sysmon`).
 //!
 //! # Design
+//! - Pinning: a goroutine that has started runs only on the thread of the
+//!   worker that started it (`G::pin`), which is what makes thread-locals
+//!   and `!Send` values on its stack sound (docs/safety.md). That worker
+//!   alone runs it: a wake from its own thread goes to `runnext` or the
+//!   private `local` queue, a wake from any other thread to its `inbox`;
+//!   thieves take only goroutines not started yet (and those that migrate,
+//!   the `unsafe` opt-in), from a backlog that has lasted (see
+//!   `worker::backlog_aged`).
 //! - Each worker is an OS thread with a local FIFO run queue (a
 //!   crossbeam-deque `Worker`, whose `Stealer` others take from) and a
 //!   `runnext` slot. A goroutine woken by another goes into the waker's
@@ -45,19 +53,22 @@
 //!   where new work comes from sockets the spin does not see.
 //! - Tokens (Go's Ps, without their data): GOMAXPROCS exist, and a worker
 //!   schedules goroutines only while it holds one. Goroutines are not
-//!   preempted, so one that blocks its thread (in `goro::blocking`, an
-//!   unannotated blocking call, a long loop) keeps its worker; the monitor
-//!   then revokes that worker's token and grants it to a pooled or new
-//!   thread, which takes over the stuck worker's queue by stealing. When
-//!   the stuck goroutine switches out, its worker takes a free token if
-//!   there is one, else hands its queue to the global one and waits in the
-//!   pool; a pooled thread not needed for `POOL_IDLE` exits, leaving its
-//!   slot (queue, timers, stack cache) to the next thread. At most
-//!   `set_max_threads` threads exist at once.
-//! - A revoked worker's `runnext` is moved to the global queue by the
-//!   monitor, at the revocation and on every round after while the worker
-//!   stays revoked: the stuck goroutine may wake others meanwhile, and they
-//!   would wait for it. `runnext` is one atomic word for that (a
+//!   preempted, so one that blocks its thread (an unannotated blocking
+//!   call, a long loop) keeps its worker; the monitor then revokes that
+//!   worker's token and grants it to a pooled or new thread, which steals
+//!   the stuck worker's fresh goroutines (its pinned ones wait for it).
+//!   When the stuck goroutine switches out, its worker takes a free token
+//!   if there is one, else hands its fresh goroutines to the global queue
+//!   and waits in the pool, asking for a token while pinned goroutines
+//!   wait (holders take turns, see "Pinning" in docs/design.md); a pooled
+//!   thread with nothing pinned to it exits after `POOL_IDLE`, leaving its
+//!   slot (queues, timers, stack cache) to the next thread. At most
+//!   `set_max_threads` threads exist at once, helpers for
+//!   `goro::blocking` included.
+//! - A revoked worker's `runnext` is moved by the monitor, at the
+//!   revocation and on every round after while the worker stays revoked
+//!   (the stuck goroutine may wake others meanwhile): a goroutine that
+//!   migrates to the global queue, a pinned one to its worker's inbox. `runnext` is one atomic word for that (a
 //!   [`Runnable`]), filled and emptied by swaps.
 //! - Run queues and `runnext` hold goroutines as [`Runnable`]s, one word
 //!   each (the body's vtable is found through the `G`).
@@ -577,7 +588,7 @@ impl Runtime {
     }
 
     /// Wakes the monitor if it sleeps until a worker needs watching: one
-    /// left its idle sleep, or a goroutine entered a blocking call.
+    /// left its idle sleep, or a pooled one asked for a token.
     fn wake_sysmon(&self) {
         if self.sysmon_sleeping.load(Ordering::SeqCst)
             && self.sysmon_sleeping.swap(false, Ordering::SeqCst)

@@ -1,17 +1,18 @@
 //! sysmon: the monitor thread (Go's `sysmon`).
 //!
-//! Goroutines are not preempted: a goroutine that blocks its thread (a call
-//! wrapped in [`crate::blocking`](fn@crate::blocking), an unannotated
-//! `std::thread::sleep` or blocking read, a long CPU loop) keeps its
-//! worker. The monitor makes sure the rest still run: each round it samples
-//! every worker's status word (goroutines run, and what the thread does
-//! now), and a worker seen in the same goroutine for 10 ms while work
-//! starves behind it (nobody stole from its queue or took from the global
-//! queue meanwhile, or it holds a woken goroutine in `runnext`), or in a
-//! blocking call for a round while work waits, loses its token; the token
-//! goes to a pooled or new thread (see the scheduler's "Tokens"). Sooner,
-//! from 50 µs in one goroutine, it wakes an idle worker to steal the queue
-//! behind it. It also fires timers nobody fired; when goroutines wait for
+//! Goroutines are not preempted: a goroutine that blocks its thread (an
+//! unannotated `std::thread::sleep` or blocking read, a long CPU loop)
+//! keeps its worker. The monitor makes sure the rest still run: each round
+//! it samples every worker's status word (goroutines run, and what the
+//! thread does now), and a worker seen in the same goroutine for 10 ms
+//! while work starves behind it (nobody stole from its queue or took from
+//! the global queue meanwhile, it holds a woken goroutine in `runnext`, or
+//! a pooled worker waits for a token) loses its token; the token goes to a
+//! pooled or new thread (see the scheduler's "Tokens"). Sooner, from 50 µs
+//! in one goroutine, it wakes an idle worker to steal the fresh goroutines
+//! queued behind it, and asks the goroutine to yield at its next
+//! preemption point if goroutines pinned to that thread wait; after 50 ms
+//! it names the goroutine on stderr (`GODEBUG=blockwarn=0` silences it). It also fires timers nobody fired; when goroutines wait for
 //! I/O and nobody has polled for 50 µs while a worker idles, it has that
 //! worker to take the poller's role (the scheduler's "lazy hand-off"
 //! leaves the role vacant), and after 10 ms without a poll (every worker
@@ -157,11 +158,11 @@ impl Runtime {
     }
 
     /// The monitor's round: takes the token of every worker that has run
-    /// one goroutine for [`FORCE_RETAKE`] while work waits for it, or sat in
-    /// a blocking call for a round while work waits (or for
-    /// [`FORCE_RETAKE`] in any case: Go's `retake`); before that, from
-    /// [`HANDOFF_DELAY`] on, wakes an idle worker to steal the queue
-    /// behind such a goroutine. Returns how many workers it acted on.
+    /// one goroutine for [`FORCE_RETAKE`] while work waits for it (Go's
+    /// `retake`); before that, from [`HANDOFF_DELAY`] on, wakes an idle
+    /// worker to steal the queue behind such a goroutine and asks it to
+    /// yield for the goroutines pinned to its thread. Returns how many
+    /// workers it acted on.
     pub(crate) fn retake(&'static self, samples: &mut Vec<Sample>, now: Instant) -> usize {
         let started = self.started_count.load(Ordering::Acquire);
         let injector_takes = self.injector_takes.load(Ordering::Relaxed);
@@ -265,7 +266,7 @@ impl Runtime {
     }
 
     /// A revoked worker's goroutine, still stuck, woke another after the
-    /// revocation (from inside a blocking call, or in a long run): that one
+    /// revocation (in a long run): that one
     /// sits in the worker's `runnext`, which nothing but the worker's own
     /// thread would run, and only once the stuck goroutine switches out.
     /// It goes to the global queue, and a worker is told (given the free
