@@ -205,12 +205,7 @@ impl Pool {
             return;
         }
         if !crate::scheduler::helper_allowed(queue.threads) {
-            // Go's words: a program with this many threads is broken.
-            let limit = crate::scheduler::max_threads();
-            eprintln!(
-                "runtime: program exceeds {limit}-thread limit\nfatal error: thread exhaustion"
-            );
-            std::process::abort();
+            crate::scheduler::thread_exhaustion(crate::scheduler::max_threads());
         }
         queue.threads += 1;
         drop(queue);

@@ -689,6 +689,13 @@ pub(crate) fn spawn(g: Runnable) {
     rt.notify_work();
 }
 
+/// Stops the program that needs more than `limit` threads, in Go's words:
+/// a program with this many threads is broken.
+pub(crate) fn thread_exhaustion(limit: usize) -> ! {
+    eprintln!("runtime: program exceeds {limit}-thread limit\nfatal error: thread exhaustion");
+    std::process::abort();
+}
+
 /// The most threads the runtime may run (`set_max_threads`).
 pub(crate) fn max_threads() -> usize {
     runtime().max_threads.load(Ordering::Relaxed)

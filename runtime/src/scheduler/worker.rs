@@ -215,11 +215,7 @@ impl Runtime {
     pub(super) fn start_thread(&'static self) {
         let limit = self.max_threads.load(Ordering::Relaxed);
         if self.threads.fetch_add(1, Ordering::SeqCst) >= limit {
-            // Go's words: a program with this many threads is broken.
-            eprintln!(
-                "runtime: program exceeds {limit}-thread limit\nfatal error: thread exhaustion"
-            );
-            std::process::abort();
+            super::thread_exhaustion(limit);
         }
         let index = self.claim_slot();
         let shared = self.shared(index);
