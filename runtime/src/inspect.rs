@@ -36,6 +36,9 @@ pub struct GoroutineInfo {
     pub waiting_for: Option<Duration>,
     /// Where it was spawned (the `go!` or `spawn` call).
     pub spawned_at: &'static Location<'static>,
+    /// Where it called the blocking operation it waits in (the `recv`,
+    /// `lock`, `select!`, ...), if it is waiting.
+    pub blocked_at: Option<&'static Location<'static>>,
 }
 
 impl fmt::Display for GoroutineInfo {
@@ -54,7 +57,11 @@ impl fmt::Display for GoroutineInfo {
         {
             write!(f, ", long wait")?;
         }
-        write!(f, "]:\n\tspawned at {}", self.spawned_at)
+        write!(f, "]:")?;
+        if let Some(at) = self.blocked_at {
+            write!(f, "\n\tblocked at {at}")?;
+        }
+        write!(f, "\n\tspawned at {}", self.spawned_at)
     }
 }
 
@@ -69,6 +76,7 @@ mod tests {
             state: WaitReason::ChanReceive.as_str(),
             waiting_for: waited,
             spawned_at: Location::caller(),
+            blocked_at: waited.map(|_| Location::caller()),
         }
     }
 
@@ -127,13 +135,14 @@ pub fn dump() -> Vec<GoroutineInfo> {
 
 fn info(g: &G, now: u64) -> GoroutineInfo {
     let (reason, since) = g.wait_state();
+    let waiting = reason != WaitReason::Running;
     GoroutineInfo {
         id: crate::GoroutineId::from_raw(g.id()),
         name: g.name().map(str::to_string),
         state: reason.as_str(),
-        waiting_for: (reason != WaitReason::Running)
-            .then(|| Duration::from_nanos(now.saturating_sub(since))),
+        waiting_for: waiting.then(|| Duration::from_nanos(now.saturating_sub(since))),
         spawned_at: g.spawned_at(),
+        blocked_at: g.blocked_at().filter(|_| waiting),
     }
 }
 

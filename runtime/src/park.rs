@@ -50,12 +50,16 @@
 //!
 //! # Wait reasons
 //! A goroutine records why it parks ([`WaitReason`]: `chan receive`,
-//! `sync.Mutex.Lock`, ...) and since when, from the coarse clock (one
-//! relaxed load on the park path, not a clock read), for `dump` and the
+//! `sync.Mutex.Lock`, ...), since when, from the coarse clock (one
+//! relaxed load on the park path, not a clock read), and where: every
+//! function from a public blocking operation down to the park is
+//! `#[track_caller]`, so `Location::caller()` here is the user's call site,
+//! passed down as a hidden pointer argument. All for `dump` and the
 //! deadlock report; relaxed, as those read a snapshot.
 
 use crate::goroutine::{self, Runnable, Switch, G};
 use crate::spin::SpinLock;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -173,6 +177,7 @@ impl Unparker {
 
 /// Parks the current goroutine (or blocks the current thread) until
 /// unparked, recording why. May return spuriously; see the module note.
+#[track_caller]
 pub(crate) fn park(why: WaitReason) {
     if !park_current(why) {
         let Some(me) = ThreadParker::current() else {
@@ -193,6 +198,7 @@ pub(crate) fn park(why: WaitReason) {
 
 /// As [`park`], but returns by `deadline` at the latest. Returns whether
 /// the deadline has passed.
+#[track_caller]
 pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
     let now = Instant::now();
     now >= deadline || park_from(now, deadline, why)
@@ -201,6 +207,7 @@ pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
 /// As [`park_until`], for a caller that read the clock at `now`, before
 /// `deadline`. A goroutine whose timer fired knows the deadline has passed
 /// without reading the clock again.
+#[track_caller]
 pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> bool {
     match park_current_until(crate::clock::to_nanos(deadline), why) {
         Some(true) => true,
@@ -230,12 +237,15 @@ pub(crate) fn complete_park(g: &G) -> bool {
     }
 }
 
-/// Parks the running goroutine `g` (`how`), recording `why` and since when
-/// for `dump` while it is away.
+/// Parks the running goroutine `g` (`how`), recording `why`, since when and
+/// where (the blocking operation's caller) for `dump` while it is away.
 #[inline(always)]
+#[track_caller]
 fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
     g.wait_since
         .store(crate::clock::coarse_now(), Ordering::Relaxed);
+    let at: *const Location<'static> = Location::caller();
+    g.blocked_at.store(at.cast_mut(), Ordering::Relaxed);
     g.wait.store(why as u8, Ordering::Relaxed);
     goroutine::switch_out(g, how);
     g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
@@ -243,6 +253,7 @@ fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
 
 /// Parks the current goroutine, recording `why`; `false` if the caller is
 /// not a goroutine.
+#[track_caller]
 pub(crate) fn park_current(why: WaitReason) -> bool {
     let g = goroutine::current_ptr();
     if g.is_null() {
@@ -277,6 +288,7 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
 /// cloned; so the goroutine runs again only once somebody has done that.
 /// Whatever `publish` makes reachable must stay valid until then.
 #[inline(always)]
+#[track_caller]
 pub(crate) unsafe fn park_unlocking(
     lock: &SpinLock,
     why: WaitReason,
@@ -301,6 +313,7 @@ pub(crate) unsafe fn park_unlocking(
 /// see `crate::clock::to_nanos`), recording `why`. `None` if the caller is not a
 /// goroutine; else whether the deadline's timer fired, which means the
 /// deadline has passed.
+#[track_caller]
 pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
     let g = goroutine::current()?;
     // SAFETY: `g` is the goroutine we are running; its worker holds a

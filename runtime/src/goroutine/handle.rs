@@ -274,6 +274,7 @@ impl Builder {
             name: self.name.map(|name| Box::new(name.into_boxed_str())),
             spawned_at: Location::caller(),
             wait_since: AtomicU64::new(0),
+            blocked_at: AtomicPtr::new(std::ptr::null_mut()),
             joiner: UnsafeCell::new(None),
             sleep: Sleep::default(),
             links: UnsafeCell::new(Links::new()),

@@ -70,7 +70,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 mod handle;
@@ -188,7 +188,7 @@ type GoCoroutine = Coroutine<(), Switch, (), Stack>;
 /// kept small: byte-sized fields share a word, rarely used parts take one
 /// word (the boxed name, the goroutine-local map), the registry links are
 /// thin, and the stack allocated at spawn shares a field with the
-/// coroutine that later holds it (at most 240 bytes with a one-word
+/// coroutine that later holds it (at most 248 bytes with a one-word
 /// closure; a test holds it there). The
 /// fields the spawning worker alone writes come first, those the running
 /// worker writes after them.
@@ -239,6 +239,9 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     returned_next: UnsafeCell<*mut u8>,
     /// Since when it waits (coarse clock), with `wait`.
     pub(crate) wait_since: AtomicU64,
+    /// Where it called the blocking operation it waits in (the caller's
+    /// `#[track_caller]` location), with `wait`; null before its first park.
+    pub(crate) blocked_at: AtomicPtr<Location<'static>>,
     /// The waiting joiner; written by the handle's owner before `JOINING`,
     /// read by the finisher after.
     joiner: UnsafeCell<Option<Unparker>>,
@@ -550,6 +553,14 @@ impl G {
     pub(crate) fn wait_state(&self) -> (WaitReason, u64) {
         let reason = WaitReason::from_u8(self.wait.load(Ordering::Relaxed));
         (reason, self.wait_since.load(Ordering::Relaxed))
+    }
+
+    /// Where it called the blocking operation it waits in, or last waited
+    /// in (`None` if it never parked).
+    pub(crate) fn blocked_at(&self) -> Option<&'static Location<'static>> {
+        let at = self.blocked_at.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or came from a `&'static Location`.
+        unsafe { at.as_ref() }
     }
 
     /// Takes the goroutine off its registry list, publishes the stored
