@@ -56,6 +56,7 @@ const HELPER_SPIN: Duration = Duration::from_micros(50);
 ///     .unwrap();
 /// assert!(n > 0);
 /// ```
+#[track_caller]
 pub fn blocking<F, R>(f: F) -> R
 where
     F: FnOnce() -> R + Send,
@@ -82,8 +83,9 @@ where
     });
     pool().submit(job);
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let why = WaitReason::Blocking.here();
     while !call.done.load(Ordering::Acquire) {
-        park::park(WaitReason::Blocking);
+        park::park(why);
     }
     IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     let result = call

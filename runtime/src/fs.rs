@@ -71,6 +71,7 @@ pub use std::fs::{DirEntry, FileType, Metadata, Permissions};
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
     let path = path.as_ref();
     blocking(|| std::fs::read(path))
@@ -86,6 +87,7 @@ pub fn read<P: AsRef<Path>>(path: P) -> io::Result<Vec<u8>> {
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
     let path = path.as_ref();
     blocking(|| std::fs::read_to_string(path))
@@ -102,6 +104,7 @@ pub fn read_to_string<P: AsRef<Path>>(path: P) -> io::Result<String> {
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result<()> {
     let path = path.as_ref();
     let contents = contents.as_ref();
@@ -122,6 +125,7 @@ pub fn write<P: AsRef<Path>, C: AsRef<[u8]>>(path: P, contents: C) -> io::Result
 /// std::fs::remove_file(&to)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
     let from = from.as_ref();
     let to = to.as_ref();
@@ -130,6 +134,7 @@ pub fn copy<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<u64> {
 
 /// Renames `from` to `to`, replacing `to` if it is a file
 /// ([`std::fs::rename`]).
+#[track_caller]
 pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> {
     let from = from.as_ref();
     let to = to.as_ref();
@@ -137,12 +142,14 @@ pub fn rename<P: AsRef<Path>, Q: AsRef<Path>>(from: P, to: Q) -> io::Result<()> 
 }
 
 /// Removes the file (or symbolic link) at `path` ([`std::fs::remove_file`]).
+#[track_caller]
 pub fn remove_file<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_file(path))
 }
 
 /// Removes the empty directory at `path` ([`std::fs::remove_dir`]).
+#[track_caller]
 pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_dir(path))
@@ -150,6 +157,7 @@ pub fn remove_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
 
 /// Removes the directory at `path` with everything in it
 /// ([`std::fs::remove_dir_all`]).
+#[track_caller]
 pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::remove_dir_all(path))
@@ -157,6 +165,7 @@ pub fn remove_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
 
 /// Creates the directory `path`; its parent must exist
 /// ([`std::fs::create_dir`]).
+#[track_caller]
 pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::create_dir(path))
@@ -164,6 +173,7 @@ pub fn create_dir<P: AsRef<Path>>(path: P) -> io::Result<()> {
 
 /// Creates the directory `path` and any missing parents; a directory that
 /// already exists is not an error ([`std::fs::create_dir_all`]).
+#[track_caller]
 pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::create_dir_all(path))
@@ -180,6 +190,7 @@ pub fn create_dir_all<P: AsRef<Path>>(path: P) -> io::Result<()> {
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
     let path = path.as_ref();
     blocking(|| std::fs::metadata(path))
@@ -187,6 +198,7 @@ pub fn metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
 
 /// The metadata of `path` itself, not of what a symbolic link points to
 /// ([`std::fs::symlink_metadata`]).
+#[track_caller]
 pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
     let path = path.as_ref();
     blocking(|| std::fs::symlink_metadata(path))
@@ -194,6 +206,7 @@ pub fn symlink_metadata<P: AsRef<Path>>(path: P) -> io::Result<Metadata> {
 
 /// The absolute form of `path`, with symbolic links resolved
 /// ([`std::fs::canonicalize`]).
+#[track_caller]
 pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
     let path = path.as_ref();
     blocking(|| std::fs::canonicalize(path))
@@ -216,6 +229,7 @@ pub fn canonicalize<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
     let path = path.as_ref();
     blocking(|| std::fs::read_dir(path)).map(ReadDir)
@@ -223,6 +237,7 @@ pub fn read_dir<P: AsRef<Path>>(path: P) -> io::Result<ReadDir> {
 
 /// Sets the permissions of `path`, following symbolic links
 /// ([`std::fs::set_permissions`]).
+#[track_caller]
 pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result<()> {
     let path = path.as_ref();
     blocking(|| std::fs::set_permissions(path, perm))
@@ -230,6 +245,7 @@ pub fn set_permissions<P: AsRef<Path>>(path: P, perm: Permissions) -> io::Result
 
 /// Makes `link` a new name (a hard link) for the file `original`
 /// ([`std::fs::hard_link`]).
+#[track_caller]
 pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Result<()> {
     let original = original.as_ref();
     let link = link.as_ref();
@@ -237,6 +253,7 @@ pub fn hard_link<P: AsRef<Path>, Q: AsRef<Path>>(original: P, link: Q) -> io::Re
 }
 
 /// The target a symbolic link points to ([`std::fs::read_link`]).
+#[track_caller]
 pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
     let path = path.as_ref();
     blocking(|| std::fs::read_link(path))
@@ -255,6 +272,7 @@ pub fn read_link<P: AsRef<Path>>(path: P) -> io::Result<PathBuf> {
 /// std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[track_caller]
 pub fn exists<P: AsRef<Path>>(path: P) -> io::Result<bool> {
     let path = path.as_ref();
     blocking(|| std::fs::exists(path))
@@ -269,6 +287,7 @@ pub struct ReadDir(std::fs::ReadDir);
 impl Iterator for ReadDir {
     type Item = io::Result<DirEntry>;
 
+    #[track_caller]
     fn next(&mut self) -> Option<io::Result<DirEntry>> {
         blocking(|| self.0.next())
     }
@@ -413,6 +432,7 @@ impl File {
     /// Runs `op` on the inner file through the blocking path. It gets
     /// `&mut &std::fs::File` because std implements `Read`, `Write` and
     /// `Seek` for `&std::fs::File`.
+    #[track_caller]
     fn io<T: Send>(&self, op: impl FnOnce(&mut &std::fs::File) -> T + Send) -> T {
         blocking(|| op(&mut &self.inner))
     }
@@ -631,6 +651,7 @@ impl OpenOptions {
 
     /// Opens the file at `path` with these options
     /// ([`std::fs::OpenOptions::open`]).
+    #[track_caller]
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
         blocking(|| self.0.open(path)).map(File::from)

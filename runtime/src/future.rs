@@ -88,7 +88,9 @@ impl Wake for Signal {
 /// tx.send(41).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
+#[track_caller]
 pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let why = WaitReason::Select.here();
     let mut fut = pin!(fut);
     let signal = Arc::new(Signal {
         state: AtomicU8::new(POLLING),
@@ -111,7 +113,7 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         // `dump` shows the goroutine as in a select: waiting for whatever
         // the future waits for.
         while signal.state.load(Ordering::Acquire) == WAITING {
-            park::park(WaitReason::Select);
+            park::park(why);
         }
     }
 }

@@ -299,6 +299,7 @@ impl Registration {
     /// Waits until the socket may be readable (an event came since the
     /// last wait), or `deadline` passes: then the error is `EAGAIN`
     /// ([`timed_out`]), as from a socket whose `SO_RCVTIMEO` expired.
+    #[track_caller]
     pub(crate) fn wait_read(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.wait(Interest::Read, deadline)
     }
@@ -311,10 +312,12 @@ impl Registration {
     }
 
     /// As [`wait_read`](Self::wait_read), for writing.
+    #[track_caller]
     pub(crate) fn wait_write(&self, deadline: Option<Instant>) -> io::Result<()> {
         self.wait(Interest::Write, deadline)
     }
 
+    #[track_caller]
     fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
         let displaced = {
             let mut state = self.desc.lock();
@@ -343,12 +346,14 @@ impl Registration {
 
     /// Parks until an event (or the deregistration) takes our waiter entry
     /// out, or until `deadline`, when we take it out ourselves.
+    #[track_caller]
     fn park_as_waiter(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+        let why = WaitReason::IoWait.here();
         loop {
             let expired = match deadline {
-                Some(deadline) => park::park_until(deadline, WaitReason::IoWait),
+                Some(deadline) => park::park_until(deadline, why),
                 None => {
-                    park::park(WaitReason::IoWait);
+                    park::park(why);
                     false
                 }
             };

@@ -51,11 +51,12 @@
 //! # Wait reasons
 //! A goroutine records why it parks ([`WaitReason`]: `chan receive`,
 //! `sync.Mutex.Lock`, ...), since when, from the coarse clock (one
-//! relaxed load on the park path, not a clock read), and where: every
-//! function from a public blocking operation down to the park is
-//! `#[track_caller]`, so `Location::caller()` here is the user's call site,
-//! passed down as a hidden pointer argument. All for `dump` and the
-//! deadlock report; relaxed, as those read a snapshot.
+//! relaxed load on the park path, not a clock read), and where: a [`Why`]
+//! pairs the reason with the user's call site, taken by
+//! [`WaitReason::here`] in a primitive whose functions up to the public
+//! operation are `#[track_caller]` (a hidden pointer argument, no work).
+//! All for `dump` and the deadlock report; relaxed, as those read a
+//! snapshot.
 
 use crate::goroutine::{self, Runnable, Switch, G};
 use crate::spin::SpinLock;
@@ -177,8 +178,7 @@ impl Unparker {
 
 /// Parks the current goroutine (or blocks the current thread) until
 /// unparked, recording why. May return spuriously; see the module note.
-#[track_caller]
-pub(crate) fn park(why: WaitReason) {
+pub(crate) fn park(why: Why) {
     if !park_current(why) {
         let Some(me) = ThreadParker::current() else {
             // The thread's locals are being destroyed: see
@@ -198,8 +198,7 @@ pub(crate) fn park(why: WaitReason) {
 
 /// As [`park`], but returns by `deadline` at the latest. Returns whether
 /// the deadline has passed.
-#[track_caller]
-pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
+pub(crate) fn park_until(deadline: Instant, why: Why) -> bool {
     let now = Instant::now();
     now >= deadline || park_from(now, deadline, why)
 }
@@ -207,8 +206,7 @@ pub(crate) fn park_until(deadline: Instant, why: WaitReason) -> bool {
 /// As [`park_until`], for a caller that read the clock at `now`, before
 /// `deadline`. A goroutine whose timer fired knows the deadline has passed
 /// without reading the clock again.
-#[track_caller]
-pub(crate) fn park_from(now: Instant, deadline: Instant, why: WaitReason) -> bool {
+pub(crate) fn park_from(now: Instant, deadline: Instant, why: Why) -> bool {
     match park_current_until(crate::clock::to_nanos(deadline), why) {
         Some(true) => true,
         Some(false) => Instant::now() >= deadline,
@@ -240,21 +238,19 @@ pub(crate) fn complete_park(g: &G) -> bool {
 /// Parks the running goroutine `g` (`how`), recording `why`, since when and
 /// where (the blocking operation's caller) for `dump` while it is away.
 #[inline(always)]
-#[track_caller]
-fn switch_out_waiting(g: &G, why: WaitReason, how: Switch) {
+fn switch_out_waiting(g: &G, why: Why, how: Switch) {
     g.wait_since
         .store(crate::clock::coarse_now(), Ordering::Relaxed);
-    let at: *const Location<'static> = Location::caller();
+    let at: *const Location<'static> = why.at;
     g.blocked_at.store(at.cast_mut(), Ordering::Relaxed);
-    g.wait.store(why as u8, Ordering::Relaxed);
+    g.wait.store(why.reason as u8, Ordering::Relaxed);
     goroutine::switch_out(g, how);
     g.wait.store(WaitReason::Running as u8, Ordering::Relaxed);
 }
 
 /// Parks the current goroutine, recording `why`; `false` if the caller is
 /// not a goroutine.
-#[track_caller]
-pub(crate) fn park_current(why: WaitReason) -> bool {
+pub(crate) fn park_current(why: Why) -> bool {
     let g = goroutine::current_ptr();
     if g.is_null() {
         return false;
@@ -288,10 +284,9 @@ pub(crate) fn park_current(why: WaitReason) -> bool {
 /// cloned; so the goroutine runs again only once somebody has done that.
 /// Whatever `publish` makes reachable must stay valid until then.
 #[inline(always)]
-#[track_caller]
 pub(crate) unsafe fn park_unlocking(
     lock: &SpinLock,
-    why: WaitReason,
+    why: Why,
     publish: impl FnOnce(Runnable),
 ) -> bool {
     let g = goroutine::current_ptr();
@@ -313,8 +308,7 @@ pub(crate) unsafe fn park_unlocking(
 /// see `crate::clock::to_nanos`), recording `why`. `None` if the caller is not a
 /// goroutine; else whether the deadline's timer fired, which means the
 /// deadline has passed.
-#[track_caller]
-pub(crate) fn park_current_until(deadline: u64, why: WaitReason) -> Option<bool> {
+pub(crate) fn park_current_until(deadline: u64, why: Why) -> Option<bool> {
     let g = goroutine::current()?;
     // SAFETY: `g` is the goroutine we are running; its worker holds a
     // reference while it runs, so the `G` outlives this borrow even after
@@ -395,7 +389,26 @@ pub(crate) enum WaitReason {
     Blocking,
 }
 
+/// Why a goroutine parks and where: the reason and the call site of the
+/// blocking operation in the user's code.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Why {
+    pub(crate) reason: WaitReason,
+    pub(crate) at: &'static Location<'static>,
+}
+
 impl WaitReason {
+    /// This reason, at the caller's call site (followed up through every
+    /// `#[track_caller]` function).
+    #[track_caller]
+    #[inline(always)]
+    pub(crate) fn here(self) -> Why {
+        Why {
+            reason: self,
+            at: Location::caller(),
+        }
+    }
+
     /// Go's name for the state.
     pub(crate) fn as_str(self) -> &'static str {
         match self {

@@ -246,6 +246,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     ///     assert!(h.join().is_err());
     /// });
     /// ```
+    #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
         let outcome = self.handle.join();
         let result = self

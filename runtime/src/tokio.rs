@@ -101,6 +101,7 @@ impl Drop for WaitOnDrop {
 /// .unwrap();
 /// assert_eq!(v, 42);
 /// ```
+#[track_caller]
 pub fn block_on<F>(fut: F) -> F::Output
 where
     F: Future + Send,

@@ -186,6 +186,7 @@ fn main() {
                 "'main' [sync.WaitGroup.Wait",
                 "'stuck' [sync.WaitGroup.Wait",
                 "spawned at runtime/tests/deadlock.rs:",
+                "blocked at runtime/tests/deadlock.rs:",
             ],
         ),
         expect_deadlock("plain-thread", &["[sync.WaitGroup.Wait"]),

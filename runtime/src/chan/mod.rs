@@ -139,6 +139,7 @@ impl<T> Sender<T> {
     /// assert_eq!(h.join().unwrap(), "hi");
     /// ```
     #[inline(always)] // down to the switch: see `goroutine`, "Parking in the caller's frame"
+    #[track_caller]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         let op = Op::send(&self.chan, msg);
         run_blocking(&op);
@@ -155,6 +156,7 @@ impl<T> Sender<T> {
     /// drop(r);
     /// assert_eq!(s.try_send(3), Err(TrySendError::Disconnected(3)));
     /// ```
+    #[track_caller]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         let op = Op::send(&self.chan, msg);
         let done = run_one(&op, Deadline::Now);
@@ -174,6 +176,7 @@ impl<T> Sender<T> {
     /// let res = s.send_timeout(1, Duration::from_millis(10));
     /// assert_eq!(res, Err(SendTimeoutError::Timeout(1)));
     /// ```
+    #[track_caller]
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_until(msg, Deadline::after(timeout))
     }
@@ -188,10 +191,12 @@ impl<T> Sender<T> {
     /// assert!(s.send_deadline(2, deadline).unwrap_err().is_timeout());
     /// # drop(r);
     /// ```
+    #[track_caller]
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.send_until(msg, Deadline::At(deadline))
     }
 
+    #[track_caller]
     fn send_until(&self, msg: T, deadline: Deadline) -> Result<(), SendTimeoutError<T>> {
         let op = Op::send(&self.chan, msg);
         let done = run_one(&op, deadline);
@@ -300,6 +305,7 @@ impl<T> Receiver<T> {
     /// assert!(r.recv().is_err());
     /// ```
     #[inline(always)] // as `Sender::send`
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         let op = Op::recv(&self.chan);
         run_blocking(&op);
@@ -317,6 +323,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(r.try_recv(), Ok(1));
     /// assert_eq!(r.try_recv(), Err(TryRecvError::Disconnected));
     /// ```
+    #[track_caller]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let op = Op::recv(&self.chan);
         let done = run_one(&op, Deadline::Now);
@@ -336,6 +343,7 @@ impl<T> Receiver<T> {
     /// let res = r.recv_timeout(Duration::from_millis(10));
     /// assert_eq!(res, Err(RecvTimeoutError::Timeout));
     /// ```
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.recv_until(Deadline::after(timeout))
     }
@@ -350,10 +358,12 @@ impl<T> Receiver<T> {
     /// assert_eq!(r.recv_deadline(deadline), Ok(1));
     /// assert!(r.recv_deadline(deadline).unwrap_err().is_timeout());
     /// ```
+    #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.recv_until(Deadline::At(deadline))
     }
 
+    #[track_caller]
     fn recv_until(&self, deadline: Deadline) -> Result<T, RecvTimeoutError> {
         let op = Op::recv(&self.chan);
         let done = run_one(&op, deadline);
@@ -564,6 +574,7 @@ impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
     #[inline] // `recv` inside stays inlined into the loop
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -572,6 +583,7 @@ impl<T> Iterator for Iter<'_, T> {
 impl<T> Iterator for TryIter<'_, T> {
     type Item = T;
 
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.receiver.try_recv().ok()
     }
@@ -581,6 +593,7 @@ impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
     #[inline] // `recv` inside stays inlined into the loop
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

@@ -53,7 +53,7 @@
 
 use super::channel::{Channel, Poll, ProbeSlot, SpinLock};
 use super::waiter::{BlockedOp, Deadline, Handoff, Waiter};
-use crate::park::WaitReason;
+use crate::park::{WaitReason, Why};
 use std::cell::{Cell, UnsafeCell};
 use std::time::Instant;
 
@@ -117,6 +117,7 @@ pub(crate) trait Case {
     /// that chose a [`SendProbe`] waits here, still in place, for the
     /// chosen sender to write its message (see `waiter::Handoff`).
     #[inline]
+    #[track_caller]
     fn settle(&self) {}
     /// Gives up a selected op without completing it: a [`SendProbe`]
     /// chosen by a receiver tells it that no value comes (the receiver
@@ -278,6 +279,7 @@ impl<T> Case for Op<'_, T> {
     }
 
     #[inline]
+    #[track_caller]
     fn settle(&self) {
         self.handoff.wait();
     }
@@ -319,6 +321,7 @@ impl<'a, T> SendProbe<'a, T> {
     /// of the receiver that chose it, if one did; else as a plain send
     /// (which may wait, should another sender have taken the place).
     /// Returns the message if the channel is closed.
+    #[track_caller]
     pub(crate) fn complete(&self, msg: T) -> Option<T> {
         // SAFETY: the probe is not queued (its select returned), so only we
         // touch its slot.
@@ -437,7 +440,9 @@ impl<T> Case for SendProbe<'_, T> {
 /// `deadline` passed first. Each look locks every channel at once, as a
 /// select that must not wait does; between looks every case watches its
 /// channel, and any change there wakes it to look again.
+#[track_caller]
 pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
+    let why = WaitReason::Select.here();
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
@@ -469,7 +474,7 @@ pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opti
                 unsafe { cases[i].0.watch(&ctx, i) };
             }
             unlock_all(cases, locks);
-            let woken = ctx.wait(until, WaitReason::Select);
+            let woken = ctx.wait(until, why);
             for case in cases {
                 case.0.lock();
                 // SAFETY: locked.
@@ -488,6 +493,7 @@ pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opti
 /// when a goroutine parks (see "Parking in the caller's frame" in
 /// `goroutine`); a plain thread waits out of line.
 #[inline(always)]
+#[track_caller]
 pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
     op.lock();
     // SAFETY: locked; not enqueued.
@@ -507,6 +513,7 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
 /// completed (then its slot tells how). Inlined: most ops complete at once,
 /// and then cost a lock, a poll and an unlock; the waiting is out of line.
 #[inline]
+#[track_caller]
 pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     op.lock();
     // SAFETY: locked; not enqueued.
@@ -540,6 +547,7 @@ fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
 /// # Safety
 /// The caller holds `op`'s lock and `op` is not enqueued.
 #[inline(always)]
+#[track_caller]
 unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     // SAFETY: we hold the lock. A timer channel's wait is bounded by its
     // due instant, which this untimed park cannot do.
@@ -554,7 +562,7 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     // `Unparker::unpark`). `op` and `ctx` stay put on our stack while we
     // are parked.
     let parked = unsafe {
-        crate::park::park_unlocking(op.raw_lock(), wait_reason(op), |me| {
+        crate::park::park_unlocking(op.raw_lock(), wait_reason(op).here(), |me| {
             ctx.set_unparker(crate::park::Unparker::Parked(me));
             op.enqueue(&ctx, 0);
         })
@@ -570,6 +578,7 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
 /// held (the op not enqueued), releases it. A goroutine with no deadline
 /// parks holding the lock.
 #[inline(never)]
+#[track_caller]
 fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     // SAFETY: locked; not enqueued.
     if deadline == Deadline::Never && unsafe { park_here(op) } {
@@ -584,6 +593,7 @@ fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
 /// first. A receive from a timer channel also wakes when the timer falls
 /// due, and polls again.
 #[inline(never)]
+#[track_caller]
 fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
     loop {
         // SAFETY: locked.
@@ -593,7 +603,7 @@ fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         // below.
         unsafe { op.enqueue(&ctx, 0) };
         op.unlock();
-        if ctx.wait(until, wait_reason(op)).is_some() {
+        if ctx.wait(until, wait_reason(op).here()).is_some() {
             return true;
         }
         op.lock();
@@ -634,10 +644,12 @@ fn wake_up(wake: Option<crate::park::Unparker>) {
 ///
 /// Receive cases must not hold a message from an earlier run (a reused
 /// [`Select`](super::Select) resets them first).
+#[track_caller]
 pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
     if let [only] = cases {
         return run_one(only.0, deadline).then_some(0);
     }
+    let why = WaitReason::Select.here();
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
@@ -652,8 +664,8 @@ pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opt
             return Some(i);
         }
         match deadline {
-            _ if n == 0 => sleep_until(deadline),
-            _ => block(cases, order, locks, deadline),
+            _ if n == 0 => sleep_until(deadline, why),
+            _ => block(cases, order, locks, deadline, why),
         }
     })
 }
@@ -721,6 +733,7 @@ fn block(
     order: &[usize],
     locks: &mut [usize],
     deadline: Deadline,
+    why: Why,
 ) -> Option<usize> {
     sort_locks(cases, locks);
     loop {
@@ -749,7 +762,7 @@ fn block(
             unsafe { cases[i].0.enqueue(&ctx, i) };
         }
         unlock_all(cases, locks);
-        let won = ctx.wait(until, WaitReason::Select);
+        let won = ctx.wait(until, why);
         for (i, case) in cases.iter().enumerate() {
             if won != Some(i) {
                 case.0.lock();
@@ -793,12 +806,12 @@ fn each_channel_once(cases: &[Arm<'_>], locks: &[usize], f: impl Fn(&dyn Case)) 
 }
 
 /// A select with no cases: nothing can ever be ready.
-fn sleep_until(deadline: Deadline) -> Option<usize> {
+fn sleep_until(deadline: Deadline, why: Why) -> Option<usize> {
     loop {
         match deadline {
-            Deadline::At(at) if crate::park::park_until(at, WaitReason::Select) => return None,
+            Deadline::At(at) if crate::park::park_until(at, why) => return None,
             Deadline::At(_) => {}
-            Deadline::Never | Deadline::Now => crate::park::park(WaitReason::Select),
+            Deadline::Never | Deadline::Now => crate::park::park(why),
         }
     }
 }

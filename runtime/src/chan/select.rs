@@ -182,6 +182,7 @@ impl<'a> Select<'a> {
 
     /// Waits until one operation completes. With no operations, blocks
     /// forever.
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
         let index = self
             .run(Deadline::Never)
@@ -198,6 +199,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&r);
     /// assert!(sel.try_select().is_err());
     /// ```
+    #[track_caller]
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
         match self.run(Deadline::Now) {
             Some(index) => Ok(SelectedOperation { sel: self, index }),
@@ -215,6 +217,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&timer);
     /// assert!(sel.select_timeout(Duration::from_secs(10)).is_ok());
     /// ```
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -223,6 +226,7 @@ impl<'a> Select<'a> {
     }
 
     /// Waits until `deadline` at the latest for an operation to complete.
+    #[track_caller]
     pub fn select_deadline(
         &mut self,
         deadline: Instant,
@@ -230,6 +234,7 @@ impl<'a> Select<'a> {
         self.select_until(Deadline::At(deadline))
     }
 
+    #[track_caller]
     fn select_until(
         &mut self,
         deadline: Deadline,
@@ -254,6 +259,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.ready(), i);
     /// assert_eq!(r.try_recv(), Ok(1));
     /// ```
+    #[track_caller]
     pub fn ready(&mut self) -> usize {
         self.find_ready(Deadline::Never)
             .expect("a ready without deadline finds one")
@@ -269,6 +275,7 @@ impl<'a> Select<'a> {
     /// sel.recv(&r);
     /// assert!(sel.try_ready().is_err());
     /// ```
+    #[track_caller]
     pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
         self.find_ready(Deadline::Now).ok_or(TryReadyError)
     }
@@ -283,12 +290,14 @@ impl<'a> Select<'a> {
     /// let i = sel.send(&s);
     /// assert_eq!(sel.ready_timeout(Duration::from_millis(5)), Ok(i));
     /// ```
+    #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         self.find_ready(Deadline::after(timeout))
             .ok_or(ReadyTimeoutError)
     }
 
     /// As [`ready`](Select::ready), waiting until `deadline` at the latest.
+    #[track_caller]
     pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
         self.find_ready(Deadline::At(deadline))
             .ok_or(ReadyTimeoutError)
@@ -303,6 +312,7 @@ impl<'a> Select<'a> {
             .unzip()
     }
 
+    #[track_caller]
     fn run(&mut self, deadline: Deadline) -> Option<usize> {
         // A reused select's receive cases still hold the last run's message.
         self.cases.iter().flatten().for_each(|e| e.case.reset());
@@ -310,6 +320,7 @@ impl<'a> Select<'a> {
         op::select(&arms, self.biased, deadline).map(|k| index[k])
     }
 
+    #[track_caller]
     fn find_ready(&mut self, deadline: Deadline) -> Option<usize> {
         let (arms, index) = self.arms();
         op::ready(&arms, self.biased, deadline).map(|k| index[k])
@@ -362,6 +373,7 @@ impl SelectedOperation<'_, '_> {
     ///
     /// # Panics
     /// If the completed operation is not a receive from `r`'s channel.
+    #[track_caller]
     pub fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
         let case = self.sel.cases[self.index].as_mut().expect("selected");
         take_msg(&mut *case.case, r.channel()).ok_or(RecvError)
@@ -374,6 +386,7 @@ impl SelectedOperation<'_, '_> {
     ///
     /// # Panics
     /// If the selected operation is not a send on `s`'s channel.
+    #[track_caller]
     pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         let case = &*self.sel.cases[self.index].as_ref().expect("selected").case;
         let chan = s.channel();
@@ -490,6 +503,7 @@ pub mod __private {
 
     /// Completes one of `arms` and returns its index; `None` means the
     /// `default` arm.
+    #[track_caller]
     pub fn select(arms: &[Arm<'_>], biased: bool, mode: Mode) -> Option<usize> {
         let deadline = match mode {
             Mode::Block => Deadline::Never,

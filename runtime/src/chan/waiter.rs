@@ -58,8 +58,7 @@
 //!   message the claimer moved into or out of its slot, and that the claimer
 //!   no longer touches the context or waiters.
 
-use crate::park::WaitReason;
-use crate::park::{self, Unparker};
+use crate::park::{self, Unparker, WaitReason, Why};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,7 +184,7 @@ impl BlockedOp {
     /// Parks until a waker completes one of our cases (its index is
     /// returned) or `deadline` passes and we withdraw first (`None`). After
     /// `None` the caller must still unlink every waiter under its lock.
-    pub(crate) fn wait(&self, deadline: Deadline, why: WaitReason) -> Option<usize> {
+    pub(crate) fn wait(&self, deadline: Deadline, why: Why) -> Option<usize> {
         let mut deadline = deadline;
         loop {
             if let Some(case) = self.done() {
@@ -488,6 +487,7 @@ impl Handoff {
     /// Waits until an awaited message has been delivered (at once if none
     /// is awaited).
     #[inline]
+    #[track_caller]
     pub(crate) fn wait(&self) {
         if self.0.load(Ordering::Acquire) != IDLE {
             self.wait_slow();
@@ -496,9 +496,10 @@ impl Handoff {
 
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn wait_slow(&self) {
         while self.0.load(Ordering::Acquire) != DELIVERED {
-            park::park(WaitReason::ChanReceive);
+            park::park(WaitReason::ChanReceive.here());
         }
         self.0.store(IDLE, Ordering::Relaxed);
     }

@@ -21,6 +21,7 @@ impl<T: 'static> JoinHandle<T> {
     /// let h = goro::spawn(|| 6 * 7);
     /// assert_eq!(h.join().unwrap(), 42);
     /// ```
+    #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
         let g = &self.g;
         if self.take_back_joiner() {
@@ -32,7 +33,7 @@ impl<T: 'static> JoinHandle<T> {
                 .is_ok()
             {
                 while g.join_state.load(Ordering::Acquire) != DONE {
-                    crate::park::park(WaitReason::Join);
+                    crate::park::park(WaitReason::Join.here());
                 }
             }
         }

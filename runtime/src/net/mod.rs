@@ -154,12 +154,14 @@ use conversions;
 macro_rules! read_write {
     ($goro:ident) => {
         impl std::io::Read for $goro {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::io::Read::read(&mut &*self, buf)
             }
         }
 
         impl std::io::Read for &$goro {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let len = buf.len();
                 self.inner
@@ -168,6 +170,7 @@ macro_rules! read_write {
         }
 
         impl std::io::Write for $goro {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 std::io::Write::write(&mut &*self, buf)
             }
@@ -178,6 +181,7 @@ macro_rules! read_write {
         }
 
         impl std::io::Write for &$goro {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.inner
                     .write(|mut stream| std::io::Write::write(&mut stream, buf))
@@ -427,11 +431,13 @@ impl<S: Socket> Evented<S> {
 
     /// Runs a reading call until it does not fail with `WouldBlock`,
     /// waiting for the socket in between (until its read timeout).
+    #[track_caller]
     pub(crate) fn read<R>(&self, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.retry(Interest::Read, call)
     }
 
     /// As [`read`](Self::read), for a writing call and the write timeout.
+    #[track_caller]
     pub(crate) fn write<R>(&self, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.retry(Interest::Write, call)
     }
@@ -444,6 +450,7 @@ impl<S: Socket> Evented<S> {
     /// arrives later raises an edge-triggered event, which that wait sees.
     /// Not after the peer hung up: its end of stream may be pending behind
     /// the data, with its event already seen.
+    #[track_caller]
     pub(crate) fn read_stream(
         &self,
         len: usize,
@@ -468,6 +475,7 @@ impl<S: Socket> Evented<S> {
             .is_some_and(Registration::read_hung_up)
     }
 
+    #[track_caller]
     fn retry<R>(&self, interest: Interest, call: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         let _turn = on_goroutine().then(|| self.turn(interest).lock());
         self.attempt(interest, false, call)
@@ -475,6 +483,7 @@ impl<S: Socket> Evented<S> {
 
     /// Runs `call` until it does not fail with `WouldBlock`, waiting for the
     /// socket in between (and first, if `wait_first`), until the timeout.
+    #[track_caller]
     fn attempt<R>(
         &self,
         interest: Interest,
@@ -516,6 +525,7 @@ impl<S: Socket> Evented<S> {
 
     /// Waits until the socket may be ready for `interest`: an `EAGAIN`
     /// error ([`netpoll::timed_out`]) once `deadline` passes.
+    #[track_caller]
     pub(crate) fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
         if on_goroutine() {
             let registration = self.registration()?;

@@ -85,6 +85,7 @@ impl TcpListener {
     }
 
     /// Waits for a connection and returns it with its peer's address.
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = self.inner.read(|listener| listener.accept())?;
         Ok((TcpStream::new(stream)?, peer))
@@ -134,6 +135,7 @@ impl TcpStream {
 
     /// A non-blocking connect: start it, wait until the socket is writable,
     /// then read the outcome from `SO_ERROR`.
+    #[track_caller]
     fn connect_until(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
         let stream = TcpStream::new(new_socket(addr)?)?;
         match start_connect(stream.as_fd(), addr) {
@@ -186,6 +188,7 @@ impl TcpStream {
 
     /// Reads without removing the data from the socket's queue, waiting as
     /// a read does.
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|stream| stream.peek(buf))
     }

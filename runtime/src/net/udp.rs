@@ -39,17 +39,20 @@ impl UdpSocket {
 
     /// Waits for a datagram; returns its length (the rest of a datagram
     /// longer than `buf` is dropped) and its sender.
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read(|socket| socket.recv_from(buf))
     }
 
     /// As [`recv_from`](Self::recv_from), but leaves the datagram queued.
+    #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read(|socket| socket.peek_from(buf))
     }
 
     /// Sends a datagram to the first address `addr` resolves to; returns
     /// the bytes sent.
+    #[track_caller]
     pub fn send_to<A: ToSocketAddrs + Send>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let Some(to) = resolve(addr)?.into_iter().next() else {
             return Err(io::Error::new(
@@ -67,16 +70,19 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to the connected address.
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(|socket| socket.send(buf))
     }
 
     /// Waits for a datagram from the connected address.
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|socket| socket.recv(buf))
     }
 
     /// As [`recv`](Self::recv), but leaves the datagram queued.
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|socket| socket.peek(buf))
     }

@@ -73,6 +73,7 @@ impl UnixListener {
     }
 
     /// Waits for a connection and returns it with its peer's address.
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, peer) = self.inner.read(|listener| listener.accept())?;
         Ok((UnixStream::new(stream)?, peer))

@@ -86,6 +86,7 @@ impl Barrier {
     /// let leader_here = barrier.wait().is_leader();
     /// assert!(leader_here != h.join().unwrap());
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> BarrierWaitResult {
         let mut queue = self.queue.lock();
         let arrived = queue.state();
@@ -93,7 +94,7 @@ impl Barrier {
         if *arrived < self.n {
             let ticket = queue.enqueue(0);
             drop(queue);
-            ticket.wait(WaitReason::Barrier);
+            ticket.wait(WaitReason::Barrier.here());
             return BarrierWaitResult { leader: false };
         }
         *arrived = 0;

@@ -82,11 +82,12 @@ impl Cond {
     /// }
     /// assert_eq!(*n, 7);
     /// ```
+    #[track_caller]
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         let mutex = MutexGuard::mutex(&guard);
         let ticket = self.queue.lock().enqueue(0);
         drop(guard);
-        ticket.wait(WaitReason::Cond);
+        ticket.wait(WaitReason::Cond.here());
         mutex.lock()
     }
 
@@ -106,6 +107,7 @@ impl Cond {
     /// let items = state.1.wait_while(state.0.lock(), |v| v.is_empty());
     /// assert_eq!(*items, [1]);
     /// ```
+    #[track_caller]
     pub fn wait_while<'a, T: ?Sized, F>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -132,6 +134,7 @@ impl Cond {
     /// let (_guard, timed_out) = cond.wait_timeout(m.lock(), Duration::from_millis(1));
     /// assert!(timed_out);
     /// ```
+    #[track_caller]
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -143,13 +146,16 @@ impl Cond {
         let mutex = MutexGuard::mutex(&guard);
         let ticket = self.queue.lock().enqueue(0);
         drop(guard);
-        let timed_out = ticket.wait_until(deadline, WaitReason::Cond).is_none() && {
-            let withdrawn = self.queue.lock().remove(&ticket);
-            if !withdrawn {
-                ticket.wait(WaitReason::Cond); // a signal dequeued us: take it
-            }
-            withdrawn
-        };
+        let timed_out = ticket
+            .wait_until(deadline, WaitReason::Cond.here())
+            .is_none()
+            && {
+                let withdrawn = self.queue.lock().remove(&ticket);
+                if !withdrawn {
+                    ticket.wait(WaitReason::Cond.here()); // a signal dequeued us: take it
+                }
+                withdrawn
+            };
         (mutex.lock(), timed_out)
     }
 

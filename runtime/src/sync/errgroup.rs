@@ -207,6 +207,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// g.go(|| Err(2));
     /// assert!(matches!(g.wait(), Err(1 | 2)));
     /// ```
+    #[track_caller]
     pub fn wait(&self) -> Result<(), E> {
         self.inner.running.wait();
         if let Some(cancel) = &self.inner.cancel {

@@ -26,7 +26,7 @@
 //! wake itself is `Release`/`Acquire` (see `waitq`).
 
 use super::waitq::{WaitQueue, WOKEN};
-use crate::park::WaitReason;
+use crate::park::Why;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The status of a waiter whose token the releaser took for it.
@@ -68,7 +68,7 @@ impl LockSema {
 
     /// Takes a token, parking until there is one. A waiter that has waited
     /// before passes `lifo` to queue at the front.
-    pub(crate) fn acquire(&self, lifo: bool, why: WaitReason) {
+    pub(crate) fn acquire(&self, lifo: bool, why: Why) {
         if self.try_acquire() {
             return;
         }

@@ -90,6 +90,7 @@ impl RawMutex {
 
     /// Locks, spinning and then parking while another holds the lock.
     #[inline]
+    #[track_caller]
     pub(crate) fn lock(&self) {
         if self
             .state
@@ -133,6 +134,7 @@ impl RawMutex {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_slow(&self) {
         let mut waiting_since: Option<Instant> = None;
         let mut starving = false;
@@ -171,7 +173,7 @@ impl RawMutex {
             // A waiter that has waited before queues at the front.
             let lifo = waiting_since.is_some();
             let since = *waiting_since.get_or_insert_with(Instant::now);
-            self.sema.acquire(lifo, WaitReason::Mutex);
+            self.sema.acquire(lifo, WaitReason::Mutex.here());
             starving = starving || since.elapsed() > STARVATION_THRESHOLD;
             old = self.state.load(Ordering::Relaxed);
             if old & STARVING != 0 {
@@ -348,6 +350,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock(), [1, 2]);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
         MutexGuard::new(self)

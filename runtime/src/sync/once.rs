@@ -89,6 +89,7 @@ impl Once {
     /// assert_eq!(runs, 1);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn call_once<F: FnOnce()>(&self, f: F) {
         if self.is_completed() {
             return;
@@ -117,6 +118,7 @@ impl Once {
     /// Waits until the `Once` is complete (false) or the caller has become
     /// the runner (true).
     #[cold]
+    #[track_caller]
     fn claim(&self) -> bool {
         loop {
             match self.state.compare_exchange(
@@ -132,6 +134,7 @@ impl Once {
         }
     }
 
+    #[track_caller]
     fn wait_while_running(&self) {
         let ticket = {
             let mut queue = self.queue.lock();
@@ -140,7 +143,7 @@ impl Once {
             }
             queue.enqueue(0)
         };
-        ticket.wait(WaitReason::Once);
+        ticket.wait(WaitReason::Once.here());
     }
 
     /// The runner is done: store the outcome and wake every waiter.

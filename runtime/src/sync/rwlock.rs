@@ -61,10 +61,11 @@ impl RawRwLock {
         }
     }
 
+    #[track_caller]
     fn read(&self) {
         if self.readers.fetch_add(1, Ordering::Acquire) < 0 {
             // A writer is pending: it wakes us when it is done.
-            self.reader_sem.acquire(false, WaitReason::RwLock);
+            self.reader_sem.acquire(false, WaitReason::RwLock.here());
         }
     }
 
@@ -96,11 +97,13 @@ impl RawRwLock {
         }
     }
 
+    #[track_caller]
     fn write(&self) {
         self.writer.lock();
         let inside = self.readers.fetch_sub(MAX_READERS, Ordering::Acquire);
         if inside != 0 && self.departing.fetch_add(inside, Ordering::AcqRel) + inside != 0 {
-            self.writer_sem.acquire(false, WaitReason::RwLockWrite);
+            self.writer_sem
+                .acquire(false, WaitReason::RwLockWrite.here());
         }
     }
 
@@ -201,6 +204,7 @@ impl<T: ?Sized> RwLock<T> {
     /// let (a, b) = (lock.read(), lock.read());
     /// assert_eq!(*a + *b, 2);
     /// ```
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         self.raw.read();
         RwLockReadGuard {
@@ -233,6 +237,7 @@ impl<T: ?Sized> RwLock<T> {
     /// *lock.write() += 1;
     /// assert_eq!(*lock.read(), 2);
     /// ```
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.raw.write();
         RwLockWriteGuard {

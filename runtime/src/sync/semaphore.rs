@@ -82,6 +82,7 @@ impl Semaphore {
     /// assert!(!sem.try_acquire(2));
     /// sem.release(3);
     /// ```
+    #[track_caller]
     pub fn acquire(&self, weight: usize) {
         let ticket = {
             let mut queue = self.queue.lock();
@@ -90,7 +91,7 @@ impl Semaphore {
             }
             queue.enqueue(weight)
         };
-        ticket.wait(WaitReason::Semaphore);
+        ticket.wait(WaitReason::Semaphore.here());
     }
 
     /// Takes `weight` permits if they are free and nobody waits; never
@@ -118,6 +119,7 @@ impl Semaphore {
     /// sem.release(1);
     /// assert!(sem.acquire_timeout(1, Duration::from_millis(1)));
     /// ```
+    #[track_caller]
     pub fn acquire_timeout(&self, weight: usize, timeout: Duration) -> bool {
         let Some(deadline) = Instant::now().checked_add(timeout) else {
             self.acquire(weight);
@@ -130,14 +132,17 @@ impl Semaphore {
             }
             queue.enqueue(weight)
         };
-        if ticket.wait_until(deadline, WaitReason::Semaphore).is_some() {
+        if ticket
+            .wait_until(deadline, WaitReason::Semaphore.here())
+            .is_some()
+        {
             return true;
         }
         let mut queue = self.queue.lock();
         if !queue.remove(&ticket) {
             // A release admitted us as the deadline passed: keep them.
             drop(queue);
-            ticket.wait(WaitReason::Semaphore);
+            ticket.wait(WaitReason::Semaphore.here());
             return true;
         }
         // Whoever was behind us may fit now.

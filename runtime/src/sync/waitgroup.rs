@@ -157,6 +157,7 @@ impl WaitGroup {
     /// goro::go!(move || wg2.done());
     /// wg.wait();
     /// ```
+    #[track_caller]
     pub fn wait(&self) {
         if self.count() == 0 {
             return;
@@ -168,7 +169,7 @@ impl WaitGroup {
             }
             queue.enqueue(0)
         };
-        ticket.wait(WaitReason::WaitGroup);
+        ticket.wait(WaitReason::WaitGroup.here());
     }
 
     /// Runs `f` in a new goroutine counted in the group: adds one now and

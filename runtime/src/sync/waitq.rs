@@ -30,7 +30,7 @@
 //! over a lock, a permit, a count) is visible to the woken waiter. The
 //! queue itself is ordered by its std mutex.
 
-use crate::park::{self, Unparker, WaitReason};
+use crate::park::{self, Unparker, Why};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -157,7 +157,7 @@ pub(crate) struct Ticket(Arc<Waiter>);
 impl Ticket {
     /// Parks until woken, recording `why`; returns the status the waker
     /// gave.
-    pub(crate) fn wait(&self, why: WaitReason) -> u8 {
+    pub(crate) fn wait(&self, why: Why) -> u8 {
         loop {
             let status = self.0.status.load(Ordering::Acquire);
             if status != WAITING {
@@ -172,7 +172,7 @@ impl Ticket {
     /// queue and [`Locked::remove`] it, and if that fails (a wake raced with
     /// the timeout) take the wake with [`Ticket::wait`], which then returns
     /// at once.
-    pub(crate) fn wait_until(&self, deadline: Instant, why: WaitReason) -> Option<u8> {
+    pub(crate) fn wait_until(&self, deadline: Instant, why: Why) -> Option<u8> {
         loop {
             let status = self.0.status.load(Ordering::Acquire);
             if status != WAITING {

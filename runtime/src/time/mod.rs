@@ -53,10 +53,13 @@ pub(crate) use alarm::{later, open_channel};
 /// goro::spawn(|| goro::sleep(std::time::Duration::from_millis(5))).join().unwrap();
 /// assert!(start.elapsed() >= std::time::Duration::from_millis(5));
 /// ```
+#[track_caller]
 pub fn sleep(d: Duration) {
     let now = Instant::now();
     let deadline = alarm::later(now, d);
-    if now < deadline && !crate::park::park_from(now, deadline, crate::park::WaitReason::Sleep) {
+    if now < deadline
+        && !crate::park::park_from(now, deadline, crate::park::WaitReason::Sleep.here())
+    {
         sleep_until(deadline);
     }
 }
@@ -70,6 +73,8 @@ pub fn sleep(d: Duration) {
 /// goro::time::sleep_until(deadline);
 /// assert!(Instant::now() >= deadline);
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) {
-    while !crate::park::park_until(deadline, crate::park::WaitReason::Sleep) {}
+    let why = crate::park::WaitReason::Sleep.here();
+    while !crate::park::park_until(deadline, why) {}
 }
