@@ -468,7 +468,7 @@ mod tests {
     fn wait_until(ready: impl Fn() -> bool) {
         while !ready() {
             let deadline = Instant::now() + Duration::from_secs(20);
-            if park_until(deadline, WaitReason::Running) && !ready() {
+            if park_until(deadline, WaitReason::Running.here()) && !ready() {
                 panic!("lost wakeup: parked 20 s with the condition still false");
             }
         }
@@ -536,10 +536,13 @@ mod tests {
         crate::spawn(|| {
             Unparker::current().unpark();
             let far = Instant::now() + Duration::from_secs(3600);
-            assert!(!park_until(far, WaitReason::Running), "woken by the token");
+            assert!(
+                !park_until(far, WaitReason::Running.here()),
+                "woken by the token"
+            );
             for _ in 0..3 {
                 let deadline = Instant::now() + Duration::from_millis(1);
-                while !park_until(deadline, WaitReason::Running) {}
+                while !park_until(deadline, WaitReason::Running.here()) {}
                 assert!(Instant::now() >= deadline);
             }
         })
@@ -565,7 +568,7 @@ mod tests {
                         for round in 0..2000u64 {
                             let d = Duration::from_micros((round * 7 + i * 13) % 50);
                             let deadline = Instant::now() + d;
-                            if park_until(deadline, WaitReason::Running) {
+                            if park_until(deadline, WaitReason::Running.here()) {
                                 assert!(Instant::now() >= deadline, "timed out early");
                             }
                         }
@@ -657,7 +660,7 @@ mod tests {
                 *target.lock().unwrap() = Some(Unparker::current());
                 let mut parks = 0u64;
                 while stop.load(Ordering::Acquire) == 0 {
-                    park(WaitReason::Running);
+                    park(WaitReason::Running.here());
                     parks += 1;
                 }
                 parks

@@ -64,7 +64,7 @@ fn channels() {
     let (tx, rx) = chan::bounded::<u8>(0);
     expect_blocked_at(
         "chan receive",
-        move |l| drop(at!(l, rx.recv())),
+        move |l| { let _ = at!(l, rx.recv()); },
         || tx.send(1).unwrap(),
     );
 
@@ -72,14 +72,14 @@ fn channels() {
     expect_blocked_at(
         "chan send",
         move |l| at!(l, tx.send(1)).unwrap(),
-        move || drop(rx.recv()),
+        move || { let _ = rx.recv(); },
     );
 
     let (tx, rx) = chan::bounded::<u8>(0);
     let long = Duration::from_secs(3600);
     expect_blocked_at(
         "chan receive",
-        move |l| drop(at!(l, rx.recv_timeout(long))),
+        move |l| { let _ = at!(l, rx.recv_timeout(long)); },
         || tx.send(1).unwrap(),
     );
 
@@ -117,7 +117,7 @@ fn channels() {
     let (tx, rx) = chan::bounded::<u8>(0);
     expect_blocked_at(
         "select",
-        move |l| drop(at!(l, goro::block_on(rx.recv_async()))),
+        move |l| { let _ = at!(l, goro::block_on(rx.recv_async())); },
         || tx.send(1).unwrap(),
     );
 }
@@ -129,7 +129,7 @@ fn sync() {
     let m2 = m.clone();
     expect_blocked_at(
         "sync.Mutex.Lock",
-        move |l| drop(at!(l, m2.lock())),
+        move |l| { let _ = at!(l, m2.lock()); },
         || drop(guard),
     );
 
@@ -138,14 +138,14 @@ fn sync() {
     let rw2 = rw.clone();
     expect_blocked_at(
         "sync.RWMutex.RLock",
-        move |l| drop(at!(l, rw2.read())),
+        move |l| { let _ = at!(l, rw2.read()); },
         || drop(writer),
     );
     let reader = rw.read();
     let rw2 = rw.clone();
     expect_blocked_at(
         "sync.RWMutex.Lock",
-        move |l| drop(at!(l, rw2.write())),
+        move |l| { let _ = at!(l, rw2.write()); },
         || drop(reader),
     );
 
@@ -189,9 +189,9 @@ fn sync() {
     let mut other = None;
     expect_blocked_at(
         "sync.Barrier.Wait",
-        move |l| drop(at!(l, b2.wait())),
+        move |l| { let _ = at!(l, b2.wait()); },
         || {
-            other = Some(goro::spawn(move || drop(barrier.wait())));
+            other = Some(goro::spawn(move || { barrier.wait(); }));
         },
     );
     other.unwrap().join().unwrap();
@@ -200,7 +200,7 @@ fn sync() {
     let (tx, rx) = chan::bounded::<()>(0);
     let first = goro::spawn({
         let once = once.clone();
-        move || once.call_once(|| drop(rx.recv()))
+        move || once.call_once(|| { let _ = rx.recv(); })
     });
     expect_blocked_at(
         "sync.Once.Do",
@@ -213,7 +213,7 @@ fn sync() {
 #[rustfmt::skip] // each blocking call stays on the line `at!` records
 fn the_rest() {
     let (tx, rx) = chan::bounded::<u8>(0);
-    let child = goro::spawn(move || drop(rx.recv()));
+    let child = goro::spawn(move || { let _ = rx.recv(); });
     expect_blocked_at(
         "join",
         move |l| at!(l, child.join()).unwrap(),
@@ -223,7 +223,7 @@ fn the_rest() {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     expect_blocked_at(
         "syscall",
-        move |l| drop(at!(l, goro::blocking(move || rx.recv()))),
+        move |l| { let _ = at!(l, goro::blocking(move || rx.recv())); },
         || tx.send(()).unwrap(),
     );
 
@@ -232,7 +232,7 @@ fn the_rest() {
     let mut client = None;
     expect_blocked_at(
         "IO wait",
-        move |l| drop(at!(l, listener.accept()).unwrap()),
+        move |l| { let _ = at!(l, listener.accept()).unwrap(); },
         || {
             client = Some(std::net::TcpStream::connect(addr).unwrap());
         },
@@ -241,7 +241,7 @@ fn the_rest() {
     let (tx, rx) = chan::bounded::<u8>(0);
     expect_blocked_at(
         "sync.WaitGroup.Wait",
-        move |l| at!(l, goro::scope(|s| drop(s.go(|| drop(rx.recv()))))),
+        move |l| at!(l, goro::scope(|s| drop(s.go(|| { let _ = rx.recv(); })))),
         || tx.send(1).unwrap(),
     );
 }
