@@ -532,3 +532,93 @@ fn try_recv_takes_a_selected_send() {
         dropper.join().unwrap();
     });
 }
+
+/// A select whose send case is chosen because a receive waits pairs with
+/// that receive (crossbeam's `loop_try`): the waiting select is committed
+/// to it, so it can no longer complete another case, and the chosen send
+/// then completes without waiting. Before, the waiting select could still
+/// complete its other case, leaving the chosen send blocked for good.
+#[test]
+fn a_chosen_send_pairs_with_the_waiting_receive() {
+    at_procs(|| {
+        let (s1, r1) = bounded::<i32>(0);
+        let (s2, r2) = bounded::<i32>(0);
+        let waiting = goro::spawn(move || {
+            let mut sel = Select::new();
+            let (recv, send) = (sel.recv(&r1), sel.send(&s2));
+            let op = sel.select();
+            match op.index() {
+                i if i == recv => op.recv(&r1).ok(),
+                i => {
+                    assert_eq!(i, send);
+                    op.send(&s2, 2).unwrap();
+                    None
+                }
+            }
+        });
+        while !goro::dump()
+            .iter()
+            .any(|g| g.id == waiting.id() && g.state == "select")
+        {
+            goro::yield_now();
+        }
+        let mut sel = Select::new();
+        let send = sel.send(&s1);
+        let op = sel.try_select().expect("a receive waits");
+        assert_eq!(op.index(), send);
+        assert_eq!(r2.try_recv(), Err(TryRecvError::Empty), "committed to r1");
+        op.send(&s1, 1).unwrap();
+        assert_eq!(waiting.join().unwrap(), Some(1));
+    });
+}
+
+/// Crossbeam's `loop_try`, counted: three parties race non-blocking
+/// selects against one blocking select, many rounds, and every round ends
+/// (no send is left waiting for a receive that went elsewhere: before the
+/// fix, a round hung).
+#[test]
+fn racing_try_selects_never_strand_a_chosen_send() {
+    at_procs(|| {
+        for _ in 0..200 {
+            let (s1, r1) = bounded::<i32>(0);
+            let (s2, r2) = bounded::<i32>(0);
+            let (s_end, r_end) = bounded::<()>(0);
+            let r_end2 = r_end.clone();
+            let sender = goro::spawn(move || loop {
+                let mut sel = Select::new();
+                sel.send(&s1);
+                if let Ok(op) = sel.try_select() {
+                    goro::yield_now(); // the receiver's turn to race
+                    op.send(&s1, 1).unwrap();
+                    return 1;
+                }
+                if r_end.try_recv() != Err(TryRecvError::Empty) {
+                    return 0;
+                }
+                goro::yield_now();
+            });
+            let receiver = goro::spawn(move || loop {
+                if let Ok(x) = r2.try_recv() {
+                    assert_eq!(x, 2);
+                    return 1;
+                }
+                if r_end2.try_recv() != Err(TryRecvError::Empty) {
+                    return 0;
+                }
+                goro::yield_now();
+            });
+            let mut sel = Select::new();
+            let (recv, send) = (sel.recv(&r1), sel.send(&s2));
+            let op = sel.select();
+            match op.index() {
+                i if i == recv => assert_eq!(op.recv(&r1), Ok(1)),
+                i => {
+                    assert_eq!(i, send);
+                    op.send(&s2, 2).unwrap();
+                }
+            }
+            drop(s_end);
+            assert_eq!(sender.join().unwrap() + receiver.join().unwrap(), 1);
+        }
+    });
+}

@@ -31,9 +31,12 @@
 //!   oldest first; if a message's destructor panics the rest are leaked).
 //! - a waiting send whose value comes later (a `Select` send case, see
 //!   `op`) has an empty slot ([`ProbeSlot`]): a receive that claims it has
-//!   completed, and waits (outside the lock, [`Handoff`]) for the value,
-//!   which the chosen sender writes straight into its slot; a receive that
-//!   frees a place lets it have the place.
+//!   completed, and waits (outside the lock, [`Handoff`], found from its
+//!   slot: [`MsgSlot`]) for the value, which the chosen sender writes
+//!   straight into its slot; a receive that frees a place lets it have the
+//!   place. Such a send chosen because a receive waits claims that receive
+//!   the same way (`pair_probe`), so a select it chose stays chosen; async
+//!   receives, which cannot wait there, are passed over.
 //! - watchers (a third queue, for waits that complete nothing: see `op`)
 //!   are all woken by any change that may make an operation ready: a value
 //!   buffered or taken from the buffer, a waiter queued, close, the last
@@ -118,6 +121,11 @@ impl<T> ProbeSlot<T> {
         this.cast()
     }
 
+    /// Where the receiver paired with the probe is kept.
+    pub(crate) fn partner(&self) -> &Cell<Option<Partner<T>>> {
+        &self.partner
+    }
+
     /// The receiver that chose the probe, taken out.
     pub(crate) fn take_partner(&self) -> Option<Partner<T>> {
         self.partner.take()
@@ -131,6 +139,57 @@ impl<T> ProbeSlot<T> {
         // SAFETY: `repr(C)` puts `empty` at offset 0, so the pointer is the
         // probe slot's (caller's contract).
         unsafe { &(*slot.cast::<ProbeSlot<T>>()).partner }
+    }
+}
+
+/// An operation's message slot, followed by where a receive paired with a
+/// send whose value comes later waits for that value: a claimer finds the
+/// [`Handoff`] from the slot's address, the one a queued waiter holds.
+#[repr(C)]
+pub(crate) struct MsgSlot<T> {
+    /// First, so that a pointer to it is a pointer to the whole.
+    msg: UnsafeCell<Option<T>>,
+    handoff: Handoff,
+}
+
+impl<T> MsgSlot<T> {
+    /// A slot holding `msg`, awaiting nothing.
+    pub(crate) fn new(msg: Option<T>) -> MsgSlot<T> {
+        MsgSlot {
+            msg: UnsafeCell::new(msg),
+            handoff: Handoff::new(),
+        }
+    }
+
+    /// The message slot, as the queues hold it.
+    pub(crate) fn msg(&self) -> *mut Option<T> {
+        self.msg.get()
+    }
+
+    /// Where a paired receive waits for its value.
+    pub(crate) fn handoff(&self) -> &Handoff {
+        &self.handoff
+    }
+
+    /// The message.
+    pub(crate) fn into_inner(self) -> Option<T> {
+        self.msg.into_inner()
+    }
+
+    /// The message, through an exclusive borrow.
+    pub(crate) fn get_mut(&mut self) -> &mut Option<T> {
+        self.msg.get_mut()
+    }
+
+    /// The handoff of the slot whose message slot is `msg`.
+    ///
+    /// # Safety
+    /// `msg` came from [`msg`](Self::msg) of a live `MsgSlot`.
+    unsafe fn handoff_of<'a>(msg: *mut Option<T>) -> &'a Handoff {
+        // SAFETY: `repr(C)` puts `msg` at offset 0 (and `UnsafeCell` is
+        // transparent), so the pointer is the `MsgSlot`'s (caller's
+        // contract).
+        unsafe { &(*msg.cast::<MsgSlot<T>>()).handoff }
     }
 }
 
@@ -372,6 +431,29 @@ impl<T> State<T> {
             return Poll::Ready(None);
         }
         Poll::Pending
+    }
+
+    /// Whether a send whose value comes later (a `Select` send case) can be
+    /// chosen now. If a receive waits, the send is paired with it here, as
+    /// a send with its value would complete it: the receive has completed
+    /// for every other party (its select can choose nothing else), and
+    /// waits in its [`Handoff`] until the value is written into its slot;
+    /// `partner` is where the probe keeps it (see `op::SendProbe::complete`).
+    /// An async receive is passed over (it cannot wait in a handoff).
+    pub(crate) fn pair_probe(&mut self, partner: &Cell<Option<Partner<T>>>) -> bool {
+        if self.closed || self.disconnected {
+            return true;
+        }
+        if let Some(receiver) = self.recvq.claim_blocking() {
+            // SAFETY: every queued receive is an `op::Op`, whose message
+            // slot heads a `MsgSlot`; the receiver stays blocked (its
+            // context is claimed) until the probe's owner delivers.
+            let handoff = unsafe { MsgSlot::handoff_of(receiver.slot_ptr()) };
+            handoff.arm();
+            partner.set(Some((receiver.slot_ptr(), handoff, receiver.finish())));
+            return true;
+        }
+        self.send_ready()
     }
 
     /// Puts back a message that was received but not used (a dropped

@@ -70,8 +70,7 @@ impl<'a, T> Pending<'a, T> {
     /// still wait. Returns the op's message slot's content when it
     /// completed, or the heap `Pending` now queued.
     fn start(op: Op<'a, T>, waker: &Waker) -> Result<Option<T>, NonNull<Pending<'a, T>>> {
-        let ctx = BlockedOp::for_parked();
-        ctx.set_unparker(Unparker::waker(waker));
+        let ctx = BlockedOp::for_future(Unparker::waker(waker));
         let pending = Box::new(Pending {
             op,
             ctx,

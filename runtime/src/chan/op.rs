@@ -51,7 +51,7 @@
 //! everything (see `channel` and `waiter`). The random state is a plain
 //! thread-local.
 
-use super::channel::{Channel, Poll, ProbeSlot, SpinLock};
+use super::channel::{Channel, MsgSlot, Poll, ProbeSlot, SpinLock};
 use super::waiter::{BlockedOp, Deadline, Handoff, Waiter};
 use crate::park::{WaitReason, Why};
 use std::cell::{Cell, UnsafeCell};
@@ -150,12 +150,11 @@ pub struct Arm<'a>(pub(crate) &'a (dyn Case + 'a));
 pub(crate) struct Op<'a, T> {
     chan: &'a Channel<T>,
     recv: bool,
-    slot: UnsafeCell<Option<T>>,
+    /// The message, and where a receive paired with a [`SendProbe`] waits
+    /// for it ([`Case::settle`]) before the engine returns, so before the
+    /// op is moved, read or dropped.
+    slot: MsgSlot<T>,
     waiter: Waiter<T>,
-    /// A receive that chose a [`SendProbe`] waits here for its message
-    /// ([`Case::settle`]) before the engine returns, so before the op is
-    /// moved, read or dropped.
-    handoff: Handoff,
 }
 
 impl<'a, T> Op<'a, T> {
@@ -173,9 +172,8 @@ impl<'a, T> Op<'a, T> {
         Op {
             chan,
             recv,
-            slot: UnsafeCell::new(slot),
+            slot: MsgSlot::new(slot),
             waiter: Waiter::new(),
-            handoff: Handoff::new(),
         }
     }
 
@@ -207,9 +205,9 @@ impl<T> Case for Op<'_, T> {
     unsafe fn poll(&self) -> Poll {
         // SAFETY: the caller holds the lock; the slot is ours while the op
         // is not enqueued.
-        let (state, slot) = unsafe { (self.chan.state(), &mut *self.slot.get()) };
+        let (state, slot) = unsafe { (self.chan.state(), &mut *self.slot.msg()) };
         match (self.recv, slot.is_some()) {
-            (true, _) => state.recv(slot, &self.handoff),
+            (true, _) => state.recv(slot, self.slot.handoff()),
             (false, true) => state.send(slot),
             (false, false) => Poll::Pending,
         }
@@ -220,14 +218,14 @@ impl<T> Case for Op<'_, T> {
         // SAFETY: the caller holds the lock.
         let state = unsafe { self.chan.state() };
         // SAFETY: as above; reading our own slot, not yet shared.
-        if !self.recv && unsafe { (*self.slot.get()).is_none() } {
+        if !self.recv && unsafe { (*self.slot.msg()).is_none() } {
             return;
         }
         // SAFETY: the caller keeps the op and `ctx` in place until dequeued.
         unsafe {
             state
                 .queue(self.recv)
-                .push(&self.waiter, ctx, index, self.slot.get())
+                .push(&self.waiter, ctx, index, self.slot.msg())
         };
         // A queued waiter is something a counterpart could complete with.
         if !state.watchers().is_empty() {
@@ -242,7 +240,7 @@ impl<T> Case for Op<'_, T> {
             self.chan
                 .state()
                 .watchers()
-                .push(&self.waiter, ctx, index, self.slot.get())
+                .push(&self.waiter, ctx, index, self.slot.msg())
         };
     }
 
@@ -263,7 +261,7 @@ impl<T> Case for Op<'_, T> {
     unsafe fn is_ready(&self) -> bool {
         // SAFETY: the caller holds the lock; the slot is ours while the op
         // is not enqueued.
-        let (state, slot) = unsafe { (self.chan.state(), &*self.slot.get()) };
+        let (state, slot) = unsafe { (self.chan.state(), &*self.slot.msg()) };
         match (self.recv, slot.is_some()) {
             (true, _) => state.recv_ready(),
             (false, true) => state.send_ready(),
@@ -281,14 +279,14 @@ impl<T> Case for Op<'_, T> {
     #[inline]
     #[track_caller]
     fn settle(&self) {
-        self.handoff.wait();
+        self.slot.handoff().wait();
     }
 
     fn reset(&self) {
         if self.recv {
             // SAFETY: not enqueued, and settled, so nobody else touches the
             // slot.
-            drop(unsafe { (*self.slot.get()).take() });
+            drop(unsafe { (*self.slot.msg()).take() });
         }
     }
 }
@@ -296,13 +294,16 @@ impl<T> Case for Op<'_, T> {
 /// A send that is given its value only after a select chose it
 /// ([`Select::send`](super::Select::send), crossbeam's form): the select
 /// completes it by finding that the channel can take a value now, and the
-/// caller then sends. Waiting, it sits in the channel's queue of senders
-/// with an empty slot: a receiver that claims it chooses it (see
-/// `channel`), and the caller's send then meets that receiver or takes the
-/// place it freed (unless another sender was quicker).
+/// caller then sends. A receive waiting then is paired with the probe
+/// (`State::pair_probe`): committed to it, it waits for the value, as
+/// crossbeam's selected send owns its receiver. Waiting, the probe sits in
+/// the channel's queue of senders with an empty slot: a receiver that
+/// claims it chooses it (see `channel`), and the caller's send then meets
+/// that receiver or takes the place it freed (unless another sender was
+/// quicker).
 pub(crate) struct SendProbe<'a, T> {
     chan: &'a Channel<T>,
-    /// Empty, and where a receiver that chose the probe is recorded.
+    /// Empty, and where the receiver paired with the probe is recorded.
     slot: UnsafeCell<ProbeSlot<T>>,
     waiter: Waiter<T>,
 }
@@ -360,8 +361,10 @@ impl<T> Case for SendProbe<'_, T> {
     }
 
     unsafe fn poll(&self) -> Poll {
-        // SAFETY: the caller holds the lock.
-        if unsafe { self.is_ready() } {
+        // SAFETY: the caller holds the lock; the probe is not queued, so
+        // its slot is ours.
+        let (state, slot) = unsafe { (self.chan.state(), &*self.slot.get()) };
+        if state.pair_probe(slot.partner()) {
             Poll::Ready(None)
         } else {
             Poll::Pending
@@ -604,6 +607,9 @@ fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         unsafe { op.enqueue(&ctx, 0) };
         op.unlock();
         if ctx.wait(until, wait_reason(op).here()).is_some() {
+            // A receive paired with a send whose value comes later waits
+            // for it here.
+            op.settle();
             return true;
         }
         op.lock();
@@ -771,8 +777,12 @@ fn block(
                 case.0.unlock();
             }
         }
-        if won.is_some() || until == deadline {
+        if let Some(i) = won {
+            cases[i].0.settle();
             return won;
+        }
+        if until == deadline {
+            return None;
         }
     }
 }

@@ -101,6 +101,9 @@ pub(crate) struct BlockedOp {
     /// and only holders of that queue's lock touch it, so unlinking the
     /// waiter is the claim and no CAS is needed.
     contended: bool,
+    /// An async operation's (`chan::future`): its owner cannot wait in a
+    /// [`Handoff`], so no send whose value comes later may claim it.
+    is_future: bool,
 }
 
 impl BlockedOp {
@@ -111,6 +114,7 @@ impl BlockedOp {
             state: AtomicUsize::new(WAITING),
             unparker: UnsafeCell::new(Some(Unparker::current())),
             contended,
+            is_future: false,
         }
     }
 
@@ -123,6 +127,18 @@ impl BlockedOp {
             state: AtomicUsize::new(WAITING),
             unparker: UnsafeCell::new(None),
             contended: false,
+            is_future: false,
+        }
+    }
+
+    /// A context for an async operation's one waiter, woken by `waker`
+    /// (see `chan::future`). Uncontended, as [`for_parked`](Self::for_parked).
+    pub(crate) fn for_future(waker: Unparker) -> BlockedOp {
+        BlockedOp {
+            state: AtomicUsize::new(WAITING),
+            unparker: UnsafeCell::new(Some(waker)),
+            contended: false,
+            is_future: true,
         }
     }
 
@@ -397,18 +413,50 @@ impl<T> WaitQueue<T> {
     /// [`finish`](Claimed::finish) the claim before releasing the lock.
     pub(crate) fn claim(&mut self) -> Option<Claimed<T>> {
         while let Some(w) = self.pop() {
-            let ctx = w.ctx.get();
-            // SAFETY: the context of a waiter we just unlinked under the lock
-            // is alive (module note: its owner takes this lock first).
-            if unsafe { (*ctx).try_claim(w.case.get()) } {
-                return Some(Claimed {
-                    ctx,
-                    case: w.case.get(),
-                    slot: w.slot.get(),
-                });
+            // SAFETY: just unlinked under the lock.
+            if let Some(claimed) = unsafe { Self::try_claim(w) } {
+                return Some(claimed);
             }
         }
         None
+    }
+
+    /// As [`claim`](Self::claim), passing over (and leaving queued) the
+    /// waiters of async operations, which cannot wait in a [`Handoff`]:
+    /// for a send whose value comes later (see `op::SendProbe`).
+    pub(crate) fn claim_blocking(&mut self) -> Option<Claimed<T>> {
+        let mut next = self.head;
+        // SAFETY: a linked waiter is valid (see `pop`), and so is the
+        // context of one (module note: its owner takes this lock first).
+        while let Some(w) = unsafe { next.as_ref() } {
+            next = w.next.get();
+            // SAFETY: as above.
+            if unsafe { (*w.ctx.get()).is_future } {
+                continue;
+            }
+            // SAFETY: linked in this queue; then just unlinked.
+            unsafe { self.remove(w) };
+            if let Some(claimed) = unsafe { Self::try_claim(w) } {
+                return Some(claimed);
+            }
+        }
+        None
+    }
+
+    /// Claims the operation of `w`, just unlinked, unless it is stale.
+    ///
+    /// # Safety
+    /// The caller holds the queue's lock and has just unlinked `w`.
+    #[inline]
+    unsafe fn try_claim(w: &Waiter<T>) -> Option<Claimed<T>> {
+        let ctx = w.ctx.get();
+        // SAFETY: the context of a waiter just unlinked under the lock is
+        // alive (module note: its owner takes this lock first).
+        unsafe { (*ctx).try_claim(w.case.get()) }.then(|| Claimed {
+            ctx,
+            case: w.case.get(),
+            slot: w.slot.get(),
+        })
     }
 }
 
