@@ -389,12 +389,15 @@ pub(crate) enum WaitReason {
     Blocking,
 }
 
+/// A call site in the user's code.
+pub(crate) type Site = &'static Location<'static>;
+
 /// Why a goroutine parks and where: the reason and the call site of the
 /// blocking operation in the user's code.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Why {
     pub(crate) reason: WaitReason,
-    pub(crate) at: &'static Location<'static>,
+    pub(crate) at: Site,
 }
 
 impl WaitReason {
@@ -403,10 +406,13 @@ impl WaitReason {
     #[track_caller]
     #[inline(always)]
     pub(crate) fn here(self) -> Why {
-        Why {
-            reason: self,
-            at: Location::caller(),
-        }
+        self.at(Location::caller())
+    }
+
+    /// This reason, at `at`.
+    #[inline(always)]
+    pub(crate) fn at(self, at: Site) -> Why {
+        Why { reason: self, at }
     }
 
     /// Go's name for the state.

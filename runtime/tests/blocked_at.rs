@@ -90,6 +90,20 @@ fn channels() {
         || drop(tx),
     );
 
+    // An iterator consumed inside std blocks where it was made.
+    let (tx, rx) = chan::bounded::<u8>(0);
+    expect_blocked_at(
+        "chan receive",
+        move |l| at!(l, rx.iter()).for_each(drop),
+        || drop(tx),
+    );
+    let (tx, rx) = chan::bounded::<u8>(0);
+    expect_blocked_at(
+        "chan receive",
+        move |l| assert_eq!(at!(l, rx.into_iter()).sum::<u8>(), 0),
+        || drop(tx),
+    );
+
     let (tx, rx) = chan::bounded::<u8>(0);
     let (_tx2, rx2) = chan::bounded::<u8>(0);
     expect_blocked_at(

@@ -72,10 +72,11 @@ pub use crate::{select, select_biased};
 #[doc(hidden)]
 pub use select::__private;
 
+use crate::park::Site;
 use channel::{Channel, UNBOUNDED};
 use op::{run_blocking, run_one, Op};
 use std::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::panic::{Location, RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use waiter::Deadline;
@@ -142,7 +143,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         let op = Op::send(&self.chan, msg);
-        run_blocking(&op);
+        run_blocking(&op, Location::caller());
         op.into_msg().map_or(Ok(()), |msg| Err(SendError(msg)))
     }
 
@@ -159,7 +160,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         let op = Op::send(&self.chan, msg);
-        let done = run_one(&op, Deadline::Now);
+        let done = run_one(&op, Deadline::Now, Location::caller());
         match (op.into_msg(), done) {
             (None, _) => Ok(()),
             (Some(msg), true) => Err(TrySendError::Disconnected(msg)),
@@ -199,7 +200,7 @@ impl<T> Sender<T> {
     #[track_caller]
     fn send_until(&self, msg: T, deadline: Deadline) -> Result<(), SendTimeoutError<T>> {
         let op = Op::send(&self.chan, msg);
-        let done = run_one(&op, deadline);
+        let done = run_one(&op, deadline, Location::caller());
         match (op.into_msg(), done) {
             (None, _) => Ok(()),
             (Some(msg), true) => Err(SendTimeoutError::Disconnected(msg)),
@@ -307,8 +308,16 @@ impl<T> Receiver<T> {
     #[inline(always)] // as `Sender::send`
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_at(Location::caller())
+    }
+
+    /// [`recv`](Self::recv), blocked at `at` if it waits (an iterator's
+    /// `next` is called from whatever consumes it: it blocks where the
+    /// iterator was made).
+    #[inline(always)]
+    fn recv_at(&self, at: Site) -> Result<T, RecvError> {
         let op = Op::recv(&self.chan);
-        run_blocking(&op);
+        run_blocking(&op, at);
         op.into_msg().ok_or(RecvError)
     }
 
@@ -326,7 +335,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let op = Op::recv(&self.chan);
-        let done = run_one(&op, Deadline::Now);
+        let done = run_one(&op, Deadline::Now, Location::caller());
         match (op.into_msg(), done) {
             (Some(msg), _) => Ok(msg),
             (None, true) => Err(TryRecvError::Disconnected),
@@ -366,7 +375,7 @@ impl<T> Receiver<T> {
     #[track_caller]
     fn recv_until(&self, deadline: Deadline) -> Result<T, RecvTimeoutError> {
         let op = Op::recv(&self.chan);
-        let done = run_one(&op, deadline);
+        let done = run_one(&op, deadline, Location::caller());
         match (op.into_msg(), done) {
             (Some(msg), _) => Ok(msg),
             (None, true) => Err(RecvTimeoutError::Disconnected),
@@ -382,8 +391,12 @@ impl<T> Receiver<T> {
     /// goro::go!(move || (1..=3).for_each(|i| s.send(i).unwrap()));
     /// assert_eq!(r.iter().sum::<i32>(), 6);
     /// ```
+    #[track_caller]
     pub fn iter(&self) -> Iter<'_, T> {
-        Iter { receiver: self }
+        Iter {
+            receiver: self,
+            at: Location::caller(),
+        }
     }
 
     /// An iterator over the messages available now, without waiting.
@@ -546,6 +559,8 @@ impl<T> fmt::Debug for Receiver<T> {
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     receiver: &'a Receiver<T>,
+    /// Where it was made: where its `next` blocks.
+    at: Site,
 }
 
 /// A non-blocking iterator over a [`Receiver`]'s messages; see
@@ -568,15 +583,16 @@ pub struct TryIter<'a, T> {
 #[derive(Debug)]
 pub struct IntoIter<T> {
     receiver: Receiver<T>,
+    /// Where it was made: where its `next` blocks.
+    at: Site,
 }
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
     #[inline] // `recv` inside stays inlined into the loop
-    #[track_caller]
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_at(self.at).ok()
     }
 }
 
@@ -593,9 +609,8 @@ impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
     #[inline] // `recv` inside stays inlined into the loop
-    #[track_caller]
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_at(self.at).ok()
     }
 }
 
@@ -603,6 +618,7 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
     type Item = T;
     type IntoIter = Iter<'a, T>;
 
+    #[track_caller]
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
     }
@@ -612,7 +628,11 @@ impl<T> IntoIterator for Receiver<T> {
     type Item = T;
     type IntoIter = IntoIter<T>;
 
+    #[track_caller]
     fn into_iter(self) -> IntoIter<T> {
-        IntoIter { receiver: self }
+        IntoIter {
+            receiver: self,
+            at: Location::caller(),
+        }
     }
 }

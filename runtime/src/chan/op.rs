@@ -53,8 +53,9 @@
 
 use super::channel::{Channel, MsgSlot, Poll, ProbeSlot, SpinLock};
 use super::waiter::{BlockedOp, Deadline, Handoff, Waiter};
-use crate::park::{WaitReason, Why};
+use crate::park::{Site, WaitReason, Why};
 use std::cell::{Cell, UnsafeCell};
+use std::panic::Location;
 use std::time::Instant;
 
 /// One operation of a select, with its type erased.
@@ -340,7 +341,7 @@ impl<'a, T> SendProbe<'a, T> {
             }
             None => {
                 let op = Op::send(self.chan, msg);
-                run_blocking(&op);
+                run_blocking(&op, Location::caller());
                 op.into_msg()
             }
         }
@@ -496,8 +497,7 @@ pub(crate) fn ready(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Opti
 /// when a goroutine parks (see "Parking in the caller's frame" in
 /// `goroutine`); a plain thread waits out of line.
 #[inline(always)]
-#[track_caller]
-pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
+pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C, at: Site) {
     op.lock();
     // SAFETY: locked; not enqueued.
     if let Poll::Ready(wake) = unsafe { op.poll() } {
@@ -507,8 +507,8 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
         return;
     }
     // SAFETY: locked, and not enqueued: the poll found nothing.
-    if !unsafe { park_here(op) } {
-        wait_queued(op, Deadline::Never);
+    if !unsafe { park_here(op, at) } {
+        wait_queued(op, Deadline::Never, at);
     }
 }
 
@@ -516,8 +516,7 @@ pub(crate) fn run_blocking<C: Case + ?Sized>(op: &C) {
 /// completed (then its slot tells how). Inlined: most ops complete at once,
 /// and then cost a lock, a poll and an unlock; the waiting is out of line.
 #[inline]
-#[track_caller]
-pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
+pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline, at: Site) -> bool {
     op.lock();
     // SAFETY: locked; not enqueued.
     if let Poll::Ready(wake) = unsafe { op.poll() } {
@@ -530,7 +529,7 @@ pub(crate) fn run_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         op.unlock();
         return false;
     }
-    wait_one(op, deadline)
+    wait_one(op, deadline, at)
 }
 
 /// Why a goroutine waiting on `op` waits, for `dump`.
@@ -550,8 +549,7 @@ fn wait_reason<C: Case + ?Sized>(op: &C) -> WaitReason {
 /// # Safety
 /// The caller holds `op`'s lock and `op` is not enqueued.
 #[inline(always)]
-#[track_caller]
-unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
+unsafe fn park_here<C: Case + ?Sized>(op: &C, at: Site) -> bool {
     // SAFETY: we hold the lock. A timer channel's wait is bounded by its
     // due instant, which this untimed park cannot do.
     if unsafe { op.due() }.is_some() {
@@ -565,7 +563,7 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
     // `Unparker::unpark`). `op` and `ctx` stay put on our stack while we
     // are parked.
     let parked = unsafe {
-        crate::park::park_unlocking(op.raw_lock(), wait_reason(op).here(), |me| {
+        crate::park::park_unlocking(op.raw_lock(), wait_reason(op).at(at), |me| {
             ctx.set_unparker(crate::park::Unparker::Parked(me));
             op.enqueue(&ctx, 0);
         })
@@ -581,13 +579,12 @@ unsafe fn park_here<C: Case + ?Sized>(op: &C) -> bool {
 /// held (the op not enqueued), releases it. A goroutine with no deadline
 /// parks holding the lock.
 #[inline(never)]
-#[track_caller]
-fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
+fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline, at: Site) -> bool {
     // SAFETY: locked; not enqueued.
-    if deadline == Deadline::Never && unsafe { park_here(op) } {
+    if deadline == Deadline::Never && unsafe { park_here(op, at) } {
         return true;
     }
-    wait_queued(op, deadline)
+    wait_queued(op, deadline, at)
 }
 
 /// The general wait, for a plain thread, a deadline or a timer channel:
@@ -596,8 +593,7 @@ fn wait_one<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
 /// first. A receive from a timer channel also wakes when the timer falls
 /// due, and polls again.
 #[inline(never)]
-#[track_caller]
-fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
+fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline, at: Site) -> bool {
     loop {
         // SAFETY: locked.
         let until = earlier(deadline, unsafe { op.due() });
@@ -606,7 +602,7 @@ fn wait_queued<C: Case + ?Sized>(op: &C, deadline: Deadline) -> bool {
         // below.
         unsafe { op.enqueue(&ctx, 0) };
         op.unlock();
-        if ctx.wait(until, wait_reason(op).here()).is_some() {
+        if ctx.wait(until, wait_reason(op).at(at)).is_some() {
             // A receive paired with a send whose value comes later waits
             // for it here.
             op.settle();
@@ -652,10 +648,10 @@ fn wake_up(wake: Option<crate::park::Unparker>) {
 /// [`Select`](super::Select) resets them first).
 #[track_caller]
 pub(crate) fn select(cases: &[Arm<'_>], biased: bool, deadline: Deadline) -> Option<usize> {
-    if let [only] = cases {
-        return run_one(only.0, deadline).then_some(0);
-    }
     let why = WaitReason::Select.here();
+    if let [only] = cases {
+        return run_one(only.0, deadline, why.at).then_some(0);
+    }
     let n = cases.len();
     with_scratch(n, |scratch| {
         let (order, locks) = scratch.split_at_mut(n);
