@@ -54,3 +54,42 @@ pub(crate) fn tick_clock() -> u64 {
 pub(crate) fn coarse_now() -> u64 {
     COARSE_NOW.load(Ordering::Relaxed)
 }
+
+/// A thread's CPU-time clock (Linux: `pthread_getcpuclockid`), which
+/// another thread of the process may read: it tells a thread that ran from
+/// one that the OS had set aside.
+#[derive(Clone, Copy)]
+pub(crate) struct CpuClock(libc::clockid_t);
+
+impl CpuClock {
+    /// The calling thread's.
+    pub(crate) fn current() -> Option<CpuClock> {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is the live calling thread, and `id` is a
+        // valid place for the result.
+        let failed = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        (failed == 0).then_some(CpuClock(id))
+    }
+
+    /// CPU nanoseconds the thread has run; `None` once it has exited.
+    pub(crate) fn nanos(self) -> Option<u64> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid place for the result; a clock id of an
+        // exited thread is an error, not undefined behaviour.
+        let failed = unsafe { libc::clock_gettime(self.0, &mut ts) };
+        (failed == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+
+    /// As a word, for an atomic; [`CpuClock::from_word`] gives it back.
+    pub(crate) fn to_word(self) -> i64 {
+        i64::from(self.0)
+    }
+
+    /// The clock stored by [`CpuClock::to_word`]; `None` for any other word.
+    pub(crate) fn from_word(word: i64) -> Option<CpuClock> {
+        libc::clockid_t::try_from(word).ok().map(CpuClock)
+    }
+}
