@@ -126,10 +126,13 @@ impl Stealers {
     }
 
     /// Half of `main` into `dest` (one of them returned), or of `spill`
-    /// if `main` is empty.
+    /// if `main` is empty: all of the half in one go, as Go's `runqsteal`
+    /// takes, not a capped batch. Stolen goroutines start on the thief for
+    /// good, so every separate batch adds two places where goroutines
+    /// spawned in a row (a chain, a pipeline) talk across threads.
     pub(super) fn steal_batch_and_pop(&self, dest: &LocalQueue<Runnable>) -> Steal<Runnable> {
-        match self.main.steal_batch_and_pop(dest) {
-            Steal::Empty => self.spill.steal_batch_and_pop(dest),
+        match self.main.steal_batch_with_limit_and_pop(dest, usize::MAX) {
+            Steal::Empty => self.spill.steal_batch_with_limit_and_pop(dest, usize::MAX),
             taken => taken,
         }
     }
