@@ -62,7 +62,7 @@ const BACKLOG_FORGET: u64 = 1_000_000;
 /// No CPU clock (`Shared::cpu_clock`).
 const NO_CLOCK: i64 = i64::MIN;
 /// A backlog this long is stolen from a worker that is running others.
-const BACKLOG_LONG: usize = 4;
+const BACKLOG_LONG: usize = 16;
 
 /// Most goroutines a worker takes from the global queue at once.
 const INJECTOR_BATCH: usize = 64;
