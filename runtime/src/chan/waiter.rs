@@ -411,11 +411,14 @@ impl<T> WaitQueue<T> {
     /// Claims the first waiter whose operation is still waiting, unlinking
     /// it and every stale waiter before it. The caller must
     /// [`finish`](Claimed::finish) the claim before releasing the lock.
+    #[inline]
     pub(crate) fn claim(&mut self) -> Option<Claimed<T>> {
         while let Some(w) = self.pop() {
-            // SAFETY: just unlinked under the lock.
-            if let Some(claimed) = unsafe { Self::try_claim(w) } {
-                return Some(claimed);
+            let ctx = w.ctx.get();
+            // SAFETY: the context of a waiter we just unlinked under the lock
+            // is alive (module note: its owner takes this lock first).
+            if unsafe { (*ctx).try_claim(w.case.get()) } {
+                return Some(Claimed::of(w));
             }
         }
         None
@@ -434,29 +437,15 @@ impl<T> WaitQueue<T> {
             if unsafe { (*w.ctx.get()).is_future } {
                 continue;
             }
-            // SAFETY: linked in this queue; then just unlinked.
+            // SAFETY: linked in this queue.
             unsafe { self.remove(w) };
-            if let Some(claimed) = unsafe { Self::try_claim(w) } {
-                return Some(claimed);
+            let ctx = w.ctx.get();
+            // SAFETY: as in `claim`.
+            if unsafe { (*ctx).try_claim(w.case.get()) } {
+                return Some(Claimed::of(w));
             }
         }
         None
-    }
-
-    /// Claims the operation of `w`, just unlinked, unless it is stale.
-    ///
-    /// # Safety
-    /// The caller holds the queue's lock and has just unlinked `w`.
-    #[inline]
-    unsafe fn try_claim(w: &Waiter<T>) -> Option<Claimed<T>> {
-        let ctx = w.ctx.get();
-        // SAFETY: the context of a waiter just unlinked under the lock is
-        // alive (module note: its owner takes this lock first).
-        unsafe { (*ctx).try_claim(w.case.get()) }.then(|| Claimed {
-            ctx,
-            case: w.case.get(),
-            slot: w.slot.get(),
-        })
     }
 }
 
@@ -470,6 +459,16 @@ pub(crate) struct Claimed<T> {
 }
 
 impl<T> Claimed<T> {
+    /// The claim of `w`'s operation, won.
+    #[inline(always)]
+    fn of(w: &Waiter<T>) -> Claimed<T> {
+        Claimed {
+            ctx: w.ctx.get(),
+            case: w.case.get(),
+            slot: w.slot.get(),
+        }
+    }
+
     /// The claimed operation's message slot, as a pointer.
     pub(crate) fn slot_ptr(&self) -> *mut Option<T> {
         self.slot
