@@ -451,7 +451,7 @@ impl<T> Queue<T> {
     }
 
     fn push(&mut self, when: u64, item: T) {
-        if self.run.back().map_or(true, |last| last.when <= when) {
+        if self.run.back().is_none_or(|last| last.when <= when) {
             self.run.push_back(Entry { when, item });
         } else {
             self.heap.push(when, item);
