@@ -178,7 +178,9 @@ pub fn dump() -> Vec<GoroutineInfo> {
             all.push(info);
         }
     });
-    let stacks = tracer.stacks();
+    // Symbolizing first reads the program's DWARF: on a thread's stack,
+    // not a goroutine's.
+    let stacks = crate::blocking(|| tracer.stacks());
     let none: Stack = Arc::new([]);
     for (info, taken) in all.iter_mut().zip(taken) {
         info.stack = taken.map_or_else(|| none.clone(), |i| stacks[i].clone());

@@ -37,7 +37,8 @@
 //!   feature adds `goro::tokio::block_on` for futures that need tokio.
 //! - [`dump`] (with each parked goroutine's stack), [`dump_grouped`],
 //!   [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock report
-//!   show what goroutines are doing; [`testing`] replays schedules.
+//!   show what goroutines are doing; [`pprof::goroutine`] writes the
+//!   goroutine profile for pprof's tools; [`testing`] replays schedules.
 //!
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
@@ -69,6 +70,7 @@ pub mod net;
 mod netpoll;
 mod panic;
 mod park;
+pub mod pprof;
 mod registry;
 mod scheduler;
 mod scope;

@@ -5,23 +5,9 @@
 
 mod common;
 
-use goro::chan::{self, Receiver};
+use common::outer_a;
+use goro::chan;
 use goro::GoroutineInfo;
-
-#[inline(never)]
-fn outer_a(rx: Receiver<u32>) -> u32 {
-    middle_b(rx) + 1
-}
-
-#[inline(never)]
-fn middle_b(rx: Receiver<u32>) -> u32 {
-    inner_c(rx) + 1
-}
-
-#[inline(never)]
-fn inner_c(rx: Receiver<u32>) -> u32 {
-    rx.recv().unwrap_or(0) + 1
-}
 
 /// The dump entry of the goroutine `id` once it waits in a receive.
 fn parked(id: goro::GoroutineId) -> GoroutineInfo {
@@ -56,15 +42,15 @@ fn three_calls_deep(procs: usize) {
         assert_eq!(at, [Some(0), Some(1), Some(2)], "{g}");
         let c = &g.stack[0];
         assert!(
-            c.file.as_deref().is_some_and(|f| f.ends_with("stacks.rs")),
+            c.file
+                .as_deref()
+                .is_some_and(|f| f.ends_with("common/mod.rs")),
             "{g}"
         );
         assert!(c.line.is_some(), "{g}");
         let text = g.to_string();
-        let c_at = text
-            .find("stacks::inner_c\n\t")
-            .expect("frames printed Go's way");
-        assert!(c_at < text.find("stacks::outer_a").unwrap(), "{text}");
+        let c_at = text.find("inner_c\n\t").expect("frames printed Go's way");
+        assert!(c_at < text.find("outer_a\n\t").unwrap(), "{text}");
         tx.send(1).unwrap();
         assert_eq!(h.join().unwrap(), 4);
     });
@@ -139,11 +125,8 @@ fn identical_stacks_are_grouped_with_a_count() {
         group.starts_with("5 @ 0x") || group.contains("\n5 @ 0x"),
         "{text}"
     );
-    let c = group.find("\tstacks::inner_c\t").expect(&text);
-    assert!(
-        c < group.find("\tstacks::outer_a\t").expect(&text),
-        "{text}"
-    );
+    let c = group.find("::inner_c\t").expect(&text);
+    assert!(c < group.find("::outer_a\t").expect(&text), "{text}");
     drop(tx);
     hs.into_iter().for_each(|h| {
         h.join().unwrap();
