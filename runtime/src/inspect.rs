@@ -166,21 +166,39 @@ fn human(d: Duration) -> String {
 /// h.join().unwrap().unwrap_err();
 /// ```
 pub fn dump() -> Vec<GoroutineInfo> {
-    let now = crate::clock::now_nanos();
-    let current = crate::current_id();
     let mut tracer = Tracer::new();
+    let caller = crate::current_id().map(|id| (id, tracer.take_own()));
+    // Walking a million goroutines takes seconds, and symbolizing first
+    // reads the program's DWARF: on a helper thread, not on the caller's
+    // worker and stack. The caller's stack was taken above, on its own.
+    crate::blocking(move || snapshot(tracer, caller))
+}
+
+/// Every listed goroutine with its stack; `caller` is the goroutine that
+/// called [`dump`] (it is shown running, with its own stack).
+fn snapshot(
+    mut tracer: Tracer,
+    caller: Option<(crate::GoroutineId, Option<usize>)>,
+) -> Vec<GoroutineInfo> {
+    let now = crate::clock::now_nanos();
     let mut all = Vec::new();
     let mut taken = Vec::new();
     crate::registry::for_each(|g| {
-        if !g.finished() {
-            let info = info(g, now);
-            taken.push(tracer.take(g, Some(info.id) == current));
-            all.push(info);
+        if g.finished() {
+            return;
         }
+        let mut info = info(g, now);
+        taken.push(match caller {
+            Some((id, own)) if id == info.id => {
+                info.state = WaitReason::Running.as_str();
+                (info.waiting_for, info.blocked_at) = (None, None);
+                own
+            }
+            _ => tracer.take(g),
+        });
+        all.push(info);
     });
-    // Symbolizing first reads the program's DWARF: on a thread's stack,
-    // not a goroutine's.
-    let stacks = crate::blocking(|| tracer.stacks());
+    let stacks = tracer.stacks();
     let none: Stack = Arc::new([]);
     for (info, taken) in all.iter_mut().zip(taken) {
         info.stack = taken.map_or_else(|| none.clone(), |i| stacks[i].clone());

@@ -100,19 +100,20 @@ impl Tracer {
         }
     }
 
-    /// The stack of `g`, parked, or of the caller itself if `g` is the
-    /// running goroutine (`current`): an index for [`Tracer::stacks`], or
-    /// `None` if it cannot be had (it runs on another thread, or switched
-    /// while we looked).
-    pub(crate) fn take(&mut self, g: &G, current: bool) -> Option<usize> {
+    /// The stack of `g` if it is parked: an index for [`Tracer::stacks`],
+    /// or `None` if it cannot be had (it runs, or switched while we
+    /// looked).
+    pub(crate) fn take(&mut self, g: &G) -> Option<usize> {
         self.scratch.clear();
-        if current {
-            unwind::here(&mut self.rules, &mut self.scratch)?;
-        } else {
-            let before = parked_at(g)?;
-            unwind::suspended(before.1, &mut self.rules, &mut self.scratch)?;
-            (parked_at(g)? == before).then_some(())?;
-        }
+        let before = parked_at(g)?;
+        unwind::suspended(before.1, &mut self.rules, &mut self.scratch)?;
+        (parked_at(g)? == before).then(|| self.intern())
+    }
+
+    /// The caller's own stack, as [`Tracer::take`].
+    pub(crate) fn take_own(&mut self) -> Option<usize> {
+        self.scratch.clear();
+        unwind::here(&mut self.rules, &mut self.scratch)?;
         Some(self.intern())
     }
 
