@@ -21,6 +21,11 @@
 //! the deadlock report) groups those with the same stack, state and name
 //! and prints each group once with its count ([`dump_grouped`], Go's
 //! `debug=1` form).
+//! The walk runs on a helper thread and holds each registry list's lock
+//! while it unwinds that list's goroutines (a few microseconds each), so
+//! goroutines starting or finishing on that worker wait meanwhile: a
+//! pause of about a second a million goroutines, where Go's dump stops
+//! the world.
 
 use crate::goroutine::G;
 use crate::park::WaitReason;
@@ -152,7 +157,8 @@ fn human(d: Duration) -> String {
 /// where it was spawned, as Go's goroutine dump shows them. Goroutines
 /// spawned but not started yet (in a run queue) are left out;
 /// [`num_goroutine`](crate::num_goroutine) counts them too. Taking the
-/// stacks costs about a microsecond a goroutine (see docs/performance.md).
+/// stacks costs a few microseconds a goroutine, on a helper thread (see
+/// docs/performance.md).
 ///
 /// ```
 /// let (tx, rx) = goro::chan::bounded::<()>(0);
@@ -181,13 +187,14 @@ fn snapshot(
     caller: Option<(crate::GoroutineId, Option<usize>)>,
 ) -> Vec<GoroutineInfo> {
     let now = crate::clock::now_nanos();
+    let none: Stack = Arc::new([]);
     let mut all = Vec::new();
     let mut taken = Vec::new();
     crate::registry::for_each(|g| {
         if g.finished() {
             return;
         }
-        let mut info = info(g, now);
+        let mut info = info(g, now, none.clone());
         taken.push(match caller {
             Some((id, own)) if id == info.id => {
                 info.state = WaitReason::Running.as_str();
@@ -199,16 +206,17 @@ fn snapshot(
         all.push(info);
     });
     let stacks = tracer.stacks();
-    let none: Stack = Arc::new([]);
     for (info, taken) in all.iter_mut().zip(taken) {
-        info.stack = taken.map_or_else(|| none.clone(), |i| stacks[i].clone());
+        if let Some(i) = taken {
+            info.stack = stacks[i].clone();
+        }
     }
     all.sort_by_key(|g| g.id);
     all
 }
 
-/// A snapshot of `g`, its stack not taken yet.
-fn info(g: &G, now: u64) -> GoroutineInfo {
+/// A snapshot of `g`, with `stack` until its own is taken.
+fn info(g: &G, now: u64, stack: Stack) -> GoroutineInfo {
     let (reason, since) = g.wait_state();
     let waiting = reason != WaitReason::Running;
     GoroutineInfo {
@@ -218,7 +226,7 @@ fn info(g: &G, now: u64) -> GoroutineInfo {
         waiting_for: waiting.then(|| Duration::from_nanos(now.saturating_sub(since))),
         spawned_at: g.spawned_at(),
         blocked_at: g.blocked_at().filter(|_| waiting),
-        stack: Arc::new([]),
+        stack,
     }
 }
 
