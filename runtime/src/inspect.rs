@@ -58,7 +58,8 @@ pub struct GoroutineInfo {
     /// Its stack, innermost frame first, goro's own frames left out, down
     /// to the body it was spawned with: taken when it is parked, or when
     /// it is the goroutine calling [`dump`]; empty for one running on
-    /// another thread (or when the program's unwind tables are missing).
+    /// another thread or runnable in a run queue (its state is `running`
+    /// either way), and when the program's unwind tables are missing.
     /// Goroutines with the same stack share one.
     pub stack: Arc<[StackFrame]>,
 }
