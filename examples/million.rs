@@ -1,5 +1,6 @@
 //! A million goroutines: spawn them, park them all on one channel, print
-//! the memory each costs, release them, and print it again.
+//! the memory each costs and how long a dump (with every stack) and the
+//! goroutine profile take, release them, and print the memory again.
 //!
 //! `cargo run --release --example million [COUNT]`
 
@@ -42,6 +43,7 @@ fn main() {
         (rss - before) / n as f64,
         mappings().saturating_sub(maps_before)
     );
+    report_dump_times(n);
     gate_tx.close();
     done.wait();
     println!(
@@ -53,5 +55,27 @@ fn main() {
         "memory after free_os_memory: {:.0} MiB (was {:.0} MiB with all parked)",
         resident_kib() / 1024.0,
         rss / 1024.0
+    );
+}
+
+/// Times `goro::dump` (every goroutine's stack unwound and symbolized) and
+/// `goro::pprof::goroutine` once all `n` goroutines are parked.
+fn report_dump_times(n: usize) {
+    while goro::metrics().goroutines_parked < n {
+        goro::yield_now();
+    }
+    let start = Instant::now();
+    let all = goro::dump();
+    let dumped = start.elapsed();
+    let with_stacks = all.iter().filter(|g| !g.stack.is_empty()).count();
+    let start = Instant::now();
+    let mut profile = Vec::new();
+    goro::pprof::goroutine(&mut profile).expect("profile");
+    println!(
+        "dump: {:.2} s ({with_stacks} of {} with stacks); goroutine profile: {:.2} s ({} bytes)",
+        dumped.as_secs_f64(),
+        all.len(),
+        start.elapsed().as_secs_f64(),
+        profile.len()
     );
 }

@@ -11,15 +11,31 @@
 //! parked or was woken in between (an epoch counter), so a wakeup in flight
 //! is never mistaken for a deadlock. A program that is merely slow, or waits
 //! on a timer or on a thread doing other work, is left alone. The report
-//! lists every goroutine with its wait reason and spawn site, and the
-//! process exits with status 2, as Go's does.
+//! lists every goroutine with its wait reason, stack and spawn site, and
+//! the process exits with status 2, as Go's does.
+//!
+//! # Stacks
+//! [`dump`] takes each parked goroutine's stack (see `traceback`) and the
+//! caller's own; a goroutine running on another thread shows none, as in
+//! Go. The report of many goroutines ([`GROUP_ABOVE`] and up: `SIGQUIT`,
+//! the deadlock report) groups those with the same stack, state and name
+//! and prints each group once with its count ([`dump_grouped`], Go's
+//! `debug=1` form).
+//! The walk runs on a helper thread and holds each registry list's lock
+//! while it unwinds that list's goroutines (a few microseconds each), so
+//! goroutines starting or finishing on that worker wait meanwhile: a
+//! pause of about a second a million goroutines, where Go's dump stops
+//! the world.
 
 use crate::goroutine::G;
 use crate::park::WaitReason;
 use crate::scheduler::{self, Runtime};
-use std::fmt;
+use crate::traceback::{Stack, StackFrame, Tracer};
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A snapshot of one goroutine, from [`dump`].
@@ -39,6 +55,13 @@ pub struct GoroutineInfo {
     /// Where it called the blocking operation it waits in (the `recv`,
     /// `lock`, `select!`, ...), if it is waiting.
     pub blocked_at: Option<&'static Location<'static>>,
+    /// Its stack, innermost frame first, goro's own frames left out, down
+    /// to the body it was spawned with: taken when it is parked, or when
+    /// it is the goroutine calling [`dump`]; empty for one running on
+    /// another thread or runnable in a run queue (its state is `running`
+    /// either way), and when the program's unwind tables are missing.
+    /// Goroutines with the same stack share one.
+    pub stack: Arc<[StackFrame]>,
 }
 
 impl fmt::Display for GoroutineInfo {
@@ -58,6 +81,17 @@ impl fmt::Display for GoroutineInfo {
             write!(f, ", long wait")?;
         }
         write!(f, "]:")?;
+        for frame in self.stack.iter() {
+            write!(f, "\n{frame}")?;
+        }
+        match (self.stack.is_empty(), self.waiting_for) {
+            (true, None) => write!(
+                f,
+                "\n\tgoroutine running on other thread; stack unavailable"
+            )?,
+            (true, Some(_)) => write!(f, "\n\tstack unavailable")?,
+            _ => {}
+        }
         if let Some(at) = self.blocked_at {
             write!(f, "\n\tblocked at {at}")?;
         }
@@ -77,7 +111,22 @@ mod tests {
             waiting_for: waited,
             spawned_at: Location::caller(),
             blocked_at: waited.map(|_| Location::caller()),
+            stack: Arc::new([StackFrame {
+                function: "app::worker".into(),
+                file: Some("src/app.rs".into()),
+                line: Some(7),
+                pc: 0x10,
+            }]),
         }
+    }
+
+    #[test]
+    fn the_stack_follows_the_header() {
+        let text = info(Some(Duration::from_millis(5))).to_string();
+        assert!(
+            text.contains("5 ms]:\napp::worker\n\tsrc/app.rs:7\n\tblocked at"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -105,10 +154,12 @@ fn human(d: Duration) -> String {
 }
 
 /// Every goroutine that has started running and not finished: its id,
-/// name, state, how long it has waited and where it was spawned, as Go's
-/// goroutine dump shows them. Goroutines spawned but not started yet (in
-/// a run queue) are left out; [`num_goroutine`](crate::num_goroutine)
-/// counts them too.
+/// name, state, how long it has waited, where it blocked, its stack and
+/// where it was spawned, as Go's goroutine dump shows them. Goroutines
+/// spawned but not started yet (in a run queue) are left out;
+/// [`num_goroutine`](crate::num_goroutine) counts them too. Taking the
+/// stacks costs a few microseconds a goroutine, on a helper thread (see
+/// docs/performance.md).
 ///
 /// ```
 /// let (tx, rx) = goro::chan::bounded::<()>(0);
@@ -122,18 +173,51 @@ fn human(d: Duration) -> String {
 /// h.join().unwrap().unwrap_err();
 /// ```
 pub fn dump() -> Vec<GoroutineInfo> {
+    let mut tracer = Tracer::new();
+    let caller = crate::current_id().map(|id| (id, tracer.take_own()));
+    // Walking a million goroutines takes seconds, and symbolizing first
+    // reads the program's DWARF: on a helper thread, not on the caller's
+    // worker and stack. The caller's stack was taken above, on its own.
+    crate::blocking(move || snapshot(tracer, caller))
+}
+
+/// Every listed goroutine with its stack; `caller` is the goroutine that
+/// called [`dump`] (it is shown running, with its own stack).
+fn snapshot(
+    mut tracer: Tracer,
+    caller: Option<(crate::GoroutineId, Option<usize>)>,
+) -> Vec<GoroutineInfo> {
     let now = crate::clock::now_nanos();
+    let none: Stack = Arc::new([]);
     let mut all = Vec::new();
+    let mut taken = Vec::new();
     crate::registry::for_each(|g| {
-        if !g.finished() {
-            all.push(info(g, now));
+        if g.finished() {
+            return;
         }
+        let mut info = info(g, now, none.clone());
+        taken.push(match caller {
+            Some((id, own)) if id == info.id => {
+                info.state = WaitReason::Running.as_str();
+                (info.waiting_for, info.blocked_at) = (None, None);
+                own
+            }
+            _ => tracer.take(g),
+        });
+        all.push(info);
     });
+    let stacks = tracer.stacks();
+    for (info, taken) in all.iter_mut().zip(taken) {
+        if let Some(i) = taken {
+            info.stack = stacks[i].clone();
+        }
+    }
     all.sort_by_key(|g| g.id);
     all
 }
 
-fn info(g: &G, now: u64) -> GoroutineInfo {
+/// A snapshot of `g`, with `stack` until its own is taken.
+fn info(g: &G, now: u64, stack: Stack) -> GoroutineInfo {
     let (reason, since) = g.wait_state();
     let waiting = reason != WaitReason::Running;
     GoroutineInfo {
@@ -143,7 +227,108 @@ fn info(g: &G, now: u64) -> GoroutineInfo {
         waiting_for: waiting.then(|| Duration::from_nanos(now.saturating_sub(since))),
         spawned_at: g.spawned_at(),
         blocked_at: g.blocked_at().filter(|_| waiting),
+        stack,
     }
+}
+
+/// Goroutines with the same stack, state and name, from [`groups`].
+pub(crate) struct Group<'a> {
+    pub(crate) count: usize,
+    pub(crate) state: &'static str,
+    pub(crate) name: Option<&'a str>,
+    pub(crate) stack: &'a [StackFrame],
+}
+
+/// `all` grouped by stack, state and name, the largest group first.
+pub(crate) fn groups(all: &[GoroutineInfo]) -> Vec<Group<'_>> {
+    let mut by_key: HashMap<(*const StackFrame, &str, Option<&str>), Group<'_>> = HashMap::new();
+    for g in all {
+        let key = (g.stack.as_ptr(), g.state, g.name.as_deref());
+        by_key
+            .entry(key)
+            .or_insert(Group {
+                count: 0,
+                state: g.state,
+                name: g.name.as_deref(),
+                stack: &g.stack,
+            })
+            .count += 1;
+    }
+    let mut groups: Vec<Group<'_>> = by_key.into_values().collect();
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.state.cmp(b.state)));
+    groups
+}
+
+/// The goroutines, grouped by stack, state and name, each group once with
+/// its count, in the form of Go's goroutine profile at `debug=1`:
+///
+/// ```text
+/// goroutine profile: total 1000001
+/// 1000000 @ 0x55d0c2a1b2c3 0x55d0c2a1b0f1
+/// # labels: {"state":"chan receive"}
+/// #    0x55d0c2a1b2c3    app::handle    src/app.rs:12
+/// #    0x55d0c2a1b0f1    app::serve    src/app.rs:30
+/// ```
+///
+/// ```
+/// let (tx, rx) = goro::chan::bounded::<()>(0);
+/// let waiters: Vec<_> = (0..3).map(|_| { let rx = rx.clone(); goro::go!(move || rx.recv()) }).collect();
+/// while goro::dump().iter().filter(|g| g.state == "chan receive").count() < 3 {
+///     goro::yield_now();
+/// }
+/// assert!(goro::dump_grouped().contains("\n3 @ "));
+/// drop(tx);
+/// waiters.into_iter().for_each(|h| { h.join().unwrap().unwrap_err(); });
+/// ```
+pub fn dump_grouped() -> String {
+    let all = dump();
+    let mut out = format!("goroutine profile: total {}\n", all.len());
+    for group in groups(&all) {
+        write_group(&mut out, &group);
+    }
+    out
+}
+
+fn write_group(out: &mut String, group: &Group<'_>) {
+    let mut pcs: Vec<usize> = group.stack.iter().map(|f| f.pc).collect();
+    pcs.dedup();
+    let _ = write!(out, "{} @", group.count);
+    for pc in pcs {
+        let _ = write!(out, " {pc:#x}");
+    }
+    let _ = write!(out, "\n# labels: {{");
+    if let Some(name) = group.name {
+        let _ = write!(out, "\"name\":{name:?}, ");
+    }
+    let _ = writeln!(out, "\"state\":{:?}}}", group.state);
+    for frame in group.stack {
+        let _ = write!(out, "#\t{:#x}\t{}", frame.pc, frame.function);
+        if let (Some(file), Some(line)) = (&frame.file, frame.line) {
+            let _ = write!(out, "\t{file}:{line}");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// Above this many goroutines, reports group them ([`dump_grouped`]).
+pub(crate) const GROUP_ABOVE: usize = 64;
+
+/// The goroutines as `SIGQUIT` and the deadlock report print them: each
+/// one, or grouped when there are many. Returns how many were listed.
+pub(crate) fn report(out: &mut String) -> usize {
+    let listed = dump();
+    if listed.len() > GROUP_ABOVE {
+        out.push('\n');
+        for group in groups(&listed) {
+            write_group(out, &group);
+        }
+    } else {
+        for g in &listed {
+            let _ = write!(out, "\n{g}\n");
+        }
+    }
+    listed.len()
 }
 
 /// Counters of the runtime, from [`metrics`].
@@ -198,7 +383,11 @@ pub fn metrics() -> Metrics {
     let rt = scheduler::runtime();
     let [goroutines_spawned, context_switches, parks, steals] = rt.totals();
     let (stacks_allocated, free, stack_bytes_committed) = crate::stack::arena_stats();
-    let goroutines_parked = dump().iter().filter(|g| g.waiting_for.is_some()).count();
+    let mut goroutines_parked = 0;
+    crate::registry::for_each(|g| {
+        let waiting = g.wait_state().0 != WaitReason::Running;
+        goroutines_parked += usize::from(waiting && !g.finished());
+    });
     Metrics {
         goroutines_spawned,
         goroutines_live: rt.live_goroutines(),
@@ -293,11 +482,7 @@ fn other_threads(rt: &Runtime) -> usize {
 
 fn report_deadlock() -> ! {
     let mut out = String::from("fatal error: all goroutines are asleep - deadlock!\n");
-    for g in dump() {
-        out.push('\n');
-        out.push_str(&g.to_string());
-        out.push('\n');
-    }
+    report(&mut out);
     eprint!("{out}");
     std::process::exit(2);
 }

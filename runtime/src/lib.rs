@@ -35,8 +35,10 @@
 //!   thread); channels, [`JoinHandle`], [`time::sleep_async`] and
 //!   [`net`]'s streams have async forms for async code, and the `tokio`
 //!   feature adds `goro::tokio::block_on` for futures that need tokio.
-//! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
-//!   report show what goroutines are doing; [`testing`] replays schedules.
+//! - [`dump`] (with each parked goroutine's stack), [`dump_grouped`],
+//!   [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock report
+//!   show what goroutines are doing; [`pprof::goroutine`] writes the
+//!   goroutine profile for pprof's tools; [`testing`] replays schedules.
 //!
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
@@ -68,6 +70,7 @@ pub mod net;
 mod netpoll;
 mod panic;
 mod park;
+pub mod pprof;
 mod registry;
 mod scheduler;
 mod scope;
@@ -80,18 +83,20 @@ pub mod time;
 mod timers;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod traceback;
 mod userfault;
 
 pub use blocking::blocking;
 pub use future::block_on;
 pub use goro_macros::{go, main};
 pub use goroutine::{current_id, spawn, yield_now, Builder, GoroutineId, JoinHandle};
-pub use inspect::{dump, metrics, GoroutineInfo, Metrics};
+pub use inspect::{dump, dump_grouped, metrics, GoroutineInfo, Metrics};
 pub use scheduler::{
     enable_migration, free_os_memory, gomaxprocs, num_goroutine, set_gomaxprocs, set_max_threads,
 };
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use time::sleep;
+pub use traceback::StackFrame;
 
 /// Support for the macros; not part of the public API.
 #[doc(hidden)]

@@ -248,13 +248,8 @@ fn wait_for_quit(fd: libc::c_int) {
     // SAFETY: reads one byte into `byte`; blocks until the handler writes.
     while unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) } != 1 {}
     let mut out = String::from("SIGQUIT: quit\n");
-    let listed = crate::dump();
-    for g in &listed {
-        out.push('\n');
-        out.push_str(&g.to_string());
-        out.push('\n');
-    }
-    let unlisted = crate::num_goroutine().saturating_sub(listed.len());
+    let listed = crate::inspect::report(&mut out);
+    let unlisted = crate::num_goroutine().saturating_sub(listed);
     if unlisted > 0 {
         out.push_str(&format!(
             "\n{unlisted} more goroutines not started yet (runnable) or finishing\n"

@@ -168,10 +168,6 @@ pub(crate) struct Sleep {
     /// reference (a thin `Runnable` word, one word in the record). Written
     /// by the goroutine while `IDLE`, read by the popper.
     owner: UnsafeCell<*mut u8>,
-    /// Where the goroutine's stack was when it armed the slot
-    /// (`stack::stack_hint`, called from `arm`, a few frames above the
-    /// switch): the popper prefetches around it. Relaxed: only a hint.
-    stack_hint: AtomicUsize,
 }
 
 // SAFETY: `owner` is written only by the goroutine while the slot is IDLE
@@ -187,7 +183,6 @@ impl Default for Sleep {
         Sleep {
             state: AtomicU8::new(IDLE),
             owner: UnsafeCell::new(std::ptr::null_mut()),
-            stack_hint: AtomicUsize::new(0),
         }
     }
 }
@@ -203,8 +198,6 @@ impl Sleep {
         // SAFETY: IDLE, so no entry is queued and no popper reads `owner`
         // (see the `Sync` impl).
         unsafe { *self.owner.get() = Runnable::new(g).into_raw() };
-        self.stack_hint
-            .store(crate::stack::stack_hint(), Ordering::Relaxed);
         self.state.store(ARMED, Ordering::Relaxed);
         let heap = current_heap();
         heap.insert(when, Target::sleep(self));
@@ -297,7 +290,8 @@ impl Target {
                 if was != ARMED {
                     return None;
                 }
-                crate::stack::prefetch_stack(slot.stack_hint.load(Ordering::Relaxed));
+                // Where its stack stood as it switched out: a hint.
+                crate::stack::prefetch_stack(g.parked_sp.load(Ordering::Relaxed));
                 Some(Due::Wake(g))
             }
             None => {
@@ -451,7 +445,7 @@ impl<T> Queue<T> {
     }
 
     fn push(&mut self, when: u64, item: T) {
-        if self.run.back().map_or(true, |last| last.when <= when) {
+        if self.run.back().is_none_or(|last| last.when <= when) {
             self.run.push_back(Entry { when, item });
         } else {
             self.heap.push(when, item);

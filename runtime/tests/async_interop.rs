@@ -159,7 +159,7 @@ fn cancelled_receives_lose_nothing() {
                         let mut round = 0usize;
                         loop {
                             round += 1;
-                            let got = if (round + r) % 3 == 0 {
+                            let got = if (round + r).is_multiple_of(3) {
                                 // Poll once, give the sender a chance, drop.
                                 let mut fut = pin!(rx.recv_async());
                                 match fut.as_mut().poll(&mut cx) {

@@ -1,17 +1,34 @@
 //! The deadlock detector and the SIGQUIT dump, tested in child processes
 //! of this plain program
 //! (no test harness, whose threads would count as threads doing other work):
-//! a real deadlock is reported with every goroutine's wait and spawn site
-//! and exit status 2; a program that is merely slow, or waits on a timer or
+//! a real deadlock is reported with every goroutine's wait, stack and spawn
+//! site (many goroutines grouped by stack) and exit status 2; a program that is merely slow, or waits on a timer or
 //! on a thread doing other work, is left alone.
 
 use goro::sync::WaitGroup;
 use std::process::Command;
 use std::time::Duration;
 
+/// Where the goroutines of the "many" case wait.
+#[inline(never)]
+fn wait_forever(wg: WaitGroup) {
+    wg.wait();
+}
+
 /// Each case runs in its own child process, selected by `GORO_CASE`.
 fn run_case(case: &str) {
     match case {
+        // A hundred goroutines wait in one place, and the main goroutine
+        // with them: the report groups them.
+        "many" => goro::__private::run_main(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            for _ in 0..100 {
+                let wg = wg.clone();
+                goro::spawn(move || wait_forever(wg));
+            }
+            wg.wait();
+        }),
         // The main goroutine waits on a WaitGroup nobody will finish, while
         // a named goroutine waits on another.
         "main-goroutine" => goro::__private::run_main(|| {
@@ -190,6 +207,14 @@ fn main() {
             ],
         ),
         expect_deadlock("plain-thread", &["[sync.WaitGroup.Wait"]),
+        expect_deadlock(
+            "many",
+            &[
+                "\n100 @ 0x",
+                "# labels: {\"state\":\"sync.WaitGroup.Wait\"}",
+                "\tdeadlock::wait_forever\t",
+            ],
+        ),
         expect_exit_2(
             "sigquit",
             "SIGQUIT: quit",

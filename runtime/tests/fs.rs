@@ -90,7 +90,7 @@ fn file_name(i: usize) -> String {
 fn write_file(dir: &TempDir, i: usize) -> usize {
     let path = dir.join(&file_name(i));
     let bytes = contents(i);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         fs::write(path, &bytes).unwrap();
     } else {
         let mut file = File::create(path).unwrap();
@@ -104,7 +104,7 @@ fn write_file(dir: &TempDir, i: usize) -> usize {
 /// returns its length.
 fn check_file(dir: &TempDir, i: usize) -> usize {
     let path = dir.join(&file_name(i));
-    let read = if i % 3 == 0 {
+    let read = if i.is_multiple_of(3) {
         fs::read(path).unwrap()
     } else {
         let mut buf = Vec::new();

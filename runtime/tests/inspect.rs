@@ -62,7 +62,7 @@ fn dump_shows_each_goroutine_with_its_wait_and_spawn_site() {
 fn churn(seed: usize, gate: &chan::Receiver<()>, started: &WaitGroup) -> Vec<goro::JoinHandle<()>> {
     let mut kept = Vec::new();
     for i in 0..2000 {
-        if (i + seed) % 4 == 0 {
+        if (i + seed).is_multiple_of(4) {
             let (gate, started) = (gate.clone(), started.clone());
             started.add(1);
             let h = goro::Builder::new().name("kept").spawn(move || {

@@ -276,6 +276,7 @@ impl Builder {
             spawned_at: Location::caller(),
             wait_since: AtomicU64::new(0),
             blocked_at: AtomicPtr::new(std::ptr::null_mut()),
+            parked_sp: AtomicUsize::new(0),
             joiner: UnsafeCell::new(None),
             sleep: Sleep::default(),
             links: UnsafeCell::new(Links::new()),

@@ -70,7 +70,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 mod handle;
@@ -242,6 +242,10 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Where it called the blocking operation it waits in (the caller's
     /// `#[track_caller]` location), with `wait`; null before its first park.
     pub(crate) blocked_at: AtomicPtr<Location<'static>>,
+    /// Its stack pointer as it last switched out (0 before): where
+    /// `traceback` finds the registers the switch saved, and around which
+    /// a timer that wakes it prefetches its stack. Relaxed: a snapshot.
+    pub(crate) parked_sp: AtomicUsize,
     /// The waiting joiner; written by the handle's owner before `JOINING`,
     /// read by the finisher after.
     joiner: UnsafeCell<Option<Unparker>>,
@@ -727,9 +731,12 @@ pub(crate) fn current() -> Option<GRef> {
     }
 }
 
-/// Switches the running goroutine `g` out to its worker.
+/// Switches the running goroutine `g` out to its worker, recording its
+/// stack pointer for tracebacks (one store; see `traceback`).
 #[inline(always)]
 pub(crate) fn switch_out(g: &G, why: Switch) {
+    g.parked_sp
+        .store(crate::traceback::stack_pointer(), Ordering::Relaxed);
     // SAFETY: `g` is the goroutine we are running, on its own stack, so its
     // yielder is set and valid, and only this thread touches `ctx`.
     unsafe {

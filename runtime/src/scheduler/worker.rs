@@ -517,7 +517,7 @@ impl Worker {
     pub(super) fn next_after_yield(&self) -> Option<Runnable> {
         let tick = self.tick.get().wrapping_add(1);
         let rt = self.rt;
-        if tick % FAIRNESS_TICK == 0
+        if tick.is_multiple_of(FAIRNESS_TICK)
             || self.shared.revoked.load(Ordering::Relaxed)
             || rt.holders.load(Ordering::Relaxed) > rt.nprocs.load(Ordering::Relaxed)
             || self.shared().timers.earliest() != NEVER
@@ -624,7 +624,7 @@ impl Worker {
         let mut batch = self.to_free.take();
         if let Some(g) = batch.next() {
             drop(g);
-        } else if spawns % 16 == 0 && !self.shared().returned.is_empty() {
+        } else if spawns.is_multiple_of(16) && !self.shared().returned.is_empty() {
             batch = self.shared().returned.take_all();
             drop(batch.next());
         }
@@ -708,7 +708,7 @@ impl Worker {
         if timers.earliest() != NEVER {
             timers.fire_due(crate::clock::tick_clock());
         }
-        if tick % FAIRNESS_TICK == 0 {
+        if tick.is_multiple_of(FAIRNESS_TICK) {
             crate::clock::tick_clock();
             self.rt.fire_all_timers();
             if self.queue.len() < POLL_QUEUE_LIMIT {

@@ -295,3 +295,21 @@ pub fn ring_of_goroutines(n: usize, laps: usize) -> usize {
     }
     total
 }
+
+/// A goroutine body that receives three calls deep (`outer_a` calls
+/// `middle_b` calls `inner_c` calls `recv`), for the traceback tests; none
+/// is inlined. Returns what it received plus 3 (0 plus 3 on close).
+#[inline(never)]
+pub fn outer_a(rx: goro::chan::Receiver<u32>) -> u32 {
+    middle_b(rx) + 1
+}
+
+#[inline(never)]
+fn middle_b(rx: goro::chan::Receiver<u32>) -> u32 {
+    inner_c(rx) + 1
+}
+
+#[inline(never)]
+fn inner_c(rx: goro::chan::Receiver<u32>) -> u32 {
+    rx.recv().unwrap_or(0) + 1
+}
