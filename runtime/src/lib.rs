@@ -36,12 +36,14 @@
 //!   [`net`]'s streams have async forms for async code, and the `tokio`
 //!   feature adds `goro::tokio::block_on` for futures that need tokio.
 //! - [`dump`], [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock
-//!   report show what goroutines are doing; [`testing`] replays schedules.
+//!   report show what goroutines are doing; [`trace`] records an execution
+//!   trace for Perfetto; [`testing`] replays schedules.
 //!
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
 //! goroutine stack, default 256 KiB; `k`/`m` suffixes), `GOSEED`,
-//! `GODEBUG=schedtrace=N`, `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
+//! `GODEBUG=schedtrace=N`, `GOTRACE=path` (an execution trace of the
+//! whole run, see [`trace`]), `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
 //! (`userfault`, `userfault-zeropage` or `mprotect`: a lesser kind of
 //! stack guard, for tests).
 //!
@@ -80,6 +82,7 @@ pub mod time;
 mod timers;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+pub mod trace;
 mod userfault;
 
 pub use blocking::blocking;
