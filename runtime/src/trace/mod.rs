@@ -18,13 +18,13 @@
 //!   batches of timers fired (slices, so the wakes inside them draw their
 //!   arrows), steals and stack scavenges (instants), and counters of
 //!   goroutines live, runnable and parked (sampled by the monitor at most
-//!   every [`COUNTER_PERIOD`], and at start and stop).
+//!   every millisecond (`COUNTER_PERIOD`), and at start and stop).
 //!
 //! # Cost
-//! Off, every event site is one relaxed load of [`ENABLED`] and a
+//! Off, every event site is one relaxed load of `ENABLED` and a
 //! predicted branch; the recording is out of line (`#[cold]`). On, an
 //! event is a clock read and a store into the thread's own chunk of
-//! [`CHUNK_EVENTS`] events (`buffer`); no lock, no allocation (but the run
+//! 2048 events (`CHUNK_EVENTS`, in `buffer`); no lock, no allocation (but the run
 //! of a named goroutine, whose name goes into a map under the sink's
 //! mutex, for the writer). A full chunk
 //! is handed (under a mutex, once per chunk) to the writer thread, which
@@ -32,10 +32,10 @@
 //!
 //! # Bound on memory
 //! One chunk per thread that recorded events, plus at most
-//! [`MAX_QUEUED`] full chunks waiting for the writer: a chunk handed over
+//! 256 full chunks (`MAX_QUEUED`) waiting for the writer: a chunk handed over
 //! past that is dropped, and its events counted, in the trace as the
-//! counter `trace dropped events` written at the end. Each event is
-//! [`Event`]'s size (48 bytes).
+//! counter `trace dropped events` written at the end. An event is a
+//! fixed-size `Event`, with nothing on the heap.
 //!
 //! # Orderings
 //! `ENABLED` is relaxed: an event racing with `start` or `stop` may be
