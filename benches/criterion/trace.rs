@@ -66,8 +66,11 @@ fn mutex_contended(iters: u64) {
     wg.wait();
 }
 
+/// A workload's name and body.
+type Workload = (&'static str, fn(u64));
+
 fn trace_cost(c: &mut Criterion) {
-    let workloads: [(&str, fn(u64)); 3] = [
+    let workloads: [Workload; 3] = [
         ("pingpong", pingpong),
         ("spawn_join", spawn_join),
         ("mutex_contended", mutex_contended),
