@@ -228,7 +228,9 @@ impl Pool {
             if let Some(job) = queue.jobs.pop_front() {
                 self.queued.store(queue.jobs.len(), Ordering::Release);
                 drop(queue);
+                let traced = crate::trace::slice_begins();
                 job.0.run();
+                crate::trace::slice_ends(traced, crate::trace::Slice::Blocking);
                 drop(job);
                 queue = self.lock();
                 spun = false;

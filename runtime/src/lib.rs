@@ -38,12 +38,14 @@
 //! - [`dump`] (with each parked goroutine's stack), [`dump_grouped`],
 //!   [`metrics`], `SIGQUIT`, `GODEBUG=schedtrace` and the deadlock report
 //!   show what goroutines are doing; [`pprof::goroutine`] writes the
-//!   goroutine profile for pprof's tools; [`testing`] replays schedules.
+//!   goroutine profile for pprof's tools; [`trace`] records an execution
+//!   trace for Perfetto; [`testing`] replays schedules.
 //!
 //! Environment: `GOMAXPROCS` (workers; default: CPUs available to the
 //! process, as Go 1.25 computes it), `GORO_STACK_SIZE` (usable bytes of a
 //! goroutine stack, default 256 KiB; `k`/`m` suffixes), `GOSEED`,
-//! `GODEBUG=schedtrace=N`, `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
+//! `GODEBUG=schedtrace=N`, `GOTRACE=path` (an execution trace of the
+//! whole run, see [`trace`]), `GORO_SIGQUIT_DUMP=0` and `GORO_GUARDS`
 //! (`userfault`, `userfault-zeropage` or `mprotect`: a lesser kind of
 //! stack guard, for tests).
 //!
@@ -83,6 +85,7 @@ pub mod time;
 mod timers;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+pub mod trace;
 mod traceback;
 mod userfault;
 

@@ -478,6 +478,7 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
     let Some(poller) = POLLER.get() else {
         return 0;
     };
+    let traced = crate::trace::slice_begins();
     let mut events = Events::new();
     if let Err(e) = poller.epoll.wait(&mut events, timeout) {
         // Only a bug (a bad descriptor or buffer) makes epoll_wait fail.
@@ -504,6 +505,10 @@ pub(crate) fn poll(timeout: Option<Duration>) -> usize {
             wake(waiter);
             unparked += 1;
         }
+    }
+    if blocking || unparked > 0 {
+        let readied = unparked as u32;
+        crate::trace::slice_ends(traced, crate::trace::Slice::Netpoll { readied, blocking });
     }
     unparked
 }

@@ -516,6 +516,7 @@ impl Arena {
         if batch.is_empty() {
             return;
         }
+        crate::trace::scavenge(batch.len());
         let page = mmap::page_size();
         let ranges: Vec<(usize, usize)> = batch
             .iter()

@@ -382,6 +382,7 @@ impl TimerHeap {
 
     /// Fires every timer due at `now`. Returns how many fired.
     pub(crate) fn fire_due(&self, now: u64) -> usize {
+        let traced = crate::trace::slice_begins();
         let mut fired = 0;
         while self.earliest() <= now {
             let Some(target) = self.pop_due(now) else {
@@ -397,6 +398,10 @@ impl TimerHeap {
                     self.cancelled.fetch_sub(1, Ordering::Relaxed);
                 }
             }
+        }
+        if fired > 0 {
+            let fired = fired as u32;
+            crate::trace::slice_ends(traced, crate::trace::Slice::Timers { fired });
         }
         fired
     }

@@ -235,7 +235,11 @@ pub(crate) struct G<E: ?Sized + Entry = dyn Entry> {
     /// Why it is parked (`WaitReason`), with `wait_since`; written by the
     /// goroutine itself, read by `dump` (relaxed: a snapshot).
     pub(crate) wait: AtomicU8,
-    /// The next goroutine in its home's `Returned` list, while in it.
+    /// The next goroutine in its home's `Returned` list, while in it
+    /// (after it finished). Before that, the word holds the execution
+    /// trace's flow from its last wake (or spawn) to its next run, 0 if
+    /// none (see [`G::set_trace_flow`]): the record has no room for
+    /// another word, and the two uses never overlap.
     returned_next: UnsafeCell<*mut u8>,
     /// Since when it waits (coarse clock), with `wait`.
     pub(crate) wait_since: AtomicU64,
@@ -281,6 +285,29 @@ impl<E: ?Sized + Entry> G<E> {
     /// it is in one (see `scheduler::queues`).
     pub(crate) fn returned_link(&self) -> *mut *mut u8 {
         self.returned_next.get()
+    }
+
+    /// Records the execution trace's flow from this wake (or spawn) to its
+    /// next run (see `trace`).
+    ///
+    /// # Safety
+    /// The caller owns the goroutine, which has not finished: it is waking
+    /// or spawning it.
+    pub(crate) unsafe fn set_trace_flow(&self, id: u64) {
+        // SAFETY: by the contract, nobody else touches the word, which no
+        // `Returned` list uses before the goroutine finishes.
+        unsafe { *self.returned_next.get() = id as usize as *mut u8 };
+    }
+
+    /// Takes the flow [`set_trace_flow`](Self::set_trace_flow) recorded
+    /// (0 if none).
+    ///
+    /// # Safety
+    /// The caller owns the goroutine, which has not finished: it is about
+    /// to run it.
+    pub(crate) unsafe fn take_trace_flow(&self) -> u64 {
+        // SAFETY: as for `set_trace_flow`.
+        unsafe { std::mem::replace(&mut *self.returned_next.get(), std::ptr::null_mut()) as u64 }
     }
 
     /// The registry list it is on, or `registry::UNLISTED`.
@@ -689,6 +716,21 @@ pub(crate) enum Outcome {
     ParkedUnlocking(*const SpinLock),
     /// It returned (or could not start); here is its stack back.
     Finished(Option<Stack>),
+}
+
+impl Outcome {
+    /// How the execution trace says the run of `g` that had this outcome
+    /// ended (a parked goroutine's wait reason and site are still set:
+    /// nobody can wake it before its worker completes the park).
+    pub(crate) fn trace_end(&self, g: &G) -> crate::trace::End {
+        match self {
+            Outcome::Yielded => crate::trace::End::Yield,
+            Outcome::Parked | Outcome::ParkedUnlocking(_) => {
+                crate::trace::End::Park(g.wait_state().0, g.blocked_at())
+            }
+            Outcome::Finished(_) => crate::trace::End::Finish,
+        }
+    }
 }
 
 thread_local! {

@@ -6,7 +6,7 @@
 //! `num_goroutine` and `schedtrace` show is a snapshot.
 
 use super::worker::{current_worker, Worker};
-use super::{Runtime, MAX_PROCS, NO_HOME};
+use super::{Runtime, MAX_PROCS, NO_HOME, RUNNING};
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
@@ -117,6 +117,22 @@ impl Runtime {
         )
     }
 
+    /// For the execution trace: goroutines live, runnable (queued, or in
+    /// a `runnext` slot) and parked (the rest, less those running): a
+    /// snapshot, relaxed.
+    pub(crate) fn goroutine_counts(&self) -> [u64; 3] {
+        let started = self.started_count.load(Ordering::Acquire);
+        let (mut runnable, mut running) = (self.injector.len(), 0);
+        for shared in (0..started).map(|i| self.shared(i)) {
+            runnable += shared.stealer.len() + shared.inbox.len() + shared.local_len.len();
+            runnable += usize::from(shared.runnext.is_occupied());
+            running += (shared.status.load(Ordering::Relaxed) & RUNNING) as usize;
+        }
+        let live = self.live_goroutines();
+        let parked = live.saturating_sub(runnable + running);
+        [live, runnable, parked].map(|n| n as u64)
+    }
+
     /// Stacks cached by the workers.
     pub(crate) fn cached_stacks(&self) -> usize {
         let started = self.started_count.load(Ordering::Acquire);
@@ -147,6 +163,7 @@ impl Runtime {
             + self.helper_threads
             + crate::blocking::helper_threads()
             + crate::userfault::threads()
+            + crate::trace::writer_threads()
     }
 }
 

@@ -229,6 +229,7 @@ pub(crate) fn runtime() -> &'static Runtime {
         crate::testing::seed::set_seed_from_env();
         let rt: &'static Runtime =
             Box::leak(Box::new(Runtime::new(crate::gomaxprocs::procs_from_env())));
+        crate::trace::start_from_env();
         if let Some(period) = crate::inspect::schedtrace_period() {
             let traced = std::thread::Builder::new()
                 .name("goro-schedtrace".into())
@@ -635,6 +636,7 @@ impl Runtime {
 /// The caller owns `g` through the park protocol (it won the wake).
 #[inline]
 pub(crate) fn ready(g: Runnable) {
+    crate::trace::wakes(&g);
     let w = current_worker();
     // SAFETY: the caller owns `g`.
     let pin = unsafe { g.pinned_to() };
@@ -664,6 +666,7 @@ fn ready_from_thread(g: Runnable) {
 /// Queues a new goroutine: the current worker's local queue (its spill
 /// past [`LOCAL_SPAWN_LIMIT`]), or the global queue from a plain thread.
 pub(crate) fn spawn(g: Runnable) {
+    crate::trace::wakes(&g);
     let w = current_worker();
     let rt = runtime();
     if w.is_null() {

@@ -84,6 +84,7 @@ pub(super) fn run(rt: &'static Runtime) {
         }
         std::thread::park_timeout(delay);
         stack::install_wanted_guards();
+        crate::trace::sample_counters();
         rt.fire_overdue_timers();
         let rechecked_poller = rt.fill_vacant_poller();
         poll_neglected_network(rt);

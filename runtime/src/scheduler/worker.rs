@@ -447,6 +447,7 @@ impl Worker {
             self.runs.set(runs);
             self.set_phase(RUNNING);
             self.shared.running.store(g.id(), Ordering::Relaxed);
+            crate::trace::run_begins(&g);
             // SAFETY: `g` came off a run queue or runnext, so this worker
             // owns it; it is started before it is resumed.
             let outcome = unsafe {
@@ -456,6 +457,7 @@ impl Worker {
                     g.resume()
                 }
             };
+            crate::trace::run_ends(g.id(), || outcome.trace_end(&g));
             self.set_phase(SCHEDULING);
             match outcome {
                 Outcome::Yielded => {
@@ -909,6 +911,7 @@ impl Worker {
                         self.small_steal
                             .set(fresh && self.queue.len() < SMALL_STEAL);
                         WorkerStats::bump(&self.shared().stats.steals);
+                        crate::trace::steal(index, g.id());
                         victim.robbed.fetch_add(1, Ordering::Relaxed);
                         return Some(g);
                     }
