@@ -447,7 +447,10 @@ impl Worker {
             self.runs.set(runs);
             self.set_phase(RUNNING);
             self.shared.running.store(g.id(), Ordering::Relaxed);
-            crate::trace::run_begins(&g);
+            let traced = crate::trace::on();
+            if traced {
+                crate::trace::run_begins(&g);
+            }
             // SAFETY: `g` came off a run queue or runnext, so this worker
             // owns it; it is started before it is resumed.
             let outcome = unsafe {
@@ -457,7 +460,9 @@ impl Worker {
                     g.resume()
                 }
             };
-            crate::trace::run_ends(g.id(), || outcome.trace_end(&g));
+            if traced {
+                crate::trace::run_ends(&g, &outcome);
+            }
             self.set_phase(SCHEDULING);
             match outcome {
                 Outcome::Yielded => {

@@ -185,20 +185,19 @@ pub(crate) fn start_from_env() {
 }
 
 /// A goroutine's run begins on this thread (a worker's, which owns `g`):
-/// its start, and the end of the flow that woke it.
-#[inline(always)]
+/// its start, and the end of the flow that woke it. The caller checks
+/// [`on`] once for the whole run, and calls [`run_ends`] if it was.
+#[cold]
+#[inline(never)]
 pub(crate) fn run_begins(g: &crate::goroutine::G) {
-    if on() {
-        buffer::run_begins(g);
-    }
+    buffer::run_begins(g);
 }
 
-/// The goroutine `g` that began running on this thread stopped: `end`.
-#[inline(always)]
-pub(crate) fn run_ends(g: u64, end: impl FnOnce() -> End) {
-    if on() {
-        buffer::run_ends(g, end());
-    }
+/// The run of `g` that [`run_begins`] recorded ended: how.
+#[cold]
+#[inline(never)]
+pub(crate) fn run_ends(g: &crate::goroutine::G, outcome: &crate::goroutine::Outcome) {
+    buffer::run_ends(g.id(), outcome.trace_end(g));
 }
 
 /// `g` was woken or spawned by this thread, which owns it: the tail of an
