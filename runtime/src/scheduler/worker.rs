@@ -30,7 +30,7 @@ use crate::timers::TimerHeap;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread::Thread;
 use std::time::Duration;
@@ -59,8 +59,6 @@ pub(super) const SMALL_STEAL_PAUSES: usize = 160;
 /// some (see [`backlog_aged`]), and how old a sighting may be to count.
 const BACKLOG_AGE: u64 = 50_000;
 const BACKLOG_FORGET: u64 = 1_000_000;
-/// No CPU clock (`Shared::cpu_clock`).
-const NO_CLOCK: i64 = i64::MIN;
 /// A backlog this long is stolen from a worker that is running others.
 const BACKLOG_LONG: usize = 16;
 
@@ -115,10 +113,6 @@ pub(super) struct Shared {
     /// `(goroutines run << PHASE_BITS) | phase`, written only by the worker
     /// (plain stores), sampled by the monitor.
     pub(super) status: AtomicU64,
-    /// The CPU clock of the thread that runs this worker
-    /// (`clock::CpuClock::to_word`, or [`NO_CLOCK`]); a thief reads it to
-    /// tell a worker stuck in one goroutine from one the OS set aside.
-    pub(super) cpu_clock: AtomicI64,
     /// The monitor took this worker's token.
     pub(super) revoked: AtomicBool,
     /// Successful steals from this worker's queue (the monitor's evidence
@@ -157,7 +151,7 @@ pub(crate) struct Worker {
     /// Per victim slot, when this worker first saw its queue non-empty
     /// (0: not seen so) and the victim's status word then; see
     /// [`backlog_aged`].
-    pub(super) backlog_seen: std::cell::RefCell<Vec<Seen>>,
+    pub(super) backlog_seen: std::cell::RefCell<Vec<(u64, u64)>>,
     /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
@@ -265,7 +259,6 @@ impl Runtime {
             wake: AtomicBool::new(false),
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
-            cpu_clock: AtomicI64::new(NO_CLOCK),
             revoked: AtomicBool::new(false),
             robbed: CachePadded::new(AtomicU64::new(0)),
             active: AtomicBool::new(false),
@@ -280,8 +273,6 @@ impl Runtime {
     pub(super) fn worker_main(&'static self, index: usize) {
         let shared = self.shared(index);
         *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::thread::current());
-        let clock = crate::clock::CpuClock::current().map_or(NO_CLOCK, |c| c.to_word());
-        shared.cpu_clock.store(clock, Ordering::Relaxed);
         crate::signal::prepare_thread();
         let queues = shared
             .queue
@@ -893,7 +884,7 @@ impl Worker {
         let now = crate::clock::now_nanos();
         let patient = !super::migration_enabled();
         let mut seen = self.backlog_seen.borrow_mut();
-        seen.resize(started, Seen::default());
+        seen.resize(started, (0, 0));
         loop {
             let mut retry = false;
             for k in 0..started {
@@ -903,7 +894,7 @@ impl Worker {
                 }
                 let victim = self.rt.shared(index);
                 if victim.stealer.is_empty() {
-                    seen[index] = Seen::default();
+                    seen[index] = (0, 0);
                     continue;
                 }
                 if patient && !backlog_aged(&mut seen[index], victim, now) {
@@ -950,55 +941,30 @@ impl Worker {
     }
 }
 
-/// What a thief saw of a victim's non-empty queue when it first saw it so:
-/// when (0: not seen, or so long ago that it tells nothing), the victim's
-/// status word, and its thread's CPU time. It stays while the queue is
-/// seen non-empty, so a lasting backlog is stolen from steal after steal.
-#[derive(Clone, Copy, Default)]
-pub(super) struct Seen {
-    at: u64,
-    status: u64,
-    cpu: Option<u64>,
-}
-
 /// Whether a victim's queue, seen non-empty now, holds a backlog worth
-/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either it holds
-/// at least [`BACKLOG_LONG`] or its worker has been in one goroutine all
-/// that while (its status word is unchanged) and has run meanwhile (its
-/// thread's CPU time went on): a worker whose thread the OS set aside (more
-/// workers than cores) gets to its queue once it is back.
+/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either its
+/// worker has been in one goroutine all that while (its status word is
+/// unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
+/// thief first saw it so, and the victim's status then ((0, _) if not, or
+/// so long ago that it tells nothing); it stays while the queue is seen
+/// non-empty, so a lasting backlog is stolen from steal after steal.
 ///
 /// A goroutine stays on the thread it starts on, so a thief that took
 /// fresh goroutines the moment they were queued would split goroutines
 /// that talk to each other (a pair spawned together) between two threads
 /// for good; a worker running its short queue will get to it soon.
-fn backlog_aged(seen: &mut Seen, victim: &Shared, now: u64) -> bool {
+fn backlog_aged(seen: &mut (u64, u64), victim: &Shared, now: u64) -> bool {
     let status = victim.status.load(Ordering::Relaxed);
-    let cpu = || {
-        crate::clock::CpuClock::from_word(victim.cpu_clock.load(Ordering::Relaxed))
-            .and_then(|clock| clock.nanos())
-    };
-    if seen.at == 0 || now.saturating_sub(seen.at) > BACKLOG_FORGET {
-        *seen = Seen {
-            at: now.max(1),
-            status,
-            cpu: cpu(),
-        };
+    if seen.0 == 0 || now.saturating_sub(seen.0) > BACKLOG_FORGET {
+        *seen = (now.max(1), status);
         return false;
     }
-    if now - seen.at < BACKLOG_AGE {
+    if now - seen.0 < BACKLOG_AGE {
         return false;
     }
-    let stuck = || {
-        status == seen.status
-            && matches!((seen.cpu, cpu()), (Some(then), Some(now)) if now - then >= BACKLOG_AGE / 2)
-    };
-    let busy = victim.stealer.len() >= BACKLOG_LONG || stuck();
+    let busy = status == seen.1 || victim.stealer.len() >= BACKLOG_LONG;
     // Seen again later: a worker that ran others meanwhile is judged anew.
-    *seen = Seen {
-        at: now - BACKLOG_AGE,
-        status,
-        cpu: cpu(),
-    };
+    seen.0 = now - BACKLOG_AGE;
+    seen.1 = status;
     busy
 }
