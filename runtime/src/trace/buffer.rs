@@ -249,6 +249,10 @@ struct Local {
     run: (u32, u64, u64),
     /// When this thread last sampled the counters.
     sampled: u64,
+    /// The named goroutine whose name this thread gave the sink last
+    /// (session, id): a goroutine that runs again and again here is named
+    /// once, not under the sink's lock at every run.
+    named: (u32, u64),
 }
 
 impl Local {
@@ -273,6 +277,7 @@ impl Local {
             flows: (0, 0),
             run: (0, 0, 0),
             sampled: 0,
+            named: (0, 0),
         }
     }
 
@@ -370,13 +375,17 @@ pub(super) fn record_slice(start: u64, what: Slice) {
 #[inline(never)]
 pub(super) fn run_begins(g: &G) {
     let ts = now();
-    if let Some(name) = g.name() {
-        sink().names.entry(g.id()).or_insert_with(|| name.into());
-    }
     // SAFETY: the worker running `g` owns it, and it has not finished.
     let flow = unsafe { g.take_trace_flow() };
     with_local(|local| {
-        local.run = (SESSION.load(Ordering::Relaxed), g.id(), ts);
+        let session = SESSION.load(Ordering::Relaxed);
+        if let Some(name) = g.name() {
+            if local.named != (session, g.id()) {
+                local.named = (session, g.id());
+                sink().names.entry(g.id()).or_insert_with(|| name.into());
+            }
+        }
+        local.run = (session, g.id(), ts);
         if flow >= SESSION_FLOWS.load(Ordering::Relaxed) {
             local.push(Event {
                 ts,
