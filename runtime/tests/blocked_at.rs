@@ -23,6 +23,19 @@ macro_rules! at {
     }};
 }
 
+/// Waits until the dump shows goroutine `id` parked in `state`.
+fn parked_in(id: goro::GoroutineId, state: &str) -> goro::GoroutineInfo {
+    loop {
+        let parked = goro::dump()
+            .into_iter()
+            .find(|g| g.id == id && g.state == state);
+        if let Some(info) = parked {
+            return info;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Runs `body` in a goroutine, waits until the dump shows it parked in
 /// `state`, checks that its blocked-at site is the line `body` recorded,
 /// then runs `release` and joins it.
@@ -36,15 +49,7 @@ fn expect_blocked_at(
         let line = line.clone();
         move || body(line)
     });
-    let info = loop {
-        let parked = goro::dump()
-            .into_iter()
-            .find(|g| g.id == h.id() && g.state == state);
-        if let Some(info) = parked {
-            break info;
-        }
-        std::thread::yield_now();
-    };
+    let info = parked_in(h.id(), state);
     let at = info.blocked_at.unwrap_or_else(|| panic!("no site: {info}"));
     assert_eq!(
         (at.file(), at.line()),
@@ -216,6 +221,8 @@ fn sync() {
         let once = once.clone();
         move || once.call_once(|| { let _ = rx.recv(); })
     });
+    // The first caller is inside `call_once` before the second comes.
+    parked_in(first.id(), "chan receive");
     expect_blocked_at(
         "sync.Once.Do",
         move |l| at!(l, once.call_once(|| ())),
@@ -278,16 +285,7 @@ fn a_sleep_names_its_call_site() {
     let line = Line::default();
     let l = line.clone();
     let h = goro::spawn(move || at!(l, goro::sleep(Duration::from_secs(3600))));
-    let info = loop {
-        match goro::dump()
-            .into_iter()
-            .find(|g| g.id == h.id() && g.state == "sleep")
-        {
-            Some(info) => break info,
-            None => std::thread::yield_now(),
-        }
-    };
-    let at = info.blocked_at.unwrap();
+    let at = parked_in(h.id(), "sleep").blocked_at.unwrap();
     assert_eq!(
         (at.file(), at.line()),
         (file!(), line.load(Ordering::SeqCst))
