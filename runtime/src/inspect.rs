@@ -191,21 +191,18 @@ fn snapshot(
     let none: Stack = Arc::new([]);
     let mut all = Vec::new();
     let mut taken = Vec::new();
-    crate::registry::for_each(|g| {
-        if g.finished() {
-            return;
-        }
-        let mut info = info(g, now, none.clone());
+    for g in crate::registry::listed() {
+        let mut info = info(&g, now, none.clone());
         taken.push(match caller {
             Some((id, own)) if id == info.id => {
                 info.state = WaitReason::Running.as_str();
                 (info.waiting_for, info.blocked_at) = (None, None);
                 own
             }
-            _ => tracer.take(g),
+            _ => tracer.take(&g),
         });
         all.push(info);
-    });
+    }
     let stacks = tracer.stacks();
     for (info, taken) in all.iter_mut().zip(taken) {
         if let Some(i) = taken {

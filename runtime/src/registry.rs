@@ -13,7 +13,7 @@
 //! on the worker that starts it, which has the record's cache lines, not on
 //! the spawning path.
 
-use crate::goroutine::G;
+use crate::goroutine::{GRef, G};
 use crate::scheduler::MAX_PROCS;
 use crate::spin::SpinLock;
 use crossbeam_utils::CachePadded;
@@ -151,6 +151,22 @@ pub(crate) fn for_each(mut f: impl FnMut(&G)) {
             }
         });
     }
+}
+
+/// Every listed goroutine that has not finished, each with a reference
+/// of its own: a caller that looks at them for long (unwinding their
+/// stacks) does it without holding the lists' locks, which goroutines
+/// starting and finishing take.
+pub(crate) fn listed() -> Vec<GRef> {
+    let mut all = Vec::new();
+    for_each(|g| {
+        if !g.finished() {
+            // SAFETY: a listed goroutine is alive while we hold its list's
+            // lock, which `for_each` does.
+            all.push(unsafe { g.counted() });
+        }
+    });
+    all
 }
 
 /// "goroutine N 'name', spawned at file:line:col" for the listed goroutine

@@ -625,6 +625,22 @@ impl G {
 }
 
 impl G {
+    /// One more counted reference to this goroutine's record.
+    ///
+    /// # Safety
+    /// The record is alive while this runs: a reference to it is held
+    /// (the registry's, for a goroutine listed under a held list lock).
+    pub(crate) unsafe fn counted(&self) -> GRef {
+        let ptr: *const G = self;
+        // SAFETY: every record is allocated in an `Arc` (see `spawn`), and
+        // it is alive (the caller's contract), so counting one more strong
+        // reference and owning it is sound.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+
     /// Usable bytes of this goroutine's stack (0 before it runs).
     pub(crate) fn stack_size(&self) -> usize {
         // SAFETY: as for `guard`.
