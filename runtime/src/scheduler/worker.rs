@@ -59,9 +59,6 @@ pub(super) const SMALL_STEAL_PAUSES: usize = 160;
 /// some (see [`backlog_aged`]), and how old a sighting may be to count.
 const BACKLOG_AGE: u64 = 50_000;
 const BACKLOG_FORGET: u64 = 1_000_000;
-/// How long a victim's worker must have been in one goroutine for a short
-/// backlog behind it to be stolen.
-const STUCK_AGE: u64 = 200_000;
 /// A backlog this long is stolen from a worker that is running others.
 const BACKLOG_LONG: usize = 16;
 
@@ -152,9 +149,9 @@ pub(crate) struct Worker {
     /// When this worker last took a token (coarse clock; see `turn_over`).
     pub(super) token_since: Cell<u64>,
     /// Per victim slot, when this worker first saw its queue non-empty
-    /// (0: not seen so), the victim's status word, and since when it has
-    /// not changed; see [`backlog_aged`].
-    pub(super) backlog_seen: std::cell::RefCell<Vec<(u64, u64, u64)>>,
+    /// (0: not seen so) and the victim's status word then; see
+    /// [`backlog_aged`].
+    pub(super) backlog_seen: std::cell::RefCell<Vec<(u64, u64)>>,
     /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
@@ -887,7 +884,7 @@ impl Worker {
         let now = crate::clock::now_nanos();
         let patient = !super::migration_enabled();
         let mut seen = self.backlog_seen.borrow_mut();
-        seen.resize(started, (0, 0, 0));
+        seen.resize(started, (0, 0));
         loop {
             let mut retry = false;
             for k in 0..started {
@@ -897,7 +894,7 @@ impl Worker {
                 }
                 let victim = self.rt.shared(index);
                 if victim.stealer.is_empty() {
-                    seen[index] = (0, 0, 0);
+                    seen[index] = (0, 0);
                     continue;
                 }
                 if patient && !backlog_aged(&mut seen[index], victim, now) {
@@ -945,31 +942,29 @@ impl Worker {
 }
 
 /// Whether a victim's queue, seen non-empty now, holds a backlog worth
-/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either it
-/// holds at least [`BACKLOG_LONG`] or its worker has been in one goroutine
-/// for [`STUCK_AGE`] (its status word unchanged). `seen` is when this
-/// thief first saw the queue so (0 if not, or so long ago that it tells
-/// nothing), the victim's status word, and since when that has not
-/// changed; it stays while the queue is seen non-empty, so a lasting
-/// backlog is stolen from steal after steal. A goroutine that runs a few
-/// tens of microseconds (a select draining a buffer, a producer filling
-/// one) does not count as stuck: the goroutines spawned with it, queued
-/// behind it, would be split from it for good.
+/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either its
+/// worker has been in one goroutine all that while (its status word is
+/// unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
+/// thief first saw it so, and the victim's status then ((0, _) if not, or
+/// so long ago that it tells nothing); it stays while the queue is seen
+/// non-empty, so a lasting backlog is stolen from steal after steal.
 ///
 /// A goroutine stays on the thread it starts on, so a thief that took
 /// fresh goroutines the moment they were queued would split goroutines
 /// that talk to each other (a pair spawned together) between two threads
 /// for good; a worker running its short queue will get to it soon.
-fn backlog_aged(seen: &mut (u64, u64, u64), victim: &Shared, now: u64) -> bool {
+fn backlog_aged(seen: &mut (u64, u64), victim: &Shared, now: u64) -> bool {
     let status = victim.status.load(Ordering::Relaxed);
     if seen.0 == 0 || now.saturating_sub(seen.0) > BACKLOG_FORGET {
-        *seen = (now.max(1), status, now.max(1));
+        *seen = (now.max(1), status);
         return false;
     }
-    if status != seen.1 {
-        // Its worker moved on to another goroutine: stuck from now, if at all.
-        (seen.1, seen.2) = (status, now);
+    if now - seen.0 < BACKLOG_AGE {
+        return false;
     }
-    now - seen.0 >= BACKLOG_AGE
-        && (victim.stealer.len() >= BACKLOG_LONG || now - seen.2 >= STUCK_AGE)
+    let busy = status == seen.1 || victim.stealer.len() >= BACKLOG_LONG;
+    // Seen again later: a worker that ran others meanwhile is judged anew.
+    seen.0 = now - BACKLOG_AGE;
+    seen.1 = status;
+    busy
 }
