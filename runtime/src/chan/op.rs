@@ -693,17 +693,44 @@ fn shuffle(order: &mut [usize], biased: bool) {
 fn poll_locked(cases: &[Arm<'_>], order: &[usize], locks: &mut [usize]) -> Option<usize> {
     sort_locks(cases, locks);
     lock_all(cases, locks);
+    // SAFETY: every channel is locked; nothing is enqueued.
+    match unsafe { complete_first_ready(cases, order, locks) } {
+        Ok(i) => Some(i),
+        Err(_) => {
+            unlock_all(cases, locks);
+            None
+        }
+    }
+}
+
+/// Polls `cases` in `order` and completes the first ready one: its index,
+/// with every channel unlocked and its counterpart woken. If none is
+/// ready, the channels stay locked and the error is when the first timer
+/// channel among them falls due, if any.
+///
+/// # Safety
+/// Every channel of `cases` is locked (`lock_all` with `locks`), and none
+/// of the cases is enqueued.
+unsafe fn complete_first_ready(
+    cases: &[Arm<'_>],
+    order: &[usize],
+    locks: &[usize],
+) -> Result<usize, Option<Instant>> {
+    let mut due: Option<Instant> = None;
     for &i in order {
-        // SAFETY: every channel is locked; nothing is enqueued.
+        // SAFETY: locked and not enqueued (the caller's contract).
         if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
             unlock_all(cases, locks);
             wake_up(wake);
             cases[i].0.settle();
-            return Some(i);
+            return Ok(i);
+        }
+        // SAFETY: locked.
+        if let Some(at) = unsafe { cases[i].0.due() } {
+            due = Some(due.map_or(at, |d| d.min(at)));
         }
     }
-    unlock_all(cases, locks);
-    None
+    Err(due)
 }
 
 /// Pass 1: each case under its own lock, in random (or given) order.
@@ -740,20 +767,11 @@ fn block(
     sort_locks(cases, locks);
     loop {
         lock_all(cases, locks);
-        let mut due: Option<Instant> = None;
-        for &i in order {
-            // SAFETY: every channel is locked; nothing enqueued yet.
-            if let Poll::Ready(wake) = unsafe { cases[i].0.poll() } {
-                unlock_all(cases, locks);
-                wake_up(wake);
-                cases[i].0.settle();
-                return Some(i);
-            }
-            // SAFETY: locked.
-            if let Some(at) = unsafe { cases[i].0.due() } {
-                due = Some(due.map_or(at, |d| d.min(at)));
-            }
-        }
+        // SAFETY: every channel is locked; nothing enqueued yet.
+        let due = match unsafe { complete_first_ready(cases, order, locks) } {
+            Ok(i) => return Some(i),
+            Err(due) => due,
+        };
         let until = earlier(deadline, due);
         let ctx = BlockedOp::new(true);
         // In poll order: when two cases share a channel, the one queued
