@@ -207,6 +207,7 @@ impl Runtime {
                 }
                 RUNNING => {
                     if stuck_for >= HANDOFF_DELAY && self.queue_unshared(shared, sample) {
+                        shared.stuck.store(status, Ordering::Relaxed);
                         acted += usize::from(self.share_queue());
                     }
                     false

@@ -115,6 +115,12 @@ pub(super) struct Shared {
     pub(super) status: AtomicU64,
     /// The monitor took this worker's token.
     pub(super) revoked: AtomicBool,
+    /// The status word the monitor saw unchanged for [`HANDOFF_DELAY`]
+    /// (one goroutine all that while) with goroutines queued behind it:
+    /// while `status` still equals it, thieves take those goroutines at
+    /// once (see [`backlog_aged`]). Relaxed: a stale value no longer
+    /// equals `status`, whose run count only grows.
+    pub(super) stuck: AtomicU64,
     /// Successful steals from this worker's queue (the monitor's evidence
     /// that its work is not starving). Relaxed: a counter. Written by the
     /// thieves, so on a cache line of its own.
@@ -259,6 +265,7 @@ impl Runtime {
             wake: AtomicBool::new(false),
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
+            stuck: AtomicU64::new(u64::MAX),
             revoked: AtomicBool::new(false),
             robbed: CachePadded::new(AtomicU64::new(0)),
             active: AtomicBool::new(false),
@@ -942,9 +949,11 @@ impl Worker {
 }
 
 /// Whether a victim's queue, seen non-empty now, holds a backlog worth
-/// stealing: it has held goroutines for [`BACKLOG_AGE`] and either its
-/// worker has been in one goroutine all that while (its status word is
-/// unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
+/// stealing: the monitor has seen its worker in one goroutine for
+/// [`HANDOFF_DELAY`] with goroutines queued
+/// (`Shared::stuck`), or the queue has held goroutines for [`BACKLOG_AGE`]
+/// and either its worker has been in one goroutine all that while (its
+/// status word is unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
 /// thief first saw it so, and the victim's status then ((0, _) if not, or
 /// so long ago that it tells nothing); it stays while the queue is seen
 /// non-empty, so a lasting backlog is stolen from steal after steal.
@@ -955,6 +964,9 @@ impl Worker {
 /// for good; a worker running its short queue will get to it soon.
 fn backlog_aged(seen: &mut (u64, u64), victim: &Shared, now: u64) -> bool {
     let status = victim.status.load(Ordering::Relaxed);
+    if victim.stuck.load(Ordering::Relaxed) == status {
+        return true;
+    }
     if seen.0 == 0 || now.saturating_sub(seen.0) > BACKLOG_FORGET {
         *seen = (now.max(1), status);
         return false;
