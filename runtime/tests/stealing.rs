@@ -19,6 +19,25 @@ fn stealing_spreads_goroutines_spawned_on_one_worker() {
     });
 }
 
+/// Spinners spawned together from a goroutine land on one worker's queue:
+/// each must still get a thread of its own, including the last ones left
+/// behind a spinner after a thief took part of that queue. (A monitor that
+/// stopped sharing a queue once anyone had stolen from it left the last
+/// spinner queued for good in about one round in twenty.)
+#[test]
+fn every_spinner_gets_a_thread_even_after_part_of_its_queue_was_stolen() {
+    for procs in [3, 4] {
+        with_procs(procs, || {
+            for round in 0..20 {
+                assert!(
+                    goro::spawn(move || run_in_parallel(procs)).join().unwrap(),
+                    "{procs} spinners never ran at once (round {round})"
+                );
+            }
+        });
+    }
+}
+
 /// A goroutine that spawns more than its worker's local queue holds: the
 /// goroutines it wakes meanwhile run before most of those it spawned (Go
 /// sends the excess to its global queue), where a plain FIFO would run

@@ -169,6 +169,13 @@ const LOCAL_SPAWN_LIMIT: usize = 256;
 /// monitor has that worker take it (see the module note's "lazy hand-off").
 const HANDOFF_DELAY: Duration = Duration::from_micros(50);
 
+/// How long a worker must run one goroutine, with fresh goroutines queued
+/// behind it, before thieves take them (see `worker::backlog_aged`): longer
+/// than the OS usually sets a thread aside (another process's burst, the
+/// monitor's round), so that a pair spawned together is not split for
+/// good because their worker's thread was briefly preempted.
+const STUCK_AFTER: Duration = Duration::from_micros(200);
+
 /// The process-wide runtime.
 pub(crate) struct Runtime {
     injector: Injector<Runnable>,

@@ -9,10 +9,12 @@
 //! the global queue meanwhile, it holds a woken goroutine in `runnext`, or
 //! a pooled worker waits for a token) loses its token; the token goes to a
 //! pooled or new thread (see the scheduler's "Tokens"). Sooner, from 50 µs
-//! in one goroutine, it wakes an idle worker to steal the fresh goroutines
-//! queued behind it, and asks the goroutine to yield at its next
-//! preemption point if goroutines pinned to that thread wait; after 50 ms
-//! it names the goroutine on stderr (`GODEBUG=blockwarn=0` silences it). It also fires timers nobody fired; when goroutines wait for
+//! in one goroutine, it asks the goroutine to yield at its next preemption
+//! point if goroutines pinned to that thread wait; from 200 µs
+//! (`STUCK_AFTER`) it marks the worker stuck, so that thieves take the
+//! fresh goroutines queued behind it at once, and wakes an idle worker to
+//! steal them; after 50 ms it names the goroutine on stderr
+//! (`GODEBUG=blockwarn=0` silences it). It also fires timers nobody fired; when goroutines wait for
 //! I/O and nobody has polled for 50 µs while a worker idles, it has that
 //! worker to take the poller's role (the scheduler's "lazy hand-off"
 //! leaves the role vacant), and after 10 ms without a poll (every worker
@@ -29,7 +31,7 @@
 //! no CPU, and then goes on at the rhythm it had.
 
 use super::worker::Shared;
-use super::{Runtime, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING};
+use super::{Runtime, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING, STUCK_AFTER};
 use crate::stack;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
@@ -200,19 +202,15 @@ impl Runtime {
             if stuck_for >= HANDOFF_DELAY && phase == RUNNING && ask_to_preempt(shared) {
                 acted += 1;
             }
-            let retake = match status & ((1 << PHASE_BITS) - 1) {
-                RUNNING if stuck_for >= FORCE_RETAKE => {
-                    warn_if_pinned_wait(shared, stuck_for);
-                    self.work_starves_behind(shared, sample)
-                }
-                RUNNING => {
-                    if stuck_for >= HANDOFF_DELAY && self.queue_unshared(shared, sample) {
-                        shared.stuck.store(status, Ordering::Relaxed);
-                        acted += usize::from(self.share_queue());
-                    }
-                    false
-                }
-                _ => false,
+            if phase != RUNNING {
+                continue;
+            }
+            if stuck_for >= STUCK_AFTER && self.share_stuck_queue(shared, status) {
+                acted += 1;
+            }
+            let retake = stuck_for >= FORCE_RETAKE && {
+                warn_if_pinned_wait(shared, stuck_for);
+                self.work_starves_behind(shared, sample)
             };
             if retake && self.revoke(shared) {
                 acted += 1;
@@ -221,10 +219,16 @@ impl Runtime {
         acted
     }
 
-    /// Wakes an idle worker to steal from a worker busy in one goroutine,
-    /// unless none idles or one is searching already. Returns whether it
-    /// tried.
-    pub(super) fn share_queue(&'static self) -> bool {
+    /// A worker has run one goroutine (`status`) for [`STUCK_AFTER`]: if
+    /// goroutines are queued behind it, marks it stuck (`Shared::stuck`:
+    /// thieves take them at their first look, while `status` lasts) and
+    /// wakes an idle worker to steal, unless none idles or one is searching
+    /// already. Returns whether it woke one.
+    pub(super) fn share_stuck_queue(&'static self, shared: &Shared, status: u64) -> bool {
+        if shared.stealer.is_empty() {
+            return false;
+        }
+        shared.stuck.store(status, Ordering::Relaxed);
         let wake = self.idle.len() > 0 && self.searching.load(Ordering::SeqCst) == 0;
         if wake {
             self.notify_work();

@@ -20,6 +20,7 @@
 
 use super::counters::WorkerStats;
 use super::queues::{LocalQueues, RunNext, Stealers};
+use super::STUCK_AFTER;
 use super::{shard_of, Runtime, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHEDULING};
 use super::{Returned, ReturnedBatch};
 use crate::clock::NEVER;
@@ -115,7 +116,7 @@ pub(super) struct Shared {
     pub(super) status: AtomicU64,
     /// The monitor took this worker's token.
     pub(super) revoked: AtomicBool,
-    /// The status word the monitor saw unchanged for [`HANDOFF_DELAY`]
+    /// The status word the monitor saw unchanged for [`STUCK_AFTER`]
     /// (one goroutine all that while) with goroutines queued behind it:
     /// while `status` still equals it, thieves take those goroutines at
     /// once (see [`backlog_aged`]). Relaxed: a stale value no longer
@@ -154,10 +155,9 @@ pub(crate) struct Worker {
     pub(super) pinned_live: Cell<usize>,
     /// When this worker last took a token (coarse clock; see `turn_over`).
     pub(super) token_since: Cell<u64>,
-    /// Per victim slot, when this worker first saw its queue non-empty
-    /// (0: not seen so) and the victim's status word then; see
+    /// Per victim slot, what this worker saw of its queue; see
     /// [`backlog_aged`].
-    pub(super) backlog_seen: std::cell::RefCell<Vec<(u64, u64)>>,
+    pub(super) backlog_seen: std::cell::RefCell<Vec<Seen>>,
     /// Goroutines spawned here while `queue` held [`LOCAL_SPAWN_LIMIT`](super::LOCAL_SPAWN_LIMIT):
     /// run when `queue` is empty, or one every [`FAIRNESS_TICK`] rounds.
     pub(super) spill: LocalQueue<Runnable>,
@@ -891,7 +891,7 @@ impl Worker {
         let now = crate::clock::now_nanos();
         let patient = !super::migration_enabled();
         let mut seen = self.backlog_seen.borrow_mut();
-        seen.resize(started, (0, 0));
+        seen.resize(started, Seen::default());
         loop {
             let mut retry = false;
             for k in 0..started {
@@ -901,7 +901,7 @@ impl Worker {
                 }
                 let victim = self.rt.shared(index);
                 if victim.stealer.is_empty() {
-                    seen[index] = (0, 0);
+                    seen[index] = Seen::default();
                     continue;
                 }
                 if patient && !backlog_aged(&mut seen[index], victim, now) {
@@ -948,35 +948,47 @@ impl Worker {
     }
 }
 
+/// What a thief saw of a victim's queue: since when it has seen it
+/// non-empty (0: not, or so long ago that it tells nothing), and since
+/// when the victim has run the goroutine it runs now (`status`) meanwhile.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Seen {
+    queued_since: u64,
+    status: u64,
+    status_since: u64,
+}
+
 /// Whether a victim's queue, seen non-empty now, holds a backlog worth
-/// stealing: the monitor has seen its worker in one goroutine for
-/// [`HANDOFF_DELAY`] with goroutines queued
-/// (`Shared::stuck`), or the queue has held goroutines for [`BACKLOG_AGE`]
-/// and either its worker has been in one goroutine all that while (its
-/// status word is unchanged) or it holds at least [`BACKLOG_LONG`]. `seen` is when this
-/// thief first saw it so, and the victim's status then ((0, _) if not, or
-/// so long ago that it tells nothing); it stays while the queue is seen
-/// non-empty, so a lasting backlog is stolen from steal after steal.
+/// stealing: its worker has run one goroutine for [`STUCK_AFTER`] with
+/// goroutines queued behind it (seen by this thief, or by the monitor:
+/// `Shared::stuck`), or the queue has held at least [`BACKLOG_LONG`]
+/// goroutines for [`BACKLOG_AGE`]. The sighting stays while the queue is
+/// seen non-empty, so a lasting backlog is stolen from steal after steal.
 ///
 /// A goroutine stays on the thread it starts on, so a thief that took
 /// fresh goroutines the moment they were queued would split goroutines
 /// that talk to each other (a pair spawned together) between two threads
 /// for good; a worker running its short queue will get to it soon.
-fn backlog_aged(seen: &mut (u64, u64), victim: &Shared, now: u64) -> bool {
+fn backlog_aged(seen: &mut Seen, victim: &Shared, now: u64) -> bool {
     let status = victim.status.load(Ordering::Relaxed);
     if victim.stuck.load(Ordering::Relaxed) == status {
         return true;
     }
-    if seen.0 == 0 || now.saturating_sub(seen.0) > BACKLOG_FORGET {
-        *seen = (now.max(1), status);
+    if seen.queued_since == 0 || now.saturating_sub(seen.queued_since) > BACKLOG_FORGET {
+        let first = now.max(1);
+        *seen = Seen {
+            queued_since: first,
+            status,
+            status_since: first,
+        };
         return false;
     }
-    if now - seen.0 < BACKLOG_AGE {
-        return false;
+    if status != seen.status {
+        (seen.status, seen.status_since) = (status, now);
     }
-    let busy = status == seen.1 || victim.stealer.len() >= BACKLOG_LONG;
-    // Seen again later: a worker that ran others meanwhile is judged anew.
-    seen.0 = now - BACKLOG_AGE;
-    seen.1 = status;
-    busy
+    let stuck = now - seen.status_since >= STUCK_AFTER.as_nanos() as u64;
+    let long = now - seen.queued_since >= BACKLOG_AGE && victim.stealer.len() >= BACKLOG_LONG;
+    // Seen again in time: the sighting does not expire while it lasts.
+    seen.queued_since = seen.queued_since.max(now.saturating_sub(BACKLOG_AGE));
+    stuck || long
 }
