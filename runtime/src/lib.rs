@@ -70,6 +70,7 @@ pub mod local;
 mod mmap;
 pub mod net;
 mod netpoll;
+mod os_thread;
 mod panic;
 mod park;
 pub mod pprof;

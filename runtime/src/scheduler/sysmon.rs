@@ -7,8 +7,11 @@
 //! thread does now), and a worker seen in the same goroutine for 10 ms
 //! while work starves behind it (nobody stole from its queue or took from
 //! the global queue meanwhile, it holds a woken goroutine in `runnext`, or
-//! a pooled worker waits for a token) loses its token; the token goes to a
-//! pooled or new thread (see the scheduler's "Tokens"). Sooner, from 50 µs
+//! a pooled worker waits for a token) loses its token, unless its thread
+//! is only waiting for a CPU (`os_thread`: it ran less than half the time
+//! and is runnable, not blocked in the kernel; another thread would wait
+//! for the same CPUs); the token goes to a pooled or new thread (see the
+//! scheduler's "Tokens"). Sooner, from 50 µs
 //! in one goroutine, it asks the goroutine to yield at its next preemption
 //! point if goroutines pinned to that thread wait; from 200 µs
 //! (`STUCK_AFTER`) it marks the worker stuck, so that thieves take the
@@ -32,6 +35,7 @@
 
 use super::worker::Shared;
 use super::{Runtime, HANDOFF_DELAY, PHASE_BITS, RUNNING, SCHEDULING, STUCK_AFTER};
+use crate::os_thread::{CpuWindow, OsThread};
 use crate::stack;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
@@ -127,6 +131,9 @@ pub(crate) struct Sample {
     pub(super) since: Instant,
     pub(super) robbed: u64,
     pub(super) injector_takes: u64,
+    /// The thread's CPU time, watched from [`STUCK_AFTER`] in this
+    /// goroutine (see [`set_aside`]).
+    pub(super) cpu_window: Option<CpuWindow>,
 }
 
 /// How long one goroutine may hold a worker before the monitor hands the
@@ -176,6 +183,7 @@ impl Runtime {
                 since: now,
                 robbed: 0,
                 injector_takes,
+                cpu_window: None,
             },
         );
         let mut acted = 0;
@@ -194,6 +202,7 @@ impl Runtime {
                     since: now,
                     robbed: shared.robbed.load(Ordering::Relaxed),
                     injector_takes,
+                    cpu_window: None,
                 };
                 continue;
             }
@@ -208,9 +217,12 @@ impl Runtime {
             if stuck_for >= STUCK_AFTER && self.share_stuck_queue(shared, status) {
                 acted += 1;
             }
+            if stuck_for >= STUCK_AFTER && sample.cpu_window.is_none() {
+                sample.cpu_window = os_thread(shared).and_then(|t| t.watch(now));
+            }
             let retake = stuck_for >= FORCE_RETAKE && {
                 warn_if_pinned_wait(shared, stuck_for);
-                self.work_starves_behind(shared, sample)
+                self.work_starves_behind(shared, sample) && !set_aside(shared, sample, now)
             };
             if retake && self.revoke(shared) {
                 acted += 1;
@@ -293,6 +305,31 @@ impl Runtime {
         }
     }
 }
+
+/// The thread running `shared`'s worker, as the kernel knows it.
+fn os_thread(shared: &Shared) -> Option<OsThread> {
+    OsThread::from_word(shared.os_thread.load(Ordering::Relaxed))
+}
+
+/// Whether the OS has set aside the thread of a worker stuck in one
+/// goroutine (see `OsThread::set_aside`), judged over at least
+/// [`SET_ASIDE_WINDOW`] since the monitor's last look; while that is
+/// shorter, the answer waits (true). Its token then stays: another thread
+/// would wait for the same CPUs (more threads than cores), and each
+/// revocation would add a thread. A thread blocked in a call, or one
+/// running a long loop, still loses it.
+fn set_aside(shared: &Shared, sample: &mut Sample, now: Instant) -> bool {
+    let (Some(thread), Some(window)) = (os_thread(shared), sample.cpu_window.as_mut()) else {
+        return false;
+    };
+    thread
+        .set_aside(window, now, SET_ASIDE_WINDOW)
+        .unwrap_or(true)
+}
+
+/// The shortest stretch over which [`set_aside`] judges a thread's share
+/// of the CPU (several of the OS's time slices).
+const SET_ASIDE_WINDOW: Duration = Duration::from_millis(5);
 
 /// How long a goroutine must hold its thread, with goroutines pinned there
 /// waiting, before the monitor names it: longer than a revocation's 10 ms,

@@ -122,6 +122,10 @@ pub(super) struct Shared {
     /// once (see [`backlog_aged`]). Relaxed: a stale value no longer
     /// equals `status`, whose run count only grows.
     pub(super) stuck: AtomicU64,
+    /// The thread running this worker, as the kernel knows it
+    /// (`os_thread::OsThread::to_word`): the monitor asks whether a worker
+    /// stuck in one goroutine is running, blocked or set aside.
+    pub(super) os_thread: AtomicU64,
     /// Successful steals from this worker's queue (the monitor's evidence
     /// that its work is not starving). Relaxed: a counter. Written by the
     /// thieves, so on a cache line of its own.
@@ -266,6 +270,7 @@ impl Runtime {
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
             stuck: AtomicU64::new(u64::MAX),
+            os_thread: AtomicU64::new(crate::os_thread::NO_THREAD),
             revoked: AtomicBool::new(false),
             robbed: CachePadded::new(AtomicU64::new(0)),
             active: AtomicBool::new(false),
@@ -280,6 +285,9 @@ impl Runtime {
     pub(super) fn worker_main(&'static self, index: usize) {
         let shared = self.shared(index);
         *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::thread::current());
+        let os_thread = crate::os_thread::OsThread::current();
+        let word = os_thread.map_or(crate::os_thread::NO_THREAD, |t| t.to_word());
+        shared.os_thread.store(word, Ordering::Relaxed);
         crate::signal::prepare_thread();
         let queues = shared
             .queue
