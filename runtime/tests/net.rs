@@ -733,3 +733,40 @@ fn migratory<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> goro:
         .spawn(f)
         .unwrap()
 }
+
+/// An accept loop spawns each connection's goroutine: they start on the
+/// workers in turn, not all where the loop runs (a started goroutine stays
+/// on its thread, so that would serve every connection from one thread).
+/// Before, 6 to 8 of the 8 started on one thread.
+#[test]
+fn connections_accepted_by_one_goroutine_start_on_every_worker() {
+    with_procs(2, || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = goro::spawn(move || {
+            let handlers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (mut conn, _) = listener.accept().unwrap();
+                    goro::spawn(move || {
+                        conn.write_all(b"x").unwrap();
+                        std::thread::current().id()
+                    })
+                })
+                .collect();
+            let mut per_thread = std::collections::HashMap::new();
+            for h in handlers {
+                *per_thread.entry(h.join().unwrap()).or_insert(0) += 1;
+            }
+            per_thread.into_values().collect::<Vec<usize>>()
+        });
+        for _ in 0..8 {
+            let mut conn = std::net::TcpStream::connect(addr).unwrap();
+            conn.read_exact(&mut [0]).unwrap();
+        }
+        let per_thread = server.join().unwrap();
+        assert!(
+            per_thread.len() == 2 && per_thread.iter().all(|&n| n >= 3),
+            "connections per thread: {per_thread:?}"
+        );
+    });
+}

@@ -72,10 +72,14 @@ impl UnixListener {
         UnixListener::new(net::UnixListener::bind(path)?)
     }
 
-    /// Waits for a connection and returns it with its peer's address.
+    /// Waits for a connection and returns it with its peer's address. The
+    /// next goroutine this worker spawns (the connection's, as a rule)
+    /// starts on another worker in turn, so that a server's connections
+    /// spread over the workers.
     #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, peer) = self.inner.read(|listener| listener.accept())?;
+        crate::scheduler::spread_next_spawn();
         Ok((UnixStream::new(stream)?, peer))
     }
 

@@ -684,6 +684,12 @@ pub(crate) fn spawn(g: Runnable) {
         if crate::testing::seed::seeded_coin() == Some(true) {
             // Seeded: this time the new goroutine runs before those queued.
             w.make_runnext(g);
+        } else if let Some(target) = w.spread_target() {
+            // A connection's goroutine: it starts on the next worker in
+            // turn, which its inbox wakes.
+            rt.send_home(target, g);
+            w.free_one_returned();
+            return;
         } else if w.queue.len() < LOCAL_SPAWN_LIMIT {
             w.queue.push(g);
         } else {
@@ -697,6 +703,21 @@ pub(crate) fn spawn(g: Runnable) {
         w.free_one_returned();
     }
     rt.notify_work();
+}
+
+/// A goroutine of this worker accepted a connection: the next goroutine
+/// spawned here (the connection's, as a rule) starts on another worker in
+/// turn. Goroutines stay on the thread they start on, and a server's
+/// connections, which talk to their sockets rather than to each other,
+/// would otherwise all start where the accept loop runs: a thief takes
+/// fresh goroutines only from a backlog, and an accept loop spawns them one
+/// at a time, each started at once. A no-op off a worker.
+pub(crate) fn spread_next_spawn() {
+    let w = current_worker();
+    if !w.is_null() {
+        // SAFETY: WORKER points at the live Worker of this thread.
+        unsafe { &*w }.spread_next.set(true);
+    }
 }
 
 /// Stops the program that needs more than `limit` threads, in Go's words:

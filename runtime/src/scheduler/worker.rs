@@ -178,6 +178,11 @@ pub(crate) struct Worker {
     /// a spawn (see `free_one_returned`).
     pub(super) to_free: Cell<ReturnedBatch>,
     pub(super) searching: Cell<bool>,
+    /// The next goroutine spawned here starts on another worker (see
+    /// [`spread_next_spawn`](super::spread_next_spawn)); `spread_turn` is
+    /// the worker slot it tried last.
+    pub(super) spread_next: Cell<bool>,
+    pub(super) spread_turn: Cell<usize>,
     /// The last steal took only a few never-run goroutines: pause before
     /// the next (see `steal_from_workers`).
     pub(super) small_steal: Cell<bool>,
@@ -312,6 +317,8 @@ impl Runtime {
             ids: Cell::new((0, 0)),
             to_free: Cell::default(),
             searching: Cell::new(false),
+            spread_next: Cell::new(false),
+            spread_turn: Cell::new(index),
             small_steal: Cell::new(false),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
@@ -691,6 +698,27 @@ impl Worker {
             while let Steal::Retry = self.shared.inbox.steal_batch(&self.local) {}
         }
         self.local.pop()
+    }
+
+    /// Where the goroutine being spawned starts, if it is to start
+    /// elsewhere (see [`spread_next_spawn`](super::spread_next_spawn)): the
+    /// next worker slot after the last one tried whose thread holds a token,
+    /// or `None` for this worker.
+    pub(super) fn spread_target(&self) -> Option<usize> {
+        if !self.spread_next.replace(false) {
+            return None;
+        }
+        let started = self.rt.started_count.load(Ordering::Acquire);
+        let target = (1..=started)
+            .map(|k| (self.spread_turn.get() + k) % started)
+            .find(|&i| {
+                let other = self.rt.shared(i);
+                i == self.index
+                    || (other.active.load(Ordering::Relaxed)
+                        && !other.revoked.load(Ordering::Relaxed))
+            })?;
+        self.spread_turn.set(target);
+        (target != self.index).then_some(target)
     }
 
     /// Whether goroutines pinned here wait to run (`runnext` aside).
