@@ -65,11 +65,13 @@
 //!   slot (queues, timers, stack cache) to the next thread. At most
 //!   `set_max_threads` threads exist at once, helpers for
 //!   `goro::blocking` included.
-//! - A revoked worker's `runnext` is moved by the monitor, at the
-//!   revocation and on every round after while the worker stays revoked
-//!   (the stuck goroutine may wake others meanwhile): a goroutine that
-//!   migrates to the global queue, a pinned one to its worker's inbox. `runnext` is one atomic word for that (a
-//!   [`Runnable`]), filled and emptied by swaps.
+//! - `runnext` is two words (see `queues::RunNext`): a goroutine pinned
+//!   to the worker goes in one that only the worker's thread writes, with
+//!   plain stores (no other thread may run it, so none takes it); one that
+//!   migrates goes in one filled and emptied by swaps, because the monitor
+//!   moves it to the global queue at a revocation and on every round after
+//!   while the worker stays revoked (the stuck goroutine may wake others
+//!   meanwhile).
 //! - Run queues and `runnext` hold goroutines as [`Runnable`]s, one word
 //!   each (the body's vtable is found through the `G`).
 //! - Once a socket has been registered with the netpoller, one idle worker
@@ -97,7 +99,8 @@
 //!   one worker, or parked (owned by whoever will unpark it).
 //! - Only a worker's own thread touches the push/pop ends of its local
 //!   queue and spill, and fills its `runnext`; others only steal through
-//!   the `Stealers` (and the monitor empties `runnext` of a revoked worker).
+//!   the `Stealers` (and the monitor empties the migrating word of a
+//!   revoked worker's `runnext`).
 //! - At most GOMAXPROCS workers hold a token, except briefly after a
 //!   shrink (a busy surplus worker gives its token back when its goroutine
 //!   switches out). A worker without one runs no goroutine but the one it
@@ -605,19 +608,14 @@ impl Runtime {
         }
     }
 
-    /// Moves a worker's `runnext` goroutine to the global queue (it would
-    /// wait for a stuck goroutine, or for a worker without a token).
-    /// Returns whether there was one.
+    /// Moves a worker's `runnext` goroutine that migrates to the global
+    /// queue (it would wait for a stuck goroutine, or for a worker without
+    /// a token); a pinned one stays, since only that worker's thread may
+    /// run it. Returns whether there was one.
     fn runnext_to_injector(&self, shared: &Shared) -> bool {
-        let Some(g) = shared.runnext.take() else {
+        let Some(g) = shared.runnext.take_migrating() else {
             return false;
         };
-        // SAFETY: the swap that emptied the slot made `g` ours.
-        if unsafe { g.pinned_to() }.is_some() {
-            // It may run only on its own thread: back to its inbox.
-            shared.inbox.push(g);
-            return false;
-        }
         self.injector.push(g);
         true
     }

@@ -3,9 +3,10 @@
 //! - [`LocalQueues`]: a worker's local FIFO and its spill (crossbeam-deque
 //!   `Worker`s): only the owning thread pushes and pops; others take half
 //!   through the [`Stealers`].
-//! - [`RunNext`]: the goroutine a worker runs next, one atomic word, filled
-//!   by its owner and emptied by swaps (owner, or the monitor on a revoked
-//!   worker), so exactly one taker gets a goroutine.
+//! - [`RunNext`]: the goroutine a worker runs next: a pinned one in a word
+//!   only its owner touches, one that migrates in a word emptied by swaps
+//!   (owner, or the monitor on a revoked worker), so exactly one taker gets
+//!   a goroutine.
 //! - [`WorkerList`]: the idle and the pooled workers, a locked list with a
 //!   count read without the lock.
 //! - [`Returned`]: finished goroutines handed back to the worker that
@@ -138,23 +139,32 @@ impl Stealers {
     }
 }
 
-/// A `runnext` slot: the owner fills and empties it as it schedules; the
-/// monitor empties it when it revokes the owner's token (the goroutine in
-/// it would wait for the stuck one otherwise). One word, swapped: a swap
-/// that takes a goroutine owns it, so owner and monitor never both get it
+/// A worker's `runnext`: the goroutine it runs next, in one of two words.
+/// A goroutine pinned to the worker (nearly every wake) goes in `pinned`,
+/// which only the owner's thread writes, with plain stores: nobody else
+/// may run that goroutine, so nobody else takes it. One that migrates (the
+/// `unsafe` opt-in, or a seeded spawn) goes in `slot`, which the monitor
+/// also empties when it revokes the owner's token (the goroutine in it
+/// would wait for the stuck one otherwise): one word, swapped, so a swap
+/// that takes a goroutine owns it and owner and monitor never both get it
 /// (`AcqRel`: the taker sees what the filler wrote before it filled).
+/// Others read either word only to see whether it is occupied (relaxed: a
+/// hint).
 pub(super) struct RunNext {
     pub(super) slot: AtomicPtr<u8>,
+    pinned: AtomicPtr<u8>,
 }
 
 impl RunNext {
     pub(super) fn new() -> RunNext {
         RunNext {
             slot: AtomicPtr::new(std::ptr::null_mut()),
+            pinned: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
-    /// Puts `g` in the slot (or empties it); returns what was there.
+    /// Puts `g`, which migrates, in the slot (or empties it); returns what
+    /// was there.
     pub(super) fn replace(&self, g: Option<Runnable>) -> Option<Runnable> {
         let new = g.map_or(std::ptr::null_mut(), Runnable::into_raw);
         let old = self.slot.swap(new, Ordering::AcqRel);
@@ -163,17 +173,40 @@ impl RunNext {
         (!old.is_null()).then(|| unsafe { Runnable::from_raw(old) })
     }
 
-    /// Empties the slot; no atomic write when it is seen empty (exact for
-    /// the owner, which alone fills it; a harmless miss for the monitor).
+    /// Puts `g`, pinned to this worker, in its word; returns the pinned
+    /// goroutine that was there. The owner's thread only.
+    pub(super) fn replace_pinned(&self, g: Runnable) -> Option<Runnable> {
+        let old = self.pinned.load(Ordering::Relaxed);
+        self.pinned.store(g.into_raw(), Ordering::Relaxed);
+        // SAFETY: a non-null word came from `into_raw`, and only this
+        // thread takes it.
+        (!old.is_null()).then(|| unsafe { Runnable::from_raw(old) })
+    }
+
+    /// Empties it, the pinned word first. The owner's thread only.
     pub(super) fn take(&self) -> Option<Runnable> {
-        if !self.is_occupied() {
+        let pinned = self.pinned.load(Ordering::Relaxed);
+        if !pinned.is_null() {
+            self.pinned.store(std::ptr::null_mut(), Ordering::Relaxed);
+            // SAFETY: as in `replace_pinned`.
+            return Some(unsafe { Runnable::from_raw(pinned) });
+        }
+        self.take_migrating()
+    }
+
+    /// Empties the slot of a goroutine that migrates; no atomic write when
+    /// it is seen empty (exact for the owner, which alone fills it; a
+    /// harmless miss for the monitor).
+    pub(super) fn take_migrating(&self) -> Option<Runnable> {
+        if self.slot.load(Ordering::Relaxed).is_null() {
             return None;
         }
         self.replace(None)
     }
 
     pub(super) fn is_occupied(&self) -> bool {
-        !self.slot.load(Ordering::Relaxed).is_null()
+        !self.pinned.load(Ordering::Relaxed).is_null()
+            || !self.slot.load(Ordering::Relaxed).is_null()
     }
 }
 

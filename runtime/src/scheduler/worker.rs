@@ -670,7 +670,12 @@ impl Worker {
             // Seeded: this time the woken goroutine queues behind the rest.
             return self.queue_behind(g);
         }
-        if let Some(old) = self.shared.runnext.replace(Some(g)) {
+        let old = if self.pinned_here(&g) {
+            self.shared.runnext.replace_pinned(g)
+        } else {
+            self.shared.runnext.replace(Some(g))
+        };
+        if let Some(old) = old {
             self.queue_behind(old);
         }
     }
