@@ -726,6 +726,12 @@ impl Worker {
         (target != self.index).then_some(target)
     }
 
+    /// Whether this worker's stealable queues hold a backlog long enough
+    /// for a thief to take from it (see [`backlog_aged`]).
+    pub(super) fn holds_backlog(&self) -> bool {
+        self.queue.len() + self.spill.len() >= BACKLOG_LONG
+    }
+
     /// Whether goroutines pinned here wait to run (`runnext` aside).
     pub(super) fn has_pinned_work(&self) -> bool {
         !self.local.is_empty() || !self.shared.inbox.is_empty()
