@@ -11,6 +11,8 @@
 //!   its pinned goroutines, local queue, global queue, stealing).
 //! - `idle.rs`: a worker with nothing to run: the idle list, the poller
 //!   and timer-watcher roles, and the pool of tokenless threads.
+//! - `steal.rs`: where fresh goroutines go: stealing from a backlog, and
+//!   a server's connections started on the workers in turn.
 //! - `queues.rs`: the run queues: a worker's local queue and spill, their
 //!   stealers, the `runnext` slot, the lists of idle and pooled workers,
 //!   and the lists of finished goroutines handed back for freeing.
@@ -26,7 +28,7 @@
 //!   private `local` queue, a wake from any other thread to its `inbox`;
 //!   thieves take only goroutines not started yet (and those that migrate,
 //!   the `unsafe` opt-in), from a backlog that has lasted (see
-//!   `worker::backlog_aged`).
+//!   `steal::backlog_aged`).
 //! - Each worker is an OS thread with a local FIFO run queue (a
 //!   crossbeam-deque `Worker`, whose `Stealer` others take from) and a
 //!   `runnext` slot. A goroutine woken by another goes into the waker's
@@ -123,6 +125,7 @@
 mod counters;
 mod idle;
 mod queues;
+mod steal;
 pub(crate) mod sysmon;
 mod worker;
 
@@ -173,7 +176,7 @@ const LOCAL_SPAWN_LIMIT: usize = 256;
 const HANDOFF_DELAY: Duration = Duration::from_micros(50);
 
 /// How long a worker must run one goroutine, with fresh goroutines queued
-/// behind it, before thieves take them (see `worker::backlog_aged`): longer
+/// behind it, before thieves take them (see `steal::backlog_aged`): longer
 /// than the OS usually sets a thread aside (another process's burst, the
 /// monitor's round), so that a pair spawned together is not split for
 /// good because their worker's thread was briefly preempted.
@@ -700,7 +703,7 @@ pub(crate) fn spawn(g: Runnable) {
         // instead of piling up while this goroutine spawns in a loop.
         w.free_one_returned();
         if !w.holds_backlog() {
-            // No thief may take it yet (see `worker::backlog_aged`): a
+            // No thief may take it yet (see `steal::backlog_aged`): a
             // worker woken now would only spin, and take a CPU from this
             // one. If this goroutine keeps its thread, the monitor wakes one.
             return;
