@@ -77,8 +77,9 @@ impl OsThread {
 
     /// Whether the OS has set the thread aside over `window`: it ran less
     /// than half the time and is runnable (waiting for a CPU), not blocked
-    /// in the kernel. `None` while the window is shorter than `min` (or the
-    /// kernel does not say); once judged, the window starts again at `now`.
+    /// in the kernel (false where the kernel does not say). `None` while
+    /// the window is shorter than `min`; once judged, the window starts
+    /// again at `now`.
     pub(crate) fn set_aside(
         self,
         window: &mut CpuWindow,
@@ -89,10 +90,12 @@ impl OsThread {
         if wall < min {
             return None;
         }
-        let cpu = self.cpu_nanos()?;
+        let Some(cpu) = self.cpu_nanos() else {
+            return Some(false);
+        };
         let ran = Duration::from_nanos(cpu.saturating_sub(window.cpu));
         *window = CpuWindow { since: now, cpu };
-        Some(ran < wall / 2 && self.runnable()?)
+        Some(ran < wall / 2 && self.runnable() == Some(true))
     }
 
     /// As one non-zero word; [`OsThread::from_word`] gives it back.

@@ -702,10 +702,11 @@ pub(crate) fn spawn(g: Runnable) {
         // Free what came back here as we go, so the memory is reused
         // instead of piling up while this goroutine spawns in a loop.
         w.free_one_returned();
-        if !w.holds_backlog() {
+        if !w.holds_backlog() && !migration_enabled() {
             // No thief may take it yet (see `steal::backlog_aged`): a
             // worker woken now would only spin, and take a CPU from this
-            // one. If this goroutine keeps its thread, the monitor wakes one.
+            // one. If this goroutine keeps its thread, the monitor wakes
+            // one. (Under the opt-in, thieves take goroutines on sight.)
             return;
         }
     }

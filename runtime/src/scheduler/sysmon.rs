@@ -4,22 +4,21 @@
 //! unannotated `std::thread::sleep` or blocking read, a long CPU loop)
 //! keeps its worker. The monitor makes sure the rest still run: each round
 //! it samples every worker's status word (goroutines run, and what the
-//! thread does now), and a worker seen in the same goroutine for 10 ms
-//! while work starves behind it (nobody stole from its queue or took from
-//! the global queue meanwhile, it holds a woken goroutine in `runnext`, or
-//! a pooled worker waits for a token) loses its token, unless its thread
-//! is only waiting for a CPU (`os_thread`: it ran less than half the time
-//! and is runnable, not blocked in the kernel; another thread would wait
-//! for the same CPUs); the token goes to a pooled or new thread (see the
-//! scheduler's "Tokens"). Sooner, from 50 µs
-//! in one goroutine, it asks the goroutine to yield at its next preemption
-//! point if goroutines pinned to that thread wait; from 200 µs
-//! (`STUCK_AFTER`) it marks the worker stuck, so that thieves take the
-//! fresh goroutines queued behind it at once, and wakes an idle worker to
-//! steal them; after 50 ms it names the goroutine on stderr
-//! (`GODEBUG=blockwarn=0` silences it). It also fires timers nobody fired; when goroutines wait for
-//! I/O and nobody has polled for 50 µs while a worker idles, it has that
-//! worker to take the poller's role (the scheduler's "lazy hand-off"
+//! thread does now). From 50 µs in one goroutine it asks the goroutine to
+//! yield at its next preemption point if goroutines pinned to that thread
+//! wait; from 200 µs (`STUCK_AFTER`) it marks the worker stuck, so that
+//! thieves take the fresh goroutines queued behind it at once, and wakes an
+//! idle worker to steal them. At 10 ms, while work starves behind it
+//! (nobody stole from its queue or took from the global queue meanwhile,
+//! it holds a woken goroutine in `runnext`, or a pooled worker waits for a
+//! token), the worker loses its token to a pooled or new thread (see the
+//! scheduler's "Tokens"), unless its thread only waits for a CPU
+//! (`os_thread`: it ran less than half the time and is runnable, not
+//! blocked in the kernel; another thread would wait for the same CPUs).
+//! After 50 ms it names the goroutine on stderr (`GODEBUG=blockwarn=0`
+//! silences it). It also fires timers nobody fired; when goroutines wait
+//! for I/O and nobody has polled for 50 µs while a worker idles, it has
+//! that worker take the poller's role (the scheduler's "lazy hand-off"
 //! leaves the role vacant), and after 10 ms without a poll (every worker
 //! busy in long runs) it polls the network itself; and it gives back the
 //! memory of goroutine stacks left free for a while (see `stack`'s "Reuse
