@@ -10,7 +10,8 @@
 //! goroutine for [`STUCK_AFTER`] with goroutines queued behind it (seen by
 //! the thief, or marked by the monitor in `Shared::stuck`), or it has held
 //! [`BACKLOG_LONG`] for [`BACKLOG_AGE`]; and a spawn wakes an idle worker
-//! only once that length is reached ([`Worker::holds_backlog`]). A thief
+//! only once that length is reached ([`Worker::holds_backlog`]). (Under
+//! the `unsafe` opt-in thieves take on sight, as in Go.) A thief
 //! takes half of the queue at once (Go's `runqsteal`). Connections are the
 //! exception: they talk to their sockets, not to each other, and an accept
 //! loop would start them all where it runs; the first goroutine a worker
@@ -47,9 +48,10 @@ impl Worker {
     /// next worker slot after the last one tried whose thread holds a token,
     /// or `None` for this worker.
     pub(super) fn spread_target(&self) -> Option<usize> {
-        if !self.spread_next.replace(false) {
+        if !self.spread_next.get() {
             return None;
         }
+        self.spread_next.set(false);
         let started = self.rt.started_count.load(Ordering::Acquire);
         let target = (1..=started)
             .map(|k| (self.spread_turn.get() + k) % started)
@@ -70,8 +72,8 @@ impl Worker {
     }
 
     /// Half of another worker's local queue (or spill), from a random
-    /// victim onwards, once that queue has held goroutines for
-    /// [`BACKLOG_AGE`] (see [`backlog_aged`]).
+    /// victim onwards, once that queue holds a backlog (see
+    /// [`backlog_aged`]; under the opt-in, at once).
     ///
     /// After a steal that left this worker fewer than [`SMALL_STEAL`]
     /// never-run goroutines, the next steal waits a few microseconds first:
