@@ -150,6 +150,14 @@ impl Epoll {
     }
 }
 
+impl AsRawFd for Epoll {
+    /// The instance's descriptor, to nest it in another instance (it is
+    /// readable while it has events).
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 /// An eventfd: a counter whose descriptor is readable while it is non-zero.
 pub(crate) struct EventFd {
     fd: OwnedFd,

@@ -343,6 +343,12 @@ pub struct Metrics {
     pub parks: u64,
     /// Times a worker stole goroutines from another.
     pub steals: u64,
+    /// Times a worker readied a started goroutine whose home is another
+    /// worker's thread (a channel send, an unlock, a socket's event): the
+    /// wake crosses threads, and wakes that thread if it sleeps. Goroutines
+    /// that talk to each other mostly share a thread, so this stays a small
+    /// share of [`parks`](Self::parks).
+    pub remote_wakes: u64,
     /// Stack slots ever handed out (the most that were in use at once).
     pub stacks_allocated: usize,
     /// Stacks kept for reuse (worker caches and the free list).
@@ -378,7 +384,7 @@ pub struct Metrics {
 /// ```
 pub fn metrics() -> Metrics {
     let rt = scheduler::runtime();
-    let [goroutines_spawned, context_switches, parks, steals] = rt.totals();
+    let [goroutines_spawned, context_switches, parks, steals, remote_wakes] = rt.totals();
     let (stacks_allocated, free, stack_bytes_committed) = crate::stack::arena_stats();
     let mut goroutines_parked = 0;
     crate::registry::for_each(|g| {
@@ -392,6 +398,7 @@ pub fn metrics() -> Metrics {
         context_switches,
         parks,
         steals,
+        remote_wakes,
         stacks_allocated,
         stacks_cached: free + rt.cached_stacks(),
         stack_bytes_committed,

@@ -1,16 +1,31 @@
-//! Go's netpoller: goroutines wait for sockets without holding a thread.
+//! Go's netpoller, one per worker: goroutines wait for sockets without
+//! holding a thread, and a socket's event reaches the thread its goroutine
+//! runs on.
 //!
 //! # The protocol
 //! A goroutine tries its call on the non-blocking socket; on `EAGAIN` it
 //! calls [`Registration::wait_read`] (or `wait_write`), which either
 //! consumes the direction's *ready flag* (an event came since the flag was
 //! last consumed: retry the call) or records the goroutine as that
-//! direction's one *waiter* and parks it (`IO wait`). An idle worker blocks
-//! in [`poll`] (`epoll_wait`); for each event it sets the flag of every
-//! direction the event reports, or, if a waiter is recorded there, takes
-//! the waiter out instead and unparks it, onto its own run queue. Busy
-//! workers call `poll` without blocking now and then, so events are seen
-//! while no worker is idle.
+//! direction's one *waiter* and parks it (`IO wait`). For each event a
+//! poll sets the flag of every direction the event reports, or, if a
+//! waiter is recorded there, takes the waiter out instead and unparks it.
+//!
+//! # Pollers
+//! Every worker slot has a [`Poller`] (an epoll instance and a wake
+//! eventfd). A socket is registered with the poller of the worker whose
+//! goroutine first waits on it, and moves to another worker's poller when
+//! a goroutine of that worker waits on it while the other direction has no
+//! waiter (`follow_waiter`). A started goroutine stays on its thread, so
+//! its sockets' events come to the poller its own thread sleeps in when
+//! idle and polls without blocking when busy: the wake is a push onto its
+//! own run queue, not a hand-off to another thread. Sockets registered off
+//! the workers (by a future polled on another thread) go to the *shared*
+//! epoll, which is nested, level-triggered, in every worker's poller, so
+//! any worker that sleeps or polls sees its events. The monitor polls a
+//! worker's poller that nobody has polled for 10 ms (its worker busy in
+//! one goroutine, or without a token), and the shared one when no worker
+//! sleeps in a poller.
 //!
 //! Sockets are registered once, edge-triggered (see `epoll`), on their first
 //! wait: an event means "something changed", so the flag is a hint to retry,
@@ -24,7 +39,12 @@
 //! on them in one critical section each, so one of the two orders holds.
 //! Edge-triggered epoll reports every change of readiness after our call
 //! (a change while the descriptor is already queued as ready is merged into
-//! that report, which is collected later still), so the event exists.
+//! that report, which is collected later still), so the event exists. A
+//! socket that moves is added to its new poller before it leaves the old
+//! one: a report still queued in the old one is dropped with it, but the
+//! readiness it reported still holds (only the goroutine whose turn it is
+//! in that direction consumes it), and the add reports the socket's
+//! current readiness in both directions.
 //! Only the direction's one waiter consumes its flag: the socket layer lets
 //! one goroutine at a time wait per direction (Go's `fdMutex`), and it makes
 //! its call after it has the turn, so no earlier event can be consumed on its
@@ -46,13 +66,14 @@
 //!   before it parks and uncounts itself only once it runs again, so a
 //!   goroutine on its way from the poller to a run queue is never taken for
 //!   a deadlocked program.
-//! - [`WAKE_PENDING`] is `SeqCst`: the scheduler's waker stores a worker's
-//!   `wake` flag, then calls [`wake_poller`]; the poller clears the pending
-//!   mark after draining the eventfd and only then returns to read the
-//!   flags. A waker that sees the mark still set (and skips the write) thus
-//!   comes before that clear in the single `SeqCst` order, and the poller's
-//!   later reads see what the waker stored.
-//! - The poller itself is published by a `OnceLock` (release/acquire).
+//! - A poller's `wake_pending` is `SeqCst`: the scheduler's waker stores a
+//!   worker's `wake` flag, then calls [`Poller::wake`]; the worker clears
+//!   the pending mark after draining the eventfd and only then returns to
+//!   read the flags. A waker that sees the mark still set (and skips the
+//!   write) thus comes before that clear in the single `SeqCst` order, and
+//!   the worker's later reads see what the waker stored.
+//! - The netpoller and each worker's poller are published by `OnceLock`s
+//!   (release/acquire); a descriptor's poller is read under its mutex.
 
 use crate::epoll::{Epoll, Event, EventFd, Events, Interest};
 use crate::park::{self, Unparker, WaitReason};
@@ -67,27 +88,45 @@ use std::time::{Duration, Instant};
 const CHUNK: usize = 1024;
 const MAX_CHUNKS: usize = 1024;
 
-/// The token of the wake eventfd; descriptor tokens have index < 2^20.
+/// The token of a poller's wake eventfd; descriptor tokens have index < 2^20.
 const WAKE_TOKEN: u64 = u64::MAX;
+
+/// The token of the shared poller's epoll, nested in a worker's.
+const SHARED_TOKEN: u64 = u64::MAX - 1;
 
 /// Goroutines (and threads) that have recorded themselves as waiters and
 /// not yet resumed. `SeqCst`: see the module note.
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
 
-/// A wake write to the eventfd is outstanding (not yet drained), so
-/// another is not needed. `SeqCst`: see the module note.
-static WAKE_PENDING: AtomicBool = AtomicBool::new(false);
-/// When a poll last returned (`crate::clock::now_nanos`), for the monitor's
-/// backstop. Relaxed: only a heuristic reads it.
+/// When any poll last returned (`crate::clock::now_nanos`), for the
+/// monitor's check that somebody polls. Relaxed: only a heuristic reads it.
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
 
-/// The process's poller, created on the first registration.
-static POLLER: OnceLock<Poller> = OnceLock::new();
+/// The records and the shared poller, created on the first registration.
+static NETPOLL: OnceLock<Netpoll> = OnceLock::new();
 
-struct Poller {
+struct Netpoll {
+    /// Sockets registered off the workers' threads (by a future polled
+    /// elsewhere), and those of a worker whose own poller could not be had.
+    /// Nobody blocks in it directly: it is nested in every worker's poller.
+    shared: Epoll,
+    /// When the shared poller was last polled (Relaxed, a heuristic).
+    shared_polled: AtomicU64,
+    slab: Slab,
+}
+
+/// A worker's poller: the sockets its goroutines registered, the shared
+/// poller nested (level-triggered), and the eventfd that breaks its wait.
+/// The scheduler keeps one per worker slot, made on the slot's first idle
+/// once the netpoller exists.
+pub(crate) struct Poller {
     epoll: Epoll,
     wake: EventFd,
-    slab: Slab,
+    /// A wake write to the eventfd is outstanding (not yet drained), so
+    /// another is not needed. `SeqCst`: see the module note.
+    wake_pending: AtomicBool,
+    /// When a poll of it last returned (Relaxed: the monitor's heuristic).
+    last_poll: AtomicU64,
 }
 
 /// One direction of a descriptor.
@@ -109,6 +148,9 @@ struct Side {
 struct DescState {
     /// Bumped when the descriptor is deregistered.
     seq: u32,
+    /// The worker's poller the descriptor is registered with (`None`: the
+    /// shared one, or not registered).
+    owner: Option<&'static Poller>,
     read: Side,
     write: Side,
 }
@@ -239,55 +281,190 @@ fn untoken(token: u64) -> (u32, u32) {
     (token as u32, (token >> 32) as u32)
 }
 
-/// Creates the poller now if it does not exist yet, as a socket is made:
-/// the poller takes two descriptors, and a process that later runs out of
-/// them (`EMFILE`) must still be able to wait on the sockets it has. A
-/// failure here is left for the first wait to meet again.
+/// Creates the netpoller, and the calling worker's poller, now if they do
+/// not exist yet, as a socket is made: each takes descriptors, and a
+/// process that later runs out of them (`EMFILE`) must still be able to
+/// wait on the sockets it has. A failure here is left for the first wait
+/// to meet again.
 pub(crate) fn start() {
-    let _ = poller();
+    if netpoll().is_ok() {
+        crate::scheduler::current_poller();
+    }
 }
 
-/// The poller, created on first use.
-fn poller() -> io::Result<&'static Poller> {
-    if let Some(poller) = POLLER.get() {
-        return Ok(poller);
+/// The netpoller, created on first use.
+fn netpoll() -> io::Result<&'static Netpoll> {
+    if let Some(netpoll) = NETPOLL.get() {
+        return Ok(netpoll);
     }
     static CREATING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = CREATING.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(poller) = POLLER.get() {
-        return Ok(poller);
+    if let Some(netpoll) = NETPOLL.get() {
+        return Ok(netpoll);
     }
-    let epoll = Epoll::new()?;
-    let wake = EventFd::new()?;
-    epoll.add_level(wake.as_raw_fd(), WAKE_TOKEN)?;
-    Ok(POLLER.get_or_init(|| Poller {
-        epoll,
-        wake,
+    let shared = Epoll::new()?;
+    Ok(NETPOLL.get_or_init(|| Netpoll {
+        shared,
+        shared_polled: AtomicU64::new(0),
         slab: Slab::new(),
     }))
 }
 
-/// A socket registered with the poller. Dropping it deregisters the socket,
-/// which must still be open then.
+impl Poller {
+    /// A worker's poller, with the shared one nested in it (creating the
+    /// netpoller if need be).
+    pub(crate) fn new() -> io::Result<Poller> {
+        let shared = &netpoll()?.shared;
+        let epoll = Epoll::new()?;
+        let wake = EventFd::new()?;
+        epoll.add_level(wake.as_raw_fd(), WAKE_TOKEN)?;
+        epoll.add_level(shared.as_raw_fd(), SHARED_TOKEN)?;
+        Ok(Poller {
+            epoll,
+            wake,
+            wake_pending: AtomicBool::new(false),
+            last_poll: AtomicU64::new(0),
+        })
+    }
+
+    /// Waits for events for at most `timeout` (`None`: until an event or
+    /// [`wake`](Self::wake); `Some(ZERO)`: don't block), unparks every
+    /// waiter whose socket became ready (`Unparker::unpark`: a goroutine
+    /// goes to its home worker, or, if it migrates and this is a worker's
+    /// thread, to this worker's run queue), and returns how many it
+    /// unparked. Events of the nested shared poller are taken too.
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
+        let traced = crate::trace::slice_begins();
+        let blocking = timeout != Some(Duration::ZERO);
+        let mut events = Events::new();
+        wait_for_events(&self.epoll, &mut events, timeout);
+        self.last_poll
+            .store(LAST_POLL.load(Ordering::Relaxed), Ordering::Relaxed);
+        let mut unparked = 0;
+        for event in events.iter() {
+            match event.token {
+                WAKE_TOKEN if blocking => {
+                    // Only a blocking wait drains: the wakeup is meant for it.
+                    self.wake.drain();
+                    self.wake_pending.store(false, Ordering::SeqCst);
+                }
+                WAKE_TOKEN => {}
+                SHARED_TOKEN => unparked += poll_shared(),
+                _ => unparked += dispatch(&event),
+            }
+        }
+        if blocking || unparked > 0 {
+            let readied = unparked as u32;
+            crate::trace::slice_ends(traced, crate::trace::Slice::Netpoll { readied, blocking });
+        }
+        unparked
+    }
+
+    /// Makes a blocked [`poll`](Self::poll) return soon (an eventfd write,
+    /// skipped while an earlier one is still pending). The scheduler calls
+    /// it only when it knows the worker is blocked in `poll`.
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            self.wake.signal();
+        }
+    }
+
+    /// Nanoseconds since a [`poll`](Self::poll) of this poller last
+    /// returned.
+    pub(crate) fn since_last_poll(&self) -> u64 {
+        since(&self.last_poll)
+    }
+}
+
+/// `epoll_wait` into `events`; stamps [`LAST_POLL`].
+fn wait_for_events(epoll: &Epoll, events: &mut Events, timeout: Option<Duration>) {
+    if let Err(e) = epoll.wait(events, timeout) {
+        // Only a bug (a bad descriptor or buffer) makes epoll_wait fail.
+        eprintln!("fatal error: goro netpoll: epoll_wait failed: {e}");
+        std::process::abort();
+    }
+    LAST_POLL.store(crate::clock::now_nanos(), Ordering::Relaxed);
+}
+
+/// Polls the shared poller without blocking; returns how many waiters it
+/// unparked.
+fn poll_shared() -> usize {
+    let Some(netpoll) = NETPOLL.get() else {
+        return 0;
+    };
+    let mut events = Events::new();
+    wait_for_events(&netpoll.shared, &mut events, Some(Duration::ZERO));
+    netpoll
+        .shared_polled
+        .store(LAST_POLL.load(Ordering::Relaxed), Ordering::Relaxed);
+    events.iter().map(|event| dispatch(&event)).sum()
+}
+
+/// Applies a socket's event: unparks its waiters, or sets its flags.
+/// Returns how many it unparked.
+fn dispatch(event: &Event) -> usize {
+    let (index, seq) = untoken(event.token);
+    let Some(desc) = NETPOLL.get().and_then(|n| n.slab.get(index)) else {
+        return 0;
+    };
+    let waiters = desc.ready(seq, event);
+    let unparked = waiters.iter().flatten().count();
+    waiters.into_iter().flatten().for_each(wake);
+    unparked
+}
+
+/// The monitor's backstop for the shared poller: polls it without blocking
+/// if nobody has for `neglect`. Returns how many waiters it unparked.
+pub(crate) fn poll_shared_if_neglected(neglect: Duration) -> usize {
+    match NETPOLL.get() {
+        Some(netpoll) if since(&netpoll.shared_polled) >= neglect.as_nanos() as u64 => {
+            poll_shared()
+        }
+        _ => 0,
+    }
+}
+
+fn since(stamp: &AtomicU64) -> u64 {
+    crate::clock::now_nanos().saturating_sub(stamp.load(Ordering::Relaxed))
+}
+
+/// The epoll a registration's events go to: its worker's, or the shared.
+fn epoll_of(owner: Option<&'static Poller>) -> &'static Epoll {
+    match owner {
+        Some(poller) => &poller.epoll,
+        None => {
+            &NETPOLL
+                .get()
+                .expect("a registration implies the netpoller")
+                .shared
+        }
+    }
+}
+
+/// A socket registered with the netpoller. Dropping it deregisters the
+/// socket, which must still be open then.
 pub(crate) struct Registration {
     desc: &'static PollDesc,
     seq: u32,
     fd: RawFd,
 }
 
-/// Registers an open, non-blocking socket (creating the poller on first
-/// use). Keep `fd` open until the registration is dropped.
+/// Registers an open, non-blocking socket with the calling worker's poller
+/// (off the workers, or without a poller of its own: with the shared one),
+/// creating the netpoller on first use. Keep `fd` open until the
+/// registration is dropped.
 pub(crate) fn register(fd: BorrowedFd<'_>) -> io::Result<Registration> {
-    let poller = poller()?;
-    let desc = poller.slab.alloc()?;
-    let seq = desc.lock().seq;
-    if let Err(e) = poller
-        .epoll
-        .add_edge(fd.as_raw_fd(), token(desc.index, seq))
-    {
-        poller.slab.free(desc);
+    let slab = &netpoll()?.slab;
+    let desc = slab.alloc()?;
+    let owner = crate::scheduler::current_poller();
+    let mut state = desc.lock();
+    let seq = state.seq;
+    if let Err(e) = epoll_of(owner).add_edge(fd.as_raw_fd(), token(desc.index, seq)) {
+        drop(state);
+        slab.free(desc);
         return Err(e);
     }
+    state.owner = owner;
     Ok(Registration {
         desc,
         seq,
@@ -326,6 +503,8 @@ impl Registration {
             if std::mem::take(&mut side.ready) {
                 return Ok(());
             }
+            self.follow_waiter(&mut state, interest);
+            let side = state.side(interest);
             // A future's waker (mixed blocking and async use): it is woken,
             // and finds the goroutine waiting when it polls again.
             let displaced = side.waiter.take();
@@ -342,6 +521,34 @@ impl Registration {
         let result = self.park_as_waiter(interest, deadline);
         WAITERS.fetch_sub(1, Ordering::SeqCst);
         result
+    }
+
+    /// Moves the registration to the calling worker's poller if it is with
+    /// another (a socket made on one thread and handed to a goroutine of
+    /// another), so that the event that wakes us reaches our own thread.
+    /// Not while the other direction has a waiter, whose poller it is. The
+    /// socket is added to ours before it leaves the other: an event either
+    /// is queued in one of them, or, queued in the old one and dropped with
+    /// it, still holds as the socket's state, which the add reports.
+    fn follow_waiter(&self, state: &mut DescState, interest: Interest) {
+        let Some(here) = crate::scheduler::current_poller() else {
+            return;
+        };
+        let other = match interest {
+            Interest::Read => &state.write,
+            Interest::Write => &state.read,
+        };
+        if state.owner.is_some_and(|p| std::ptr::eq(p, here)) || other.waiter.is_some() {
+            return;
+        }
+        if here
+            .epoll
+            .add_edge(self.fd, token(self.desc.index, self.seq))
+            .is_ok()
+        {
+            let _ = epoll_of(state.owner).delete(self.fd);
+            state.owner = Some(here);
+        }
     }
 
     /// Parks until an event (or the deregistration) takes our waiter entry
@@ -422,18 +629,18 @@ impl Drop for Registration {
     /// Leaves epoll, invalidates events in flight, wakes any waiter (with an
     /// error), and gives the record back for reuse.
     fn drop(&mut self) {
-        let poller = POLLER.get().expect("a registration implies the poller");
-        // Fails only if the descriptor is not registered or not open, which
-        // the socket layer rules out; nothing to undo either way.
-        let _ = poller.epoll.delete(self.fd);
         let waiters = {
             let mut guard = self.desc.lock();
             let state = &mut *guard;
+            // Fails only if the descriptor is not registered or not open,
+            // which the socket layer rules out; nothing to undo either way.
+            let _ = epoll_of(state.owner.take()).delete(self.fd);
             state.seq = state.seq.wrapping_add(1);
             [&mut state.read, &mut state.write].map(|side| std::mem::take(side).waiter)
         };
         waiters.into_iter().flatten().for_each(wake);
-        poller.slab.free(self.desc);
+        let netpoll = NETPOLL.get().expect("a registration implies the netpoller");
+        netpoll.slab.free(self.desc);
     }
 }
 
@@ -458,10 +665,10 @@ pub(crate) fn timed_out() -> io::Error {
     io::Error::from_raw_os_error(libc::EAGAIN)
 }
 
-/// Whether the poller exists (some fd was ever registered). Cheap: one
+/// Whether the netpoller exists (some socket was ever made). Cheap: one
 /// atomic load.
 pub(crate) fn initialized() -> bool {
-    POLLER.get().is_some()
+    NETPOLL.get().is_some()
 }
 
 /// Goroutines (and threads) currently parked waiting for I/O readiness
@@ -470,63 +677,9 @@ pub(crate) fn waiters() -> usize {
     WAITERS.load(Ordering::SeqCst)
 }
 
-/// Waits for I/O events for at most `timeout` (`None`: until an event or
-/// [`wake_poller`]; `Some(ZERO)`: don't block), unparks every waiter whose
-/// fd became ready (`Unparker::unpark`, so from a worker thread they go on
-/// that worker's run queue), and returns how many it unparked.
-pub(crate) fn poll(timeout: Option<Duration>) -> usize {
-    let Some(poller) = POLLER.get() else {
-        return 0;
-    };
-    let traced = crate::trace::slice_begins();
-    let mut events = Events::new();
-    if let Err(e) = poller.epoll.wait(&mut events, timeout) {
-        // Only a bug (a bad descriptor or buffer) makes epoll_wait fail.
-        eprintln!("fatal error: goro netpoll: epoll_wait failed: {e}");
-        std::process::abort();
-    }
-    LAST_POLL.store(crate::clock::now_nanos(), Ordering::Relaxed);
-    let blocking = timeout != Some(Duration::ZERO);
-    let mut unparked = 0;
-    for event in events.iter() {
-        if event.token == WAKE_TOKEN {
-            // Only the blocking poller drains: the wakeup is meant for it.
-            if blocking {
-                poller.wake.drain();
-                WAKE_PENDING.store(false, Ordering::SeqCst);
-            }
-            continue;
-        }
-        let (index, seq) = untoken(event.token);
-        let Some(desc) = poller.slab.get(index) else {
-            continue;
-        };
-        for waiter in desc.ready(seq, &event).into_iter().flatten() {
-            wake(waiter);
-            unparked += 1;
-        }
-    }
-    if blocking || unparked > 0 {
-        let readied = unparked as u32;
-        crate::trace::slice_ends(traced, crate::trace::Slice::Netpoll { readied, blocking });
-    }
-    unparked
-}
-
-/// Nanoseconds since a [`poll`] last returned.
+/// Nanoseconds since any poll last returned.
 pub(crate) fn since_last_poll() -> u64 {
-    crate::clock::now_nanos().saturating_sub(LAST_POLL.load(Ordering::Relaxed))
-}
-
-/// Makes a blocked [`poll`] return soon (an eventfd write, skipped while
-/// an earlier one is still pending). The scheduler calls it only when it
-/// knows a worker is blocked in `poll`.
-pub(crate) fn wake_poller() {
-    if let Some(poller) = POLLER.get() {
-        if !WAKE_PENDING.swap(true, Ordering::SeqCst) {
-            poller.wake.signal();
-        }
-    }
+    since(&LAST_POLL)
 }
 
 #[cfg(test)]

@@ -19,10 +19,11 @@
 //! next poll consumes. Readiness is a hint: the call may fail with
 //! `WouldBlock` again, and then the poll waits for the next event.
 //!
-//! A goroutine's worker polls the network when it goes idle; a task
-//! outside goro that starts to wait pokes an idle worker to take the
-//! poller's role if none holds it, so it is woken even when no goroutine
-//! runs at all.
+//! A socket registered by a task outside goro goes to the shared poller,
+//! which every worker's poller nests, so whichever worker sleeps or polls
+//! sees its events; the task that starts to wait pokes an idle worker that
+//! went to sleep before the netpoller existed, so that one sleeps in its
+//! poller, and the task is woken even when no goroutine runs at all.
 //!
 //! `poll_read` and `poll_write` make the call on the non-blocking std
 //! socket, and on `WouldBlock` poll readiness, in a loop. They never park
@@ -68,9 +69,9 @@ impl<S: Socket> Evented<S> {
         };
         if poll.is_pending() && crate::scheduler::current_worker_index().is_none() {
             // A task outside goro (tokio's, say) may wait while every
-            // worker sleeps, none of them in the poller (it may not even
-            // have existed when they went to sleep): have one take the
-            // poller's role, as a goroutine's worker would on going idle.
+            // worker sleeps, none of them in a poller (the netpoller may
+            // not have existed when they went to sleep): have one recheck,
+            // and so sleep in its poller, which nests the shared one.
             let rt = crate::scheduler::runtime();
             rt.ensure_started();
             rt.fill_vacant_poller();

@@ -49,6 +49,8 @@ pub(crate) struct WorkerStats {
     pub(super) switches: AtomicU64,
     pub(super) parks: AtomicU64,
     pub(super) steals: AtomicU64,
+    /// Goroutines this worker readied for another worker's thread.
+    pub(super) remote_wakes: AtomicU64,
 }
 
 impl WorkerStats {
@@ -82,19 +84,20 @@ impl Runtime {
     }
 
     /// Totals for `metrics`: goroutines spawned, context switches, parks,
-    /// steals.
-    pub(crate) fn totals(&self) -> [u64; 4] {
+    /// steals, remote wakes.
+    pub(crate) fn totals(&self) -> [u64; 5] {
         let spawned = self
             .all_counts()
             .map(|c| c.spawned.load(Ordering::Relaxed))
             .sum();
         let started = self.started_count.load(Ordering::Acquire);
-        let mut totals = [spawned, 0, 0, 0];
+        let mut totals = [spawned, 0, 0, 0, 0];
         for i in 0..started {
             let stats = &self.shared(i).stats;
             totals[1] += stats.switches.load(Ordering::Relaxed);
             totals[2] += stats.parks.load(Ordering::Relaxed);
             totals[3] += stats.steals.load(Ordering::Relaxed);
+            totals[4] += stats.remote_wakes.load(Ordering::Relaxed);
         }
         totals
     }

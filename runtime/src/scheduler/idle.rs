@@ -2,9 +2,9 @@
 //!
 //! It joins the idle list and looks once more (a producer pushes, then
 //! looks at the idle count: a Dekker pair, `SeqCst` on both sides, so one
-//! of them sees the other), then sleeps: on its thread parker, or in the
-//! network poller if it takes that role, and until the earliest timer if it
-//! watches timers. It leaves when a waker hands it work (the `wake` flag),
+//! of them sees the other), then sleeps: in its network poller once the
+//! netpoller exists (else on its thread parker), until the earliest timer
+//! if it watches timers. It leaves when a waker hands it work (the `wake` flag),
 //! when goroutines pinned to it arrive in its inbox, or when its token is in
 //! doubt. Without a token it gives its stealable goroutines to the global
 //! queue and waits in the pool, asking for a token while goroutines pinned
@@ -142,33 +142,34 @@ impl Worker {
         }
     }
 
-    /// Takes the poller's role if the netpoller exists and no other worker
-    /// blocks in it.
+    /// Enters this worker's network poller to sleep in, if the netpoller
+    /// exists (making the worker's poller if need be).
     pub(super) fn become_poller(&self) -> bool {
-        crate::netpoll::initialized()
-            && self
-                .rt
-                .poller
-                .compare_exchange(0, self.index + 1, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
+        if self.shared.poller().is_none() {
+            return false;
+        }
+        self.shared.in_poller.store(true, Ordering::SeqCst);
+        self.rt.pollers_blocked.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
-    /// As the poller: blocks in `netpoll::poll` until `wake_at` (unless a
-    /// waker already set our flag), then gives the role up. Returns how many
-    /// goroutines became runnable here.
+    /// In the poller: blocks in it until `wake_at` (unless a waker already
+    /// set our flag), then leaves it. Returns how many goroutines became
+    /// runnable.
     ///
-    /// Dekker pair with [`Runtime::wake_thread`](super::Runtime::wake_thread): we stored `poller` before
-    /// this `SeqCst` load of `wake`; a waker stores `wake` before its
-    /// `SeqCst` load of `poller`. So either we see the flag and do not
-    /// block, or the waker sees us and writes the poller's eventfd (a
-    /// `thread.unpark` would not end `epoll_wait`).
+    /// Dekker pair with [`Runtime::wake_thread`](super::Runtime::wake_thread):
+    /// we stored `in_poller` before this `SeqCst` load of `wake`; a waker
+    /// stores `wake` before its `SeqCst` load of `in_poller`. So either we
+    /// see the flag and do not block, or the waker sees us and writes the
+    /// poller's eventfd (a `thread.unpark` would not end `epoll_wait`).
     pub(super) fn block_in_poller(&self, wake_at: u64) -> usize {
         let woken = if self.shared().wake.load(Ordering::SeqCst) {
             0
         } else {
             self.poll_quietly((wake_at != NEVER).then(|| crate::clock::until(wake_at)))
         };
-        self.rt.poller.store(0, Ordering::SeqCst);
+        self.shared.in_poller.store(false, Ordering::SeqCst);
+        self.rt.pollers_blocked.fetch_sub(1, Ordering::Relaxed);
         woken
     }
 

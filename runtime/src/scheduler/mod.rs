@@ -76,21 +76,21 @@
 //!   meanwhile).
 //! - Run queues and `runnext` hold goroutines as [`Runnable`]s, one word
 //!   each (the body's vtable is found through the `G`).
-//! - Once a socket has been registered with the netpoller, one idle worker
-//!   (the *poller*) sleeps in `netpoll::poll` instead of on its parker.
-//!   Busy workers poll without blocking when their queue runs dry, and on
-//!   the fairness round while fewer than `POLL_QUEUE_LIMIT` goroutines are
-//!   queued: a longer queue will not run dry before the next fairness
+//! - Once the netpoller exists, every worker has a network poller of its
+//!   own (`Shared::poller`, holding the sockets its goroutines wait on,
+//!   see `netpoll`) and sleeps in it when idle instead of on its parker
+//!   (`Shared::in_poller` tells a waker to write its eventfd). Busy
+//!   workers poll theirs without blocking when their queue runs dry, and
+//!   on the fairness round while fewer than `POLL_QUEUE_LIMIT` goroutines
+//!   are queued: a longer queue will not run dry before the next fairness
 //!   round, and polling into it only moves waiting from the kernel's ready
-//!   list into the queue. The monitor polls a network nobody has polled
-//!   for 10 ms, into the global queue.
-//! - Lazy hand-off: goroutines a worker takes from the poller are queued
-//!   without waking anyone, and the poller's role stays vacant while they
-//!   run. Only if some are still queued [`HANDOFF_DELAY`] later does the
-//!   worker wake an idle one to steal them, and only if nobody has polled
-//!   for that long does the monitor have an idle worker take the role: a
-//!   batch of sockets usually drains sooner, and a thread's wake costs
-//!   both sides a system call and a context switch.
+//!   list into the queue. The monitor polls a poller nobody has polled for
+//!   10 ms.
+//! - Lazy hand-off: goroutines that migrate (the opt-in), taken from the
+//!   poller, are queued without waking anyone. Only if some are still
+//!   queued [`HANDOFF_DELAY`] later does the worker wake an idle one to
+//!   steal them: a batch of sockets usually drains sooner, and a thread's
+//!   wake costs both sides a system call and a context switch.
 //! - A finished goroutine's memory goes back to the worker that allocated
 //!   it (its `returned` list), which frees it as it schedules or spawns:
 //!   freeing on another thread would make the C allocator take that
@@ -131,13 +131,13 @@ mod worker;
 
 pub(crate) use counters::{admit, shard_of};
 pub(crate) use queues::{Returned, ReturnedBatch};
-pub(crate) use worker::current_worker_index;
+pub(crate) use worker::{current_poller, current_worker_index};
 use worker::{current_worker, Shared};
 
 use crate::clock::NEVER;
 use crate::goroutine::Runnable;
 use crate::timers::TimerHeap;
-use counters::Counts;
+use counters::{Counts, WorkerStats};
 use crossbeam_deque::Injector;
 use crossbeam_utils::CachePadded;
 use queues::WorkerList;
@@ -223,10 +223,9 @@ pub(crate) struct Runtime {
     retakes: AtomicU64,
     /// Whether the monitor sleeps until a worker wakes it.
     sysmon_sleeping: AtomicBool,
-    /// Index + 1 of the idle worker blocked in `netpoll::poll`, or 0. At
-    /// most one worker blocks there; `SeqCst`, paired with the `wake` flags
-    /// (see `Worker::block_in_poller`).
-    poller: AtomicUsize,
+    /// Idle workers blocked in their network pollers (relaxed: the
+    /// monitor's heuristic; the wake protocol uses `Shared::in_poller`).
+    pollers_blocked: AtomicUsize,
     /// Pooled workers waiting for a token to run their pinned goroutines
     /// (relaxed: a hint that makes holders give theirs up; the token
     /// itself moves through `holders` and `granted`).
@@ -279,7 +278,7 @@ impl Runtime {
             injector_takes: AtomicU64::new(0),
             retakes: AtomicU64::new(0),
             sysmon_sleeping: AtomicBool::new(false),
-            poller: AtomicUsize::new(0),
+            pollers_blocked: AtomicUsize::new(0),
             token_wanted: AtomicUsize::new(0),
         }
     }
@@ -438,14 +437,15 @@ impl Runtime {
 
     /// Wakes one idle worker (it starts out searching). Returns false if none.
     fn wake_idle(&self) -> bool {
-        // Not the poller while others idle: it stays in epoll_wait. Never
-        // ourselves: the timer watcher readying goroutines as it fires
-        // timers is still on the idle list, and about to leave it to run
-        // them (goroutines from the poller wake nobody at all).
-        let poller = self.poller.load(Ordering::SeqCst);
+        // Not one blocked in its poller while others idle: it watches its
+        // goroutines' sockets. Never ourselves: the timer watcher readying
+        // goroutines as it fires timers is still on the idle list, and
+        // about to leave it to run them (goroutines from the poller wake
+        // nobody at all).
+        let in_poller = |i| self.shared(i).in_poller.load(Ordering::Relaxed);
         match self
             .idle
-            .pop_preferring(current_worker_index(), |i| i + 1 != poller)
+            .pop_preferring(current_worker_index(), |i| !in_poller(i))
         {
             Some(index) => {
                 self.unpark_worker(index);
@@ -460,13 +460,17 @@ impl Runtime {
         self.wake_thread(index);
     }
 
-    /// Wakes worker `index`'s thread: out of `netpoll::poll` if it is the
-    /// poller, else from its thread parker. The `SeqCst` load of `poller`
-    /// after the caller's store pairs with the poller's store of `poller`
-    /// before it checks `wake` (see `Worker::block_in_poller`).
+    /// Wakes worker `index`'s thread: out of its network poller if it is
+    /// blocked there, else from its thread parker. The `SeqCst` load of
+    /// `in_poller` after the caller's store pairs with the worker's store
+    /// of `in_poller` before it checks `wake` (see
+    /// `Worker::block_in_poller`).
     fn wake_thread(&self, index: usize) {
-        if self.poller.load(Ordering::SeqCst) == index + 1 {
-            crate::netpoll::wake_poller();
+        let shared = self.shared(index);
+        if shared.in_poller.load(Ordering::SeqCst) {
+            if let Some(poller) = shared.poller.get() {
+                poller.wake();
+            }
         } else {
             self.unpark_thread(index);
         }
@@ -596,9 +600,9 @@ impl Runtime {
         fired
     }
 
-    /// Whether an idle worker is blocked in the network poller.
+    /// Whether an idle worker is blocked in its network poller.
     pub(crate) fn poller_blocked(&self) -> bool {
-        self.poller.load(Ordering::Relaxed) != 0
+        self.pollers_blocked.load(Ordering::Relaxed) != 0
     }
 
     /// Wakes the monitor if it sleeps until a worker needs watching: one
@@ -654,6 +658,7 @@ pub(crate) fn ready(g: Runnable) {
         if pin.is_none() || pin == Some(w.index) {
             return w.make_runnext(g);
         }
+        WorkerStats::bump(&w.shared.stats.remote_wakes);
     }
     match pin {
         Some(home) => runtime().send_home(home, g),

@@ -17,10 +17,10 @@
 //! blocked in the kernel; another thread would wait for the same CPUs).
 //! After 50 ms it names the goroutine on stderr (`GODEBUG=blockwarn=0`
 //! silences it). It also fires timers nobody fired; when goroutines wait
-//! for I/O and nobody has polled for 50 µs while a worker idles, it has
-//! that worker take the poller's role (the scheduler's "lazy hand-off"
-//! leaves the role vacant), and after 10 ms without a poll (every worker
-//! busy in long runs) it polls the network itself; and it gives back the
+//! for I/O and no idle worker sleeps in its poller (it went to sleep before
+//! the netpoller existed), it has one recheck, and so sleep in its poller;
+//! it polls a worker's poller that nobody has polled for 10 ms (its worker
+//! busy in one goroutine, or without a token); and it gives back the
 //! memory of goroutine stacks left free for a while (see `stack`'s "Reuse
 //! and release"), all of it before it sleeps. When a worker asks
 //! ([`hurry`]), it installs the guard pages of stacks not yet used, ahead of
@@ -109,15 +109,27 @@ pub(super) fn run(rt: &'static Runtime) {
     }
 }
 
-/// Polls the network without blocking if goroutines wait for I/O, no
-/// worker is blocked in the poller, and nobody polled for
-/// [`NETPOLL_NEGLECT`]. Goroutines it wakes go on the global queue.
+/// If goroutines wait for I/O: polls, without blocking, each worker's
+/// poller that nobody has polled for [`NETPOLL_NEGLECT`] (its worker busy
+/// in one goroutine, or without a token), and the shared poller too if no
+/// worker is blocked in its poller (where the shared one's events would
+/// wake it). Goroutines it wakes go to their homes or the global queue.
 pub(super) fn poll_neglected_network(rt: &Runtime) {
-    if crate::netpoll::waiters() > 0
-        && !rt.poller_blocked()
-        && crate::netpoll::since_last_poll() >= NETPOLL_NEGLECT.as_nanos() as u64
-    {
-        crate::netpoll::poll(Some(Duration::ZERO));
+    if crate::netpoll::waiters() == 0 {
+        return;
+    }
+    let neglect = NETPOLL_NEGLECT.as_nanos() as u64;
+    for index in 0..rt.started_count.load(Ordering::Acquire) {
+        let shared = rt.shared(index);
+        let Some(poller) = shared.poller.get() else {
+            continue;
+        };
+        if !shared.in_poller.load(Ordering::Relaxed) && poller.since_last_poll() >= neglect {
+            poller.poll(Some(Duration::ZERO));
+        }
+    }
+    if !rt.poller_blocked() {
+        crate::netpoll::poll_shared_if_neglected(NETPOLL_NEGLECT);
     }
 }
 
@@ -140,10 +152,11 @@ pub(crate) struct Sample {
 pub(super) const FORCE_RETAKE: Duration = Duration::from_millis(10);
 
 impl Runtime {
-    /// The monitor's check of the poller's role (see the module note's
-    /// "lazy hand-off"): if goroutines wait for I/O, nobody has polled for
-    /// [`HANDOFF_DELAY`], no worker is blocked in the poller and one
-    /// idles, has that one recheck, so it takes the role. Returns whether it did.
+    /// The monitor's check that somebody watches the sockets: if
+    /// goroutines (or tasks) wait for I/O, nobody has polled for
+    /// [`HANDOFF_DELAY`], no worker is blocked in its poller and one idles
+    /// (it went to sleep before the netpoller existed), has that one
+    /// recheck, and so sleep in its poller. Returns whether it did.
     pub(crate) fn fill_vacant_poller(&self) -> bool {
         let vacant = crate::netpoll::waiters() > 0
             && crate::netpoll::since_last_poll() >= HANDOFF_DELAY.as_nanos() as u64

@@ -7,8 +7,8 @@
 //! first, the goroutine goes to `runnext`), a finish returns its stack to
 //! this worker's cache and its memory to the worker that allocated it.
 //! With nothing to do it idles ([`Worker::idle`]): it joins the idle list,
-//! looks once more, and sleeps on its parker, or in the network poller if
-//! it takes that role, or until the earliest timer if it watches timers.
+//! looks once more, and sleeps in its network poller (on its parker before
+//! the netpoller exists), until the earliest timer if it watches timers.
 //! Without a token it gives its queues to the global one and waits in the
 //! pool ([`Worker::wait_in_pool`]).
 //!
@@ -25,6 +25,7 @@ use super::{shard_of, Runtime, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHE
 use super::{Returned, ReturnedBatch};
 use crate::clock::NEVER;
 use crate::goroutine::{Outcome, Runnable};
+use crate::netpoll::Poller;
 use crate::stack::{Stack, StackCache};
 use crate::testing::seed::{seeded_coin, SEEDED, SEED_EPOCH, SEED_STATE};
 use crate::timers::TimerHeap;
@@ -32,7 +33,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as LocalQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -96,6 +97,14 @@ pub(super) struct Shared {
     pub(super) thread: Mutex<Option<Thread>>,
     /// Set by a waker before it unparks the thread.
     pub(super) wake: AtomicBool,
+    /// The slot's network poller: its goroutines' sockets, where its
+    /// thread sleeps when idle. Made on first need once the netpoller
+    /// exists (see `poller`).
+    pub(super) poller: OnceLock<Poller>,
+    /// The thread is blocked in [`poller`](Self::poller), so a waker
+    /// writes its eventfd instead of unparking it. `SeqCst`, paired with
+    /// `wake` (see `Worker::block_in_poller`).
+    pub(super) in_poller: AtomicBool,
     /// Set by whoever hands a pooled worker a token.
     pub(super) granted: AtomicBool,
     /// `(goroutines run << PHASE_BITS) | phase`, written only by the worker
@@ -194,6 +203,14 @@ pub(super) fn current_worker() -> *const Worker {
     WORKER.with(Cell::get)
 }
 
+/// The calling worker's network poller (made now if the netpoller exists
+/// and it has none yet); `None` off the workers, or if the poller cannot
+/// be made (out of descriptors): then the shared poller serves.
+pub(crate) fn current_poller() -> Option<&'static Poller> {
+    let index = current_worker_index()?;
+    super::runtime().shared(index).poller()
+}
+
 /// The index of the worker this thread is, if any.
 pub(crate) fn current_worker_index() -> Option<usize> {
     let w = current_worker();
@@ -203,6 +220,19 @@ pub(crate) fn current_worker_index() -> Option<usize> {
 }
 
 impl Shared {
+    /// The slot's network poller, made now if the netpoller exists and the
+    /// slot has none yet; `None` if it cannot be made.
+    pub(super) fn poller(&self) -> Option<&Poller> {
+        if let Some(poller) = self.poller.get() {
+            return Some(poller);
+        }
+        if !crate::netpoll::initialized() {
+            return None;
+        }
+        let poller = Poller::new().ok()?;
+        Some(self.poller.get_or_init(|| poller))
+    }
+
     /// Claims the right to release this worker's token (see
     /// `Worker::keep_token`): false if it was released already.
     pub(super) fn claim_release(&self) -> bool {
@@ -259,6 +289,8 @@ impl Runtime {
             runnext: RunNext::new(),
             thread: Mutex::new(None),
             wake: AtomicBool::new(false),
+            poller: OnceLock::new(),
+            in_poller: AtomicBool::new(false),
             granted: AtomicBool::new(false),
             status: AtomicU64::new(SCHEDULING),
             stuck: AtomicU64::new(u64::MAX),
@@ -744,21 +776,21 @@ impl Worker {
             .or_else(|| self.take_polled())
     }
 
-    /// Polls the network without blocking if goroutines wait for I/O and no
-    /// worker is blocked in the poller; returns whether any became runnable
-    /// (on this worker's `runnext` and queue).
+    /// Polls this worker's poller without blocking if goroutines wait for
+    /// I/O; returns whether any became runnable (here, or at their homes).
     pub(super) fn poll_network(&self) -> bool {
-        crate::netpoll::waiters() > 0
-            && self.rt.poller.load(Ordering::Relaxed) == 0
-            && self.poll_quietly(Some(Duration::ZERO)) > 0
+        crate::netpoll::waiters() > 0 && self.poll_quietly(Some(Duration::ZERO)) > 0
     }
 
-    /// `netpoll::poll`, queueing the goroutines it readies here without
+    /// Polls this worker's poller, queueing the goroutines it readies here without
     /// waking another worker for them; if some are still queued
     /// [`HANDOFF_DELAY`] on, `hand_off_polled` does. Returns how many.
     pub(super) fn poll_quietly(&self, timeout: Option<Duration>) -> usize {
+        let Some(poller) = self.shared.poller() else {
+            return 0;
+        };
         self.quiet_wakes.set(true);
-        let readied = crate::netpoll::poll(timeout);
+        let readied = poller.poll(timeout);
         self.quiet_wakes.set(false);
         if readied > 0 && !self.queue.is_empty() && self.handoff_at.get() == 0 {
             self.handoff_at
