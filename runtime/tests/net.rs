@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{child, with_procs};
+use common::{child_reports, with_procs};
 use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use goro::{GoroutineId, JoinHandle};
 use std::collections::HashSet;
@@ -741,18 +741,12 @@ fn migratory<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> goro:
 /// GOMAXPROCS=2, so that no other test's goroutines hold a worker.
 #[test]
 fn connections_accepted_by_one_goroutine_start_on_every_worker() {
-    let out = child("connections_per_thread_child", &[("GOMAXPROCS", "2")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let counts = child_reports(
+        "connections_per_thread_child",
+        &[("GOMAXPROCS", "2")],
+        "per thread:",
     );
-    let (_, counts) = stdout.split_once("per thread:").expect("the counts");
     let counts: Vec<usize> = counts
-        .lines()
-        .next()
-        .unwrap_or_default()
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect();
@@ -801,21 +795,8 @@ fn connections_per_thread_child() {
 /// GOMAXPROCS=2.
 #[test]
 fn socket_events_wake_goroutines_from_their_own_thread() {
-    let out = child("echo_wakes_child", &[("GOMAXPROCS", "2")]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, remote) = stdout.split_once("remote wakes:").expect("the count");
-    let remote: u64 = remote
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .parse()
-        .unwrap();
+    let remote = child_reports("echo_wakes_child", &[("GOMAXPROCS", "2")], "remote wakes:");
+    let remote: u64 = remote.parse().unwrap();
     assert!(
         remote < (ECHO_CONNS * ECHO_ROUNDS / 10) as u64,
         "{remote} of {} echoes woke their goroutine from another thread",

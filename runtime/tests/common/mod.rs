@@ -44,6 +44,22 @@ pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// Runs the ignored test `name` as [`child`] does, asserts that it passed,
+/// and returns what it printed after `label` on that line.
+pub fn child_reports(name: &str, env: &[(&str, &str)], label: &str) -> String {
+    let out = child(name, env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rest) = stdout
+        .split_once(label)
+        .unwrap_or_else(|| panic!("{name} did not report {label:?}: {stdout}"));
+    rest.lines().next().unwrap_or_default().trim().to_string()
+}
+
 /// The message of a panic payload (`String` or `&str`).
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
