@@ -55,6 +55,13 @@ impl Worker {
         self.has_pinned_work() || self.rt.has_visible_work()
     }
 
+    /// Whether something other than a waker's hand-off calls a sleeping
+    /// worker back to its loop: its token is in doubt or wanted, or
+    /// goroutines pinned to it wait.
+    fn called_away(&self) -> bool {
+        self.token_in_doubt() || self.rt.token_wanted() || self.has_pinned_work()
+    }
+
     /// Takes this worker off the idle list; false if a waker already did
     /// (then a wake is on its way and we are counted as searching).
     pub(super) fn leave_idle_list(&self) -> bool {
@@ -87,8 +94,7 @@ impl Worker {
                 self.rt.wake_sysmon();
                 return;
             }
-            let leave = self.token_in_doubt() || self.rt.token_wanted() || self.has_pinned_work();
-            if leave && self.leave_idle_list() {
+            if self.called_away() && self.leave_idle_list() {
                 return;
             }
             // Taken before the timers are read: whoever adds a timer and
@@ -158,12 +164,15 @@ impl Worker {
     /// runnable.
     ///
     /// Dekker pair with [`Runtime::wake_thread`](super::Runtime::wake_thread):
-    /// we stored `in_poller` before this `SeqCst` load of `wake`; a waker
-    /// stores `wake` before its `SeqCst` load of `in_poller`. So either we
-    /// see the flag and do not block, or the waker sees us and writes the
-    /// poller's eventfd (a `thread.unpark` would not end `epoll_wait`).
+    /// we stored `in_poller`, then a `SeqCst` fence, then look at `wake`
+    /// and at what else calls us away (an inbox push, a token revoked or
+    /// wanted); a waker makes its change, then a `SeqCst` fence, then loads
+    /// `in_poller`. So either we see the change and do not block, or the
+    /// waker sees us and writes the poller's eventfd (a `thread.unpark`
+    /// would not end `epoll_wait`).
     pub(super) fn block_in_poller(&self, wake_at: u64) -> usize {
-        let woken = if self.shared().wake.load(Ordering::SeqCst) {
+        fence(Ordering::SeqCst);
+        let woken = if self.shared().wake.load(Ordering::SeqCst) || self.called_away() {
             0
         } else {
             self.poll_quietly((wake_at != NEVER).then(|| crate::clock::until(wake_at)))

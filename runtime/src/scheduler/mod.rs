@@ -461,12 +461,14 @@ impl Runtime {
     }
 
     /// Wakes worker `index`'s thread: out of its network poller if it is
-    /// blocked there, else from its thread parker. The `SeqCst` load of
-    /// `in_poller` after the caller's store pairs with the worker's store
-    /// of `in_poller` before it checks `wake` (see
+    /// blocked there, else from its thread parker. The fence orders the
+    /// caller's change (its `wake` flag, an inbox push, a revocation)
+    /// before the load of `in_poller`, which pairs with the worker's store
+    /// of `in_poller` before it looks at them (see
     /// `Worker::block_in_poller`).
     fn wake_thread(&self, index: usize) {
         let shared = self.shared(index);
+        fence(Ordering::SeqCst);
         if shared.in_poller.load(Ordering::SeqCst) {
             if let Some(poller) = shared.poller.get() {
                 poller.wake();
