@@ -829,8 +829,13 @@ const STACK_WINDOW: usize = 1024;
 /// what it runs now. A prefetch never faults,
 /// so a stale hint costs nothing but the loads.
 pub(crate) fn prefetch_stack(hint: usize) {
-    let start = hint.wrapping_sub(STACK_WINDOW / 2);
-    for line in (0..STACK_WINDOW).step_by(64) {
+    prefetch_range(hint.wrapping_sub(STACK_WINDOW / 2), STACK_WINDOW);
+}
+
+/// Starts loading the cache lines of `[start, start + len)` (any address:
+/// a prefetch never faults, so a stale one costs nothing but the loads).
+pub(crate) fn prefetch_range(start: usize, len: usize) {
+    for line in (0..len).step_by(64) {
         let p = start.wrapping_add(line) as *const u8;
         #[cfg(target_arch = "x86_64")]
         // SAFETY: SSE, which `_mm_prefetch` needs, is in every x86-64 CPU;
