@@ -238,6 +238,75 @@ fn stuck_child() {
     pinned.join().unwrap();
 }
 
+/// A goroutine whose thread waits for a CPU is not named: the OS, not the
+/// goroutine, holds the goroutines behind it. The only worker's thread
+/// shares CPU 0, at nice 19, with four spinning threads, so the OS sets it
+/// aside for long stretches in the middle of a goroutine while 10
+/// goroutines take turns on it. Before, the monitor named whichever
+/// goroutine the thread was in.
+#[test]
+fn a_goroutine_whose_thread_waits_for_a_cpu_is_not_named() {
+    let out = child("set_aside_child", &[("GOMAXPROCS", "1")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("has held its thread"), "{stderr}");
+}
+
+#[test]
+#[ignore = "run as a child process by a_goroutine_whose_thread_waits_for_a_cpu_is_not_named"]
+fn set_aside_child() {
+    goro::go!(|| {
+        pin_to_cpu0();
+        // SAFETY: plain calls on this thread's own id.
+        let niced = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as u32, 19) };
+        assert_eq!(niced, 0);
+    })
+    .join()
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                pin_to_cpu0();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    // Some 15 ms of work in turns of tens of µs: several of the thread's
+    // time slices, each ending in the middle of a turn.
+    let takers: Vec<_> = (0..10)
+        .map(|_| {
+            goro::go!(|| {
+                for _ in 0..30 {
+                    let mut x = 1u64;
+                    for _ in 0..10_000 {
+                        x = std::hint::black_box(x.wrapping_mul(3));
+                    }
+                    goro::yield_now();
+                }
+            })
+        })
+        .collect();
+    takers.into_iter().for_each(|t| t.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+    spinners.into_iter().for_each(|s| s.join().unwrap());
+}
+
+/// Pins the calling thread to CPU 0.
+fn pin_to_cpu0() {
+    // SAFETY: `set` is a valid, zeroed CPU set that outlives the call; 0
+    // names the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+    }
+}
+
 /// Starts `n` goroutines, each blocked in a call that returns only once all
 /// `n` are in it: every call needs a thread of its own.
 fn blocking_calls_that_meet(n: usize) -> Vec<goro::JoinHandle<BarrierWaitResult>> {

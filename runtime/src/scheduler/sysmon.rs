@@ -15,8 +15,8 @@
 //! scheduler's "Tokens"), unless its thread only waits for a CPU
 //! (`os_thread`: it ran less than half the time and is runnable, not
 //! blocked in the kernel; another thread would wait for the same CPUs).
-//! After 50 ms it names the goroutine on stderr (`GODEBUG=blockwarn=0`
-//! silences it). It also fires timers nobody fired; when goroutines wait
+//! After 50 ms it names the goroutine on stderr, unless the thread is
+//! set aside so (`GODEBUG=blockwarn=0` silences it). It also fires timers nobody fired; when goroutines wait
 //! for I/O and no idle worker sleeps in its poller (it went to sleep before
 //! the netpoller existed), it has one recheck, and so sleep in its poller;
 //! it polls a worker's poller that nobody has polled for 10 ms (its worker
@@ -233,8 +233,11 @@ impl Runtime {
                 sample.cpu_window = os_thread(shared).and_then(|t| t.watch(now));
             }
             let retake = stuck_for >= FORCE_RETAKE && {
-                warn_if_pinned_wait(shared, stuck_for);
-                self.work_starves_behind(shared, sample) && !set_aside(shared, sample, now)
+                let aside = set_aside(shared, sample, now);
+                if !aside {
+                    warn_if_pinned_wait(shared, stuck_for);
+                }
+                !aside && self.work_starves_behind(shared, sample)
             };
             if retake && self.revoke(shared) {
                 acted += 1;
@@ -344,8 +347,9 @@ fn set_aside(shared: &Shared, sample: &mut Sample, now: Instant) -> bool {
 const SET_ASIDE_WINDOW: Duration = Duration::from_millis(5);
 
 /// How long a goroutine must hold its thread, with goroutines pinned there
-/// waiting, before the monitor names it: longer than a revocation's 10 ms,
-/// so that a thread the OS merely preempted is not blamed.
+/// waiting, before the monitor names it: longer than a revocation's 10 ms.
+/// A thread the OS has set aside (see [`set_aside`]) is not blamed: it
+/// waits for a CPU, not for its goroutine.
 const BLOCKWARN_AFTER: Duration = Duration::from_millis(50);
 
 /// A goroutine has run on `shared`'s worker since the monitor's last look,
