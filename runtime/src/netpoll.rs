@@ -13,7 +13,8 @@
 //!
 //! # Pollers
 //! Every worker slot has a [`Poller`] (an epoll instance and a wake
-//! eventfd). A socket is registered with the poller of the worker whose
+//! eventfd), up to two per GOMAXPROCS token (at least 16): past that, a
+//! slot's goroutines use the shared poller below. A socket is registered with the poller of the worker whose
 //! goroutine first waits on it, and moves to another worker's poller when
 //! a goroutine of that worker waits on it while the other direction has no
 //! waiter (`follow_waiter`). A started goroutine stays on its thread, so
@@ -310,10 +311,30 @@ fn netpoll() -> io::Result<&'static Netpoll> {
     }))
 }
 
+/// Worker pollers made (never freed: a worker slot keeps its poller for
+/// the next thread that runs it).
+static POLLERS: AtomicUsize = AtomicUsize::new(0);
+
 impl Poller {
     /// A worker's poller, with the shared one nested in it (creating the
-    /// netpoller if need be).
-    pub(crate) fn new() -> io::Result<Poller> {
+    /// netpoller if need be); an error if `limit` pollers exist already:
+    /// each holds two descriptors, and a program whose goroutines held
+    /// hundreds of threads (each idling with a token at some point) must
+    /// not run out of descriptors for its sockets. A worker without one
+    /// sleeps on its parker, and its goroutines' sockets go to the shared
+    /// poller, which every other worker's nests.
+    pub(crate) fn new(limit: usize) -> io::Result<Poller> {
+        POLLERS
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map_err(|_| io::Error::other("as many network pollers as allowed exist"))?;
+        Poller::open().inspect_err(|_| {
+            POLLERS.fetch_sub(1, Ordering::Relaxed);
+        })
+    }
+
+    fn open() -> io::Result<Poller> {
         let shared = &netpoll()?.shared;
         let epoll = Epoll::new()?;
         let wake = EventFd::new()?;
@@ -693,6 +714,18 @@ mod tests {
         a.set_nonblocking(true).unwrap();
         b.set_nonblocking(true).unwrap();
         (a, b)
+    }
+
+    /// Pollers are made up to the limit, then refused.
+    #[test]
+    fn pollers_stop_at_their_limit() {
+        // Other tests make pollers too (the count only grows).
+        let limit = POLLERS.load(Ordering::Relaxed) + 3;
+        let made: Vec<_> = std::iter::from_fn(|| Poller::new(limit).ok())
+            .take(4)
+            .collect();
+        assert!(made.len() <= 3);
+        assert!(Poller::new(limit).is_err());
     }
 
     #[test]

@@ -203,6 +203,16 @@ pub(super) fn current_worker() -> *const Worker {
     WORKER.with(Cell::get)
 }
 
+/// The most network pollers the workers make: two per token, at least
+/// [`MIN_POLLERS`] (a token moves to a new thread when its holder is stuck,
+/// and the one before keeps its slot).
+fn poller_limit() -> usize {
+    (2 * super::gomaxprocs()).max(MIN_POLLERS)
+}
+
+/// See [`poller_limit`].
+const MIN_POLLERS: usize = 16;
+
 /// The calling worker's network poller (made now if the netpoller exists
 /// and it has none yet); `None` off the workers, or if the poller cannot
 /// be made (out of descriptors): then the shared poller serves.
@@ -229,7 +239,7 @@ impl Shared {
         if !crate::netpoll::initialized() {
             return None;
         }
-        let poller = Poller::new().ok()?;
+        let poller = Poller::new(poller_limit()).ok()?;
         Some(self.poller.get_or_init(|| poller))
     }
 
