@@ -23,10 +23,14 @@
 //! own run queue, not a hand-off to another thread. Sockets registered off
 //! the workers (by a future polled on another thread) go to the *shared*
 //! epoll, which is nested, level-triggered, in every worker's poller, so
-//! any worker that sleeps or polls sees its events. The monitor polls a
-//! worker's poller that nobody has polled for 10 ms (its worker busy in
-//! one goroutine, or without a token), and the shared one when no worker
-//! sleeps in a poller.
+//! any worker that sleeps or polls sees its events. A worker whose thread
+//! gives up its token (and may exit) *orphans* its poller: the poller
+//! leaves the shared one and is nested in it instead, so the sockets of
+//! its goroutines that migrate (and its pinned goroutines' wakes, sent to
+//! their home's inbox) are still seen; a thread with the slot's token
+//! adopts it back. The monitor polls a worker's poller that nobody has
+//! polled for 10 ms (its worker busy in one goroutine), and the shared one
+//! when no worker sleeps in a poller.
 //!
 //! Sockets are registered once, edge-triggered (see `epoll`), on their first
 //! wait: an event means "something changed", so the flag is a hint to retry,
@@ -95,6 +99,11 @@ const WAKE_TOKEN: u64 = u64::MAX;
 /// The token of the shared poller's epoll, nested in a worker's.
 const SHARED_TOKEN: u64 = u64::MAX - 1;
 
+/// The low half of the token of an orphaned worker poller nested in the
+/// shared one (the high half is its slot); descriptor tokens have a low
+/// half below 2^20.
+const ORPHAN_LOW: u32 = u32::MAX - 2;
+
 /// Goroutines (and threads) that have recorded themselves as waiters and
 /// not yet resumed. `SeqCst`: see the module note.
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
@@ -128,6 +137,10 @@ pub(crate) struct Poller {
     wake_pending: AtomicBool,
     /// When a poll of it last returned (Relaxed: the monitor's heuristic).
     last_poll: AtomicU64,
+    /// Whether it is nested in the shared poller (its thread has no token,
+    /// or exited) rather than nesting it; see [`Poller::orphan`]. Only the
+    /// slot's thread of the moment changes it.
+    orphaned: Mutex<bool>,
 }
 
 /// One direction of a descriptor.
@@ -344,6 +357,7 @@ impl Poller {
             epoll,
             wake,
             wake_pending: AtomicBool::new(false),
+            orphaned: Mutex::new(false),
             last_poll: AtomicU64::new(0),
         })
     }
@@ -379,6 +393,69 @@ impl Poller {
             crate::trace::slice_ends(traced, crate::trace::Slice::Netpoll { readied, blocking });
         }
         unparked
+    }
+
+    /// Its thread gave up its token (and may exit): nests this poller in
+    /// the shared one, token carrying `slot`, so that whichever worker
+    /// sleeps in or polls its own poller (which nests the shared one) sees
+    /// these sockets' events. The shared one leaves this poller first: an
+    /// epoll may not (even for a moment) be nested in one it nests.
+    pub(crate) fn orphan(&self, slot: usize) {
+        let mut orphaned = self.orphaned.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(netpoll) = NETPOLL.get() else {
+            return;
+        };
+        if *orphaned {
+            return;
+        }
+        let _ = self.epoll.delete(netpoll.shared.as_raw_fd());
+        let token = (slot as u64) << 32 | u64::from(ORPHAN_LOW);
+        if netpoll
+            .shared
+            .add_level(self.epoll.as_raw_fd(), token)
+            .is_ok()
+        {
+            *orphaned = true;
+        } else {
+            // Out of memory: left as it was, watched by the monitor only.
+            let _ = self
+                .epoll
+                .add_level(netpoll.shared.as_raw_fd(), SHARED_TOKEN);
+        }
+    }
+
+    /// Polls an orphaned poller without blocking, from another thread (an
+    /// event of it came through the shared poller), draining its eventfd:
+    /// a wake written for the thread that left would keep it readable, and
+    /// every worker nesting the shared poller awake. Under the lock that
+    /// [`adopt`](Self::adopt) takes, so that a wake meant for a thread
+    /// blocked in it is never drained here.
+    fn poll_orphaned(&self) -> usize {
+        let orphaned = self.orphaned.lock().unwrap_or_else(PoisonError::into_inner);
+        if !*orphaned {
+            return 0;
+        }
+        self.wake.drain();
+        self.wake_pending.store(false, Ordering::SeqCst);
+        self.poll(Some(Duration::ZERO))
+    }
+
+    /// A thread with a token runs its slot again: undoes [`orphan`](Self::orphan).
+    pub(crate) fn adopt(&self) {
+        let mut orphaned = self.orphaned.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(netpoll) = NETPOLL.get() else {
+            return;
+        };
+        if !*orphaned {
+            return;
+        }
+        let _ = netpoll.shared.delete(self.epoll.as_raw_fd());
+        // Fails only out of memory: then the shared poller's events reach
+        // this thread through the other workers and the monitor.
+        let _ = self
+            .epoll
+            .add_level(netpoll.shared.as_raw_fd(), SHARED_TOKEN);
+        *orphaned = false;
     }
 
     /// Makes a blocked [`poll`](Self::poll) return soon (an eventfd write,
@@ -418,7 +495,15 @@ fn poll_shared() -> usize {
     netpoll
         .shared_polled
         .store(LAST_POLL.load(Ordering::Relaxed), Ordering::Relaxed);
-    events.iter().map(|event| dispatch(&event)).sum()
+    events
+        .iter()
+        .map(|event| match untoken(event.token) {
+            (ORPHAN_LOW, slot) => {
+                crate::scheduler::slot_poller(slot as usize).map_or(0, Poller::poll_orphaned)
+            }
+            _ => dispatch(&event),
+        })
+        .sum()
 }
 
 /// Applies a socket's event: unparks its waiters, or sets its flags.

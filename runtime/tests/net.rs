@@ -848,3 +848,80 @@ fn echo_wakes_child() {
     server.join().unwrap();
     println!("remote wakes: {}", goro::metrics().remote_wakes - before);
 }
+
+/// Far longer than any wait of a test's socket: a read still waiting then
+/// lost its wake.
+const LOST_WAKE: Duration = Duration::from_secs(10);
+
+/// Sockets keep serving while GOMAXPROCS changes every few hundred
+/// microseconds: workers sleep in their own pollers, lose and regain
+/// tokens, and a socket follows the goroutine that waits on it. Eight
+/// connections (half of their goroutines may migrate, half may not) each
+/// echo 200 bytes, counted and in order, 10 times over. A worker that lost
+/// its token kept its poller to itself, so a migrating goroutine's socket
+/// registered there went unwatched: this hung in 2 runs of 10 of the test
+/// binary.
+#[test]
+fn sockets_echo_through_a_gomaxprocs_storm() {
+    with_procs(2, || {
+        for _ in 0..10 {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = goro::spawn(move || {
+                let handlers: Vec<_> = (0..ECHO_CONNS)
+                    .map(|i| {
+                        let (conn, _) = listener.accept().unwrap();
+                        let echo = move || echo_bytes(conn);
+                        if i % 2 == 0 {
+                            goro::spawn(echo)
+                        } else {
+                            migratory(echo)
+                        }
+                    })
+                    .collect();
+                handlers
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .sum::<usize>()
+            });
+            let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let clients: Vec<_> = (0..ECHO_CONNS)
+                .map(|_| {
+                    let done = done.clone();
+                    goro::spawn(move || {
+                        let mut conn = TcpStream::connect(addr).unwrap();
+                        conn.set_read_timeout(Some(LOST_WAKE)).unwrap();
+                        for i in 0..ECHO_ROUNDS {
+                            conn.write_all(&[i as u8]).unwrap();
+                            let mut byte = [0];
+                            conn.read_exact(&mut byte).unwrap();
+                            assert_eq!(byte[0], i as u8);
+                        }
+                        done.fetch_add(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            let mut i = 0;
+            while done.load(Ordering::SeqCst) < ECHO_CONNS {
+                goro::set_gomaxprocs(1 + i % 4);
+                i += 1;
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            clients.into_iter().for_each(|c| c.join().unwrap());
+            assert_eq!(server.join().unwrap(), ECHO_CONNS * ECHO_ROUNDS);
+        }
+    });
+}
+
+/// Echoes every byte until the peer closes; returns how many. A read
+/// that waits 10 s fails the test: its wake was lost.
+fn echo_bytes(mut conn: TcpStream) -> usize {
+    conn.set_read_timeout(Some(LOST_WAKE)).unwrap();
+    let mut byte = [0];
+    let mut echoed = 0;
+    while conn.read(&mut byte).unwrap() == 1 {
+        conn.write_all(&byte).unwrap();
+        echoed += 1;
+    }
+    echoed
+}

@@ -131,7 +131,7 @@ mod worker;
 
 pub(crate) use counters::{admit, shard_of};
 pub(crate) use queues::{Returned, ReturnedBatch};
-pub(crate) use worker::{current_poller, current_worker_index};
+pub(crate) use worker::{current_poller, current_worker_index, slot_poller};
 use worker::{current_worker, Shared};
 
 use crate::clock::NEVER;

@@ -213,6 +213,14 @@ fn poller_limit() -> usize {
 /// See [`poller_limit`].
 const MIN_POLLERS: usize = 16;
 
+/// Worker slot `index`'s network poller, if it has one.
+pub(crate) fn slot_poller(index: usize) -> Option<&'static Poller> {
+    let rt = super::runtime();
+    (index < rt.started_count.load(Ordering::Acquire))
+        .then(|| rt.shared(index).poller.get())
+        .flatten()
+}
+
 /// The calling worker's network poller (made now if the netpoller exists
 /// and it has none yet); `None` off the workers, or if the poller cannot
 /// be made (out of descriptors): then the shared poller serves.
@@ -360,6 +368,7 @@ impl Runtime {
         // The thread starts with the token its starter counted; the slot
         // may still be marked revoked by the thread that left it.
         worker.took_token();
+        worker.adopt_poller();
         worker.run_loop();
         WORKER.with(|w| w.set(std::ptr::null()));
         self.exit_thread(worker);
@@ -392,9 +401,11 @@ impl Worker {
         loop {
             if !self.keep_token() {
                 self.give_up_work();
+                self.orphan_poller();
                 if !self.wait_in_pool() {
                     return;
                 }
+                self.adopt_poller();
                 continue;
             }
             match self.find_work().or_else(|| self.spin_for_work()) {
@@ -469,6 +480,23 @@ impl Worker {
         }
         self.took_token();
         true
+    }
+
+    /// Without a token this thread neither sleeps in nor polls its
+    /// poller: its sockets are handed to the workers that do (see
+    /// `netpoll::Poller::orphan`), until it has a token again.
+    fn orphan_poller(&self) {
+        if let Some(poller) = self.shared.poller.get() {
+            poller.orphan(self.index);
+        }
+    }
+
+    /// A token again (or a new thread for the slot): the slot's poller is
+    /// this thread's to watch.
+    pub(super) fn adopt_poller(&self) {
+        if let Some(poller) = self.shared.poller.get() {
+            poller.adopt();
+        }
     }
 
     /// This worker holds a token again (reclaimed, or granted in the pool).
