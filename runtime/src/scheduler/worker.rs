@@ -12,6 +12,11 @@
 //! Without a token it gives its queues to the global one and waits in the
 //! pool ([`Worker::wait_in_pool`]).
 //!
+//! Taking a goroutine from a long pinned queue (a batch of timers fired, a
+//! burst of wakes), it also takes the next one out and prefetches its
+//! stack (`lookahead`), which loads while the first runs: those stacks
+//! have left the cache while their goroutines slept.
+//!
 //! The worker's own state ([`Worker`]) lives on its thread's stack and is
 //! reached through the `WORKER` thread-local, read only through the
 //! non-inlined [`current_worker`] (see `goroutine`'s note on thread-locals).
@@ -23,6 +28,13 @@ use super::queues::{LocalQueues, RunNext, Stealers};
 use super::steal::Seen;
 use super::{shard_of, Runtime, HANDOFF_DELAY, NO_HOME, PHASE_BITS, RUNNING, SCHEDULING};
 use super::{Returned, ReturnedBatch};
+
+/// How many goroutines must wait in the pinned `local` queue for the
+/// worker to take the next one out early and prefetch its stack: a queue
+/// that long was filled by a batch (timers firing, a burst of wakes) of
+/// goroutines parked a while, whose stacks have left the cache; the
+/// goroutines of a short one ran moments ago.
+const LOOKAHEAD_FROM: usize = 8;
 use crate::clock::NEVER;
 use crate::goroutine::{Outcome, Runnable};
 use crate::netpoll::Poller;
@@ -190,6 +202,12 @@ pub(crate) struct Worker {
     /// When goroutines taken from the poller and still queued here are
     /// shared with an idle worker (`crate::clock::now_nanos`); 0 if none wait.
     pub(super) handoff_at: Cell<u64>,
+    /// The pinned goroutine to run after the one just taken from a long
+    /// `local` queue, taken out early to prefetch its stack (see
+    /// [`LOOKAHEAD_FROM`]). Set only while [`LOOKAHEAD_FROM`] - 1 or more
+    /// others wait in `local`, so the monitor's count of goroutines
+    /// waiting here is never zero while it holds one.
+    pub(super) lookahead: Cell<Option<Runnable>>,
 }
 
 thread_local! {
@@ -363,6 +381,7 @@ impl Runtime {
             seed_epoch: Cell::new(0),
             quiet_wakes: Cell::new(false),
             handoff_at: Cell::new(0),
+            lookahead: Cell::new(None),
         };
         WORKER.with(|w| w.set(&worker));
         // The thread starts with the token its starter counted; the slot
@@ -756,15 +775,49 @@ impl Worker {
     /// The next pinned goroutine: from the local queue, after moving what
     /// other threads sent to the inbox behind it.
     fn take_pinned(&self) -> Option<Runnable> {
+        if let Some(g) = self.lookahead.take() {
+            self.look_ahead();
+            return Some(g);
+        }
         if !self.shared.inbox.is_empty() {
             while let Steal::Retry = self.shared.inbox.steal_batch(&self.local) {}
         }
-        self.local.pop()
+        let g = self.local.pop()?;
+        self.look_ahead();
+        Some(g)
+    }
+
+    /// With a long `local` queue: takes the next goroutine out as
+    /// [`lookahead`](Self::lookahead) and prefetches its stack, which then
+    /// loads while the one just taken runs.
+    #[inline]
+    fn look_ahead(&self) {
+        if self.local.len() >= LOOKAHEAD_FROM {
+            self.take_lookahead();
+        }
+    }
+
+    /// Out of line: the scheduling loop's hot path stays as small as
+    /// without it.
+    #[cold]
+    #[inline(never)]
+    fn take_lookahead(&self) {
+        if let Some(next) = self.local.pop() {
+            crate::stack::prefetch_stack(next.parked_sp.load(Ordering::Relaxed));
+            self.lookahead.set(Some(next));
+        }
     }
 
     /// Whether goroutines pinned here wait to run (`runnext` aside).
     pub(super) fn has_pinned_work(&self) -> bool {
-        !self.local.is_empty() || !self.shared.inbox.is_empty()
+        !self.local.is_empty() || !self.shared.inbox.is_empty() || self.holds_lookahead()
+    }
+
+    fn holds_lookahead(&self) -> bool {
+        let g = self.lookahead.take();
+        let held = g.is_some();
+        self.lookahead.set(g);
+        held
     }
 
     pub(super) fn find_work(&self) -> Option<Runnable> {
