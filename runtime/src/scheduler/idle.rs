@@ -10,9 +10,14 @@
 //! queue and waits in the pool, asking for a token while goroutines pinned
 //! to it wait; a pooled thread with no pinned goroutine alive exits after
 //! [`POOL_IDLE`].
+//!
+//! Here too: each slot's network poller, made on first need (at most
+//! [`poller_limit`]), orphaned into the shared one while the slot's thread
+//! has no token and adopted back when it has one (see `netpoll`).
 
-use super::worker::Worker;
+use super::worker::{current_worker_index, Shared, Worker};
 use crate::clock::NEVER;
+use crate::netpoll::Poller;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
@@ -247,6 +252,66 @@ impl Worker {
                 Some(at) => std::thread::park_timeout(at - Instant::now()),
                 None => std::thread::park(),
             }
+        }
+    }
+}
+
+/// The most network pollers the workers make: two per token, at least
+/// [`MIN_POLLERS`] (a token moves to a new thread when its holder is stuck,
+/// and the one before keeps its slot).
+fn poller_limit() -> usize {
+    (2 * super::gomaxprocs()).max(MIN_POLLERS)
+}
+
+/// See [`poller_limit`].
+const MIN_POLLERS: usize = 16;
+
+/// Worker slot `index`'s network poller, if it has one.
+pub(crate) fn slot_poller(index: usize) -> Option<&'static Poller> {
+    let rt = super::runtime();
+    (index < rt.started_count.load(Ordering::Acquire))
+        .then(|| rt.shared(index).poller.get())
+        .flatten()
+}
+
+/// The calling worker's network poller (made now if the netpoller exists
+/// and it has none yet); `None` off the workers, or if the poller cannot
+/// be made (out of descriptors): then the shared poller serves.
+pub(crate) fn current_poller() -> Option<&'static Poller> {
+    let index = current_worker_index()?;
+    super::runtime().shared(index).poller()
+}
+
+impl Shared {
+    /// The slot's network poller, made now if the netpoller exists and the
+    /// slot has none yet; `None` if it cannot be made.
+    pub(super) fn poller(&self) -> Option<&Poller> {
+        if let Some(poller) = self.poller.get() {
+            return Some(poller);
+        }
+        if !crate::netpoll::initialized() {
+            return None;
+        }
+        let poller = Poller::new(poller_limit()).ok()?;
+        Some(self.poller.get_or_init(|| poller))
+    }
+}
+
+impl Worker {
+    /// Without a token this thread neither sleeps in nor polls its
+    /// poller: its sockets are handed to the workers that do (see
+    /// `netpoll::Poller::orphan`), until it has a token again.
+    pub(super) fn orphan_poller(&self) {
+        if let Some(poller) = self.shared.poller.get() {
+            poller.orphan(self.index);
+        }
+    }
+
+    /// A token again (or a new thread for the slot): the slot's poller is
+    /// this thread's to watch.
+    pub(super) fn adopt_poller(&self) {
+        if let Some(poller) = self.shared.poller.get() {
+            poller.adopt();
         }
     }
 }

@@ -130,8 +130,9 @@ pub(crate) mod sysmon;
 mod worker;
 
 pub(crate) use counters::{admit, shard_of};
+pub(crate) use idle::{current_poller, slot_poller};
 pub(crate) use queues::{Returned, ReturnedBatch};
-pub(crate) use worker::{current_poller, current_worker_index, slot_poller};
+pub(crate) use worker::current_worker_index;
 use worker::{current_worker, Shared};
 
 use crate::clock::NEVER;

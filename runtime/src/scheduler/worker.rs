@@ -221,32 +221,6 @@ pub(super) fn current_worker() -> *const Worker {
     WORKER.with(Cell::get)
 }
 
-/// The most network pollers the workers make: two per token, at least
-/// [`MIN_POLLERS`] (a token moves to a new thread when its holder is stuck,
-/// and the one before keeps its slot).
-fn poller_limit() -> usize {
-    (2 * super::gomaxprocs()).max(MIN_POLLERS)
-}
-
-/// See [`poller_limit`].
-const MIN_POLLERS: usize = 16;
-
-/// Worker slot `index`'s network poller, if it has one.
-pub(crate) fn slot_poller(index: usize) -> Option<&'static Poller> {
-    let rt = super::runtime();
-    (index < rt.started_count.load(Ordering::Acquire))
-        .then(|| rt.shared(index).poller.get())
-        .flatten()
-}
-
-/// The calling worker's network poller (made now if the netpoller exists
-/// and it has none yet); `None` off the workers, or if the poller cannot
-/// be made (out of descriptors): then the shared poller serves.
-pub(crate) fn current_poller() -> Option<&'static Poller> {
-    let index = current_worker_index()?;
-    super::runtime().shared(index).poller()
-}
-
 /// The index of the worker this thread is, if any.
 pub(crate) fn current_worker_index() -> Option<usize> {
     let w = current_worker();
@@ -256,19 +230,6 @@ pub(crate) fn current_worker_index() -> Option<usize> {
 }
 
 impl Shared {
-    /// The slot's network poller, made now if the netpoller exists and the
-    /// slot has none yet; `None` if it cannot be made.
-    pub(super) fn poller(&self) -> Option<&Poller> {
-        if let Some(poller) = self.poller.get() {
-            return Some(poller);
-        }
-        if !crate::netpoll::initialized() {
-            return None;
-        }
-        let poller = Poller::new(poller_limit()).ok()?;
-        Some(self.poller.get_or_init(|| poller))
-    }
-
     /// Claims the right to release this worker's token (see
     /// `Worker::keep_token`): false if it was released already.
     pub(super) fn claim_release(&self) -> bool {
@@ -499,23 +460,6 @@ impl Worker {
         }
         self.took_token();
         true
-    }
-
-    /// Without a token this thread neither sleeps in nor polls its
-    /// poller: its sockets are handed to the workers that do (see
-    /// `netpoll::Poller::orphan`), until it has a token again.
-    fn orphan_poller(&self) {
-        if let Some(poller) = self.shared.poller.get() {
-            poller.orphan(self.index);
-        }
-    }
-
-    /// A token again (or a new thread for the slot): the slot's poller is
-    /// this thread's to watch.
-    pub(super) fn adopt_poller(&self) {
-        if let Some(poller) = self.shared.poller.get() {
-            poller.adopt();
-        }
     }
 
     /// This worker holds a token again (reclaimed, or granted in the pool).
