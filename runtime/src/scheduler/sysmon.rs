@@ -391,8 +391,7 @@ fn warn_if_pinned_wait(shared: &Shared, stuck_for: Duration) {
     if stuck_for < BLOCKWARN_AFTER {
         return;
     }
-    let waiting =
-        shared.inbox.len() + shared.local_len.len() + usize::from(shared.runnext.is_occupied());
+    let waiting = pinned_waiting(shared);
     if waiting == 0 || blockwarn_silenced() {
         return;
     }
